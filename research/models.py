@@ -1,0 +1,298 @@
+"""The data that crosses module boundaries: request, pages, analysis results, report, progress."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, field_validator
+
+from research.errors import InvalidURL
+
+EngineName = Literal["local", "gemini", "auto"]
+
+
+def now() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+def normalize_start_url(value: str) -> str:
+    """Return an absolute http(s) URL for user input, or raise InvalidURL."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidURL("Enter a website URL, for example https://example.com.")
+    if any(ch.isspace() for ch in text):
+        raise InvalidURL(f"{text!r} is not a valid URL: it contains spaces.")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise InvalidURL(f"{value.strip()!r} is not a web address: only http and https URLs work.")
+    if parts.username or parts.password:
+        raise InvalidURL("URLs with a user name or password are not accepted; remove the credentials.")
+    host = parts.hostname or ""
+    if not host or (("." not in host) and host != "localhost" and ":" not in host):
+        raise InvalidURL(f"{value.strip()!r} is not a valid URL: it has no proper host name.")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise InvalidURL(f"{value.strip()!r} is not a valid URL: the port is invalid.") from exc
+    path = parts.path or "/"
+    return parts._replace(path=path, fragment="").geturl()
+
+
+def host_of(url: str) -> str:
+    """Return the host (with a non-default port) of a URL, lower-cased, without 'www.'."""
+    netloc = urlsplit(url).netloc.lower().rsplit("@", 1)[-1]
+    return netloc.removeprefix("www.")
+
+
+class DiscoveryRequest(BaseModel):
+    """What the user asked for: a site, optional competitors, limits and engine."""
+
+    url: str
+    competitors: list[str] = Field(default_factory=list)
+    max_pages: int = Field(default=30, ge=1, le=1000)
+    max_depth: int = Field(default=3, ge=0, le=10)
+    engine: EngineName = "auto"
+    allow_private_hosts: bool = False
+    top_topics: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return normalize_start_url(value)
+
+    @field_validator("competitors")
+    @classmethod
+    def _check_competitors(cls, values: list[str]) -> list[str]:
+        seen: list[str] = []
+        for value in values:
+            if value.strip():
+                url = normalize_start_url(value)
+                if url not in seen:
+                    seen.append(url)
+        return seen
+
+
+class Page(BaseModel):
+    """One crawled and extracted HTML page."""
+
+    url: str
+    title: str = ""
+    headings: list[str] = Field(default_factory=list)
+    text: str = ""
+    language: str | None = None
+    links: list[str] = Field(default_factory=list)
+    depth: int = 0
+    status: int = 200
+
+
+class PageIssue(BaseModel):
+    """A page that was skipped, refused or failed during a crawl."""
+
+    url: str
+    kind: Literal["skipped", "refused", "failed"]
+    reason: str
+
+
+class Keyphrase(BaseModel):
+    """A phrase that characterises a site, with where it occurs."""
+
+    keyword: str
+    score: float
+    pages: int = 0
+    urls: list[str] = Field(default_factory=list)
+
+
+class SiteAnalysis(BaseModel):
+    """A crawled site: its pages, issues and keyphrases."""
+
+    url: str
+    domain: str
+    title: str = ""
+    language: str | None = None
+    pages: list[Page] = Field(default_factory=list)
+    issues: list[PageIssue] = Field(default_factory=list)
+    keyphrases: list[Keyphrase] = Field(default_factory=list)
+    outbound_domains: list[str] = Field(default_factory=list)
+
+
+class Competitor(BaseModel):
+    """A competitor site, how it was found, and its analysis when crawled."""
+
+    url: str
+    domain: str
+    name: str = ""
+    reason: str = ""
+    source: Literal["user", "outbound_link", "gemini"] = "user"
+    analysis: SiteAnalysis | None = None
+
+
+class Keyword(BaseModel):
+    """A ranked keyword for the site, with coverage on site and competitors."""
+
+    keyword: str
+    score: float
+    site_pages: int = 0
+    competitor_pages: int = 0
+    source: Literal["site", "competitor", "gemini"] = "site"
+
+
+class ContentGap(BaseModel):
+    """A phrase competitors cover that the site does not, with evidence."""
+
+    keyword: str
+    score: float
+    competitors: list[str] = Field(default_factory=list)
+    competitor_pages: int = 0
+    evidence: list[str] = Field(default_factory=list)
+
+
+class KeywordResearch(BaseModel):
+    """Stage 3's result: ranked keywords and content gaps."""
+
+    keywords: list[Keyword] = Field(default_factory=list)
+    gaps: list[ContentGap] = Field(default_factory=list)
+
+
+class Topic(BaseModel):
+    """A topic idea: title, keywords, score and the reason it is worth writing."""
+
+    title: str
+    keywords: list[str] = Field(default_factory=list)
+    score: float = 0.0
+    reason: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    competitor_coverage: int = 0
+
+
+class Source(BaseModel):
+    """A cited web page."""
+
+    url: str
+    title: str = ""
+
+
+class Passage(BaseModel):
+    """A sentence or paragraph quoted from a source page."""
+
+    text: str
+    url: str
+    title: str = ""
+
+
+class Brief(BaseModel):
+    """A research brief for one topic, with an outline and cited sources."""
+
+    topic: str
+    summary: str = ""
+    outline: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    text: str = ""
+
+
+class StageName(StrEnum):
+    """The five pipeline stages, in order."""
+
+    SITE = "site"
+    COMPETITORS = "competitors"
+    KEYWORDS = "keywords"
+    TOPICS = "topics"
+    BRIEFS = "briefs"
+
+    @property
+    def label(self) -> str:
+        """The name shown to users."""
+        return STAGE_LABELS[self]
+
+
+STAGE_LABELS: dict[StageName, str] = {
+    StageName.SITE: "Site analysis",
+    StageName.COMPETITORS: "Competitors",
+    StageName.KEYWORDS: "Keywords & gaps",
+    StageName.TOPICS: "Topics",
+    StageName.BRIEFS: "Briefs",
+}
+
+StageStatus = Literal["pending", "running", "done", "failed", "skipped", "cancelled"]
+RunStatus = Literal["pending", "running", "completed", "failed", "cancelled", "interrupted"]
+
+
+class StageState(BaseModel):
+    """Where one stage is: status, how many items it produced, a short detail."""
+
+    name: StageName
+    status: StageStatus = "pending"
+    count: int = 0
+    detail: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ProgressEvent(BaseModel):
+    """One line of the run log."""
+
+    at: datetime = Field(default_factory=now)
+    stage: StageName | None = None
+    level: Literal["info", "warning", "error"] = "info"
+    message: str
+
+
+class Usage(BaseModel):
+    """Model usage of one stage: calls, tokens and estimated cost."""
+
+    stage: StageName
+    engine: str
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+def _new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _initial_stages() -> dict[StageName, StageState]:
+    return {name: StageState(name=name) for name in StageName}
+
+
+class Report(BaseModel):
+    """Everything a run produced so far; saved after every stage and exported."""
+
+    run_id: str = Field(default_factory=_new_run_id)
+    request: DiscoveryRequest
+    status: RunStatus = "pending"
+    engine: str = "local"
+    started_at: datetime = Field(default_factory=now)
+    finished_at: datetime | None = None
+    site: SiteAnalysis | None = None
+    competitors: list[Competitor] = Field(default_factory=list)
+    keywords: list[Keyword] = Field(default_factory=list)
+    gaps: list[ContentGap] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
+    briefs: list[Brief] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    stages: dict[StageName, StageState] = Field(default_factory=_initial_stages)
+    log: list[ProgressEvent] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    usage: list[Usage] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has ended, however it ended."""
+        return self.status in ("completed", "failed", "cancelled", "interrupted")
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to finish, when finished."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
