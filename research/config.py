@@ -35,6 +35,12 @@ class Settings(BaseModel):
     gemini_retry_budget: float = 60.0
     gemini_breaker_threshold: int = 5
     gemini_breaker_cooldown: float = 60.0
+    gemini_rpm_period: float = Field(default=60.0, description="seconds gemini_rpm applies to")
+    gemini_backoff_initial: float = 1.0
+    gemini_backoff_max: float = 20.0
+    gemini_stream_timeout: float = Field(default=180.0, description="seconds per streamed brief")
+    gemini_resolve_timeout: float = Field(default=10.0, description="seconds to resolve sources")
+    gemini_resolve_concurrency: int = 8
     # USD per million tokens, (input, output), by model name prefix
     gemini_prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {

@@ -18,6 +18,7 @@
     │       ├── GeminiRateLimited     429 after retries
     │       ├── GeminiTimeout         no answer within the deadline
     │       ├── GeminiUnavailable     5xx, or the circuit breaker is open
+    │       │   └── GeminiCircuitOpen  too many failures in a row; paused
     │       └── GeminiBadResponse     blocked, empty or invalid output
     ├── StoreError                the run history could not be read or written
     ├── ExportError               an export could not be built
@@ -112,6 +113,10 @@ class GeminiTimeout(GeminiError):
 
 class GeminiUnavailable(GeminiError):
     """Gemini is down, or the circuit breaker is open."""
+
+
+class GeminiCircuitOpen(GeminiUnavailable):
+    """Gemini failed too often in a row; calls are paused for a cool-down."""
 
 
 class GeminiBadResponse(GeminiError):
