@@ -256,6 +256,20 @@ class Usage(BaseModel):
     cost_usd: float = 0.0
 
 
+class RunSummary(BaseModel):
+    """One row of the run history: what a list of past runs shows."""
+
+    run_id: str
+    site: str
+    domain: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: RunStatus
+    engine: str
+    duration_seconds: float | None = None
+    topic_count: int = 0
+
+
 def _new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 

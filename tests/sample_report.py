@@ -1,0 +1,118 @@
+"""A complete Report built in code, for store, export and history tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from research.models import (
+    Brief,
+    Competitor,
+    ContentGap,
+    DiscoveryRequest,
+    Keyphrase,
+    Keyword,
+    Page,
+    Passage,
+    ProgressEvent,
+    Report,
+    SiteAnalysis,
+    Source,
+    StageName,
+    Topic,
+    Usage,
+)
+
+EVIL = '=HYPERLINK("http://evil")'
+START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def sample_report(
+    site: str = "https://example.com/",
+    *,
+    topics: list[tuple[str, float]] | None = None,
+    gaps: list[str] | None = None,
+    status: str = "completed",
+    started_at: datetime = START,
+) -> Report:
+    """Return a finished report with every section filled in."""
+    domain = site.split("/")[2]
+    rival = "https://rival.test/"
+    topics = topics or [("Garden irrigation", 0.91), ("Composting basics", 0.72)]
+    gaps = gaps or ["drip irrigation", "rain barrels"]
+    pages = [
+        Page(url=site, title="Home", headings=["Welcome"], text="We sell garden tools."),
+        Page(url=f"{site}evil", title=EVIL, text="-1+2 is not a formula here"),
+    ]
+    report = Report(
+        request=DiscoveryRequest(url=site, competitors=[rival], engine="local"),
+        status=status,  # type: ignore[arg-type]
+        engine="local",
+        started_at=started_at,
+        finished_at=started_at + timedelta(seconds=42.5),
+        site=SiteAnalysis(
+            url=site,
+            domain=domain,
+            title="Example garden shop",
+            pages=pages,
+            keyphrases=[Keyphrase(keyword="garden tools", score=0.8, pages=2, urls=[site])],
+        ),
+        competitors=[
+            Competitor(
+                url=rival,
+                domain="rival.test",
+                name="Rival",
+                reason="Given by the user",
+                analysis=SiteAnalysis(url=rival, domain="rival.test", pages=[Page(url=rival)]),
+            )
+        ],
+        keywords=[
+            Keyword(keyword="garden tools", score=0.8, site_pages=2),
+            Keyword(keyword=EVIL, score=0.1, site_pages=1),
+            Keyword(keyword="@mention", score=0.05, site_pages=1),
+        ],
+        gaps=[
+            ContentGap(
+                keyword=gap,
+                score=0.5,
+                competitors=["rival.test"],
+                competitor_pages=3,
+                evidence=[f"{rival}{gap.replace(' ', '-')}"],
+            )
+            for gap in gaps
+        ],
+        topics=[
+            Topic(
+                title=title,
+                keywords=title.lower().split(),
+                score=score,
+                reason=f"Competitors cover {title.lower()}",
+                evidence=[f"{rival}{title.split()[0].lower()}"],
+                competitor_coverage=2,
+            )
+            for title, score in topics
+        ],
+        briefs=[
+            Brief(
+                topic=title,
+                summary=f"Why {title} matters.",
+                outline=["Introduction", "How it works", "Checklist"],
+                questions=[f"What is {title.lower()}?"],
+                passages=[
+                    Passage(text=f"{title} passage {n}.", url=f"{site}p{n}", title=f"Page {n}")
+                    for n in range(3)
+                ],
+                sources=[Source(url=f"{site}p{n}", title=f"Page {n}") for n in range(3)],
+            )
+            for title, _ in topics
+        ],
+        sources=[Source(url=f"{site}p{n}", title=f"Page {n}") for n in range(3)],
+        log=[ProgressEvent(at=started_at, stage=StageName.SITE, message="Site analysis started")],
+        usage=[Usage(stage=StageName.TOPICS, engine="gemini", calls=2, input_tokens=1200,
+                     output_tokens=300, cost_usd=0.0015)],
+    )  # fmt: skip
+    for state in report.stages.values():
+        state.status = "done"
+        state.count = 1
+        state.started_at = started_at
+        state.finished_at = started_at + timedelta(seconds=5)
+    return report

@@ -1,0 +1,156 @@
+"""Exports: the workbook read back with openpyxl, JSON against the model, Markdown content."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import anyio
+import pytest
+from openpyxl import load_workbook
+
+from research.errors import ExportError
+from research.export import (
+    CELL_LIMIT,
+    SHEETS,
+    export_report,
+    format_for_path,
+    to_json,
+    to_markdown,
+    to_xlsx,
+)
+from research.models import Report
+from tests.sample_report import EVIL, sample_report
+
+HEADERS = {
+    "Summary": ["Section", "Item", "Value", "Detail"],
+    "Topics": ["Rank", "Title", "Score", "Keywords", "Reason", "Competitor coverage",
+               "Example page", "Evidence"],
+    "Keywords": ["Keyword", "Score", "Site pages", "Competitor pages", "Source"],
+    "Content Gaps": ["Keyword", "Score", "Competitors", "Competitor pages", "Example page",
+                     "Evidence"],
+    "Competitors": ["Domain", "URL", "Name", "Found by", "Reason", "Pages analysed",
+                    "Top keyphrases"],
+    "Briefs": ["Topic", "Part", "#", "Text", "Source URL"],
+    "Sources": ["URL", "Title", "Cited by briefs", "Topics"],
+    "Run Log": ["Time (UTC)", "Stage", "Level", "Message"],
+}  # fmt: skip
+
+
+def _workbook(report: Report):  # type: ignore[no-untyped-def]
+    return load_workbook(io.BytesIO(to_xlsx(report)))
+
+
+def test_workbook_has_every_sheet_with_a_formatted_header() -> None:
+    wb = _workbook(sample_report())
+    assert wb.sheetnames == list(SHEETS)
+    for name in SHEETS:
+        ws = wb[name]
+        assert [c.value for c in ws[1]] == HEADERS[name], name
+        assert all(c.font.bold for c in ws[1])
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}{ws.max_row}"
+        widths = {
+            index: dim.width
+            for dim in ws.column_dimensions.values()
+            for index in range(dim.min, dim.max + 1)
+        }
+        assert all(6 <= widths[c.column] <= 100 for c in ws[1]), name
+
+
+def test_workbook_content_links_and_number_formats() -> None:
+    report = sample_report()
+    wb = _workbook(report)
+    topics = wb["Topics"]
+    assert topics["B2"].value == "Garden irrigation"
+    assert topics["C2"].value == pytest.approx(0.91)
+    assert topics["C2"].number_format == "0.000"
+    assert topics["G2"].hyperlink.target == "https://rival.test/garden"
+    assert topics["E2"].alignment.wrap_text
+    sources = wb["Sources"]
+    assert sources["A2"].hyperlink.target == "https://example.com/p0"
+    assert sources["C2"].value == 2  # both briefs cite page 0
+    briefs = wb["Briefs"]
+    parts = [row[1] for row in briefs.iter_rows(min_row=2, values_only=True)]
+    assert parts.count("Passage") == 6 and parts.count("Source") == 6
+    summary = {row[1]: row[2] for row in wb["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Website"] == "https://example.com/"
+    assert summary["Status"] == "completed"
+    assert summary["Engine used"] == "local"
+    assert summary["Topics"] == 2
+    assert summary["Total tokens"] == 1500
+    assert summary["Duration (s)"] == 42.5
+
+
+def test_formula_like_text_stays_text() -> None:
+    report = sample_report()
+    report.topics[0].title = EVIL
+    report.topics[1].title = "+cmd|' /C calc'!A0"
+    report.errors = ["-2+3", "\tTAB", "@SUM(1)"]
+    data = to_xlsx(report)
+    wb = load_workbook(io.BytesIO(data))
+    cells = [c for ws in wb for row in ws.iter_rows() for c in row]
+    for text in (EVIL, "+cmd|' /C calc'!A0", "-2+3", "\tTAB", "@SUM(1)", "@mention"):
+        matches = [c for c in cells if c.value == text]
+        assert matches, text
+        assert all(c.data_type == "s" and c.quotePrefix for c in matches), text
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert sheets and not any(b"<f>" in archive.read(n) for n in sheets)
+
+
+def test_control_characters_and_long_text() -> None:
+    report = sample_report()
+    report.topics[0].title = "bell\x07 and nul\x00 gone"
+    report.topics[0].reason = "x" * 40_000
+    wb = _workbook(report)
+    assert wb["Topics"]["B2"].value == "bell and nul gone"
+    reason = wb["Topics"]["E2"].value
+    assert len(reason) == CELL_LIMIT
+    assert reason.endswith("40,000 characters; see the JSON export]")
+
+
+def test_json_validates_against_the_report_model() -> None:
+    report = sample_report()
+    assert Report.model_validate_json(to_json(report)) == report
+
+
+def test_markdown_has_every_top_topic_and_its_sources() -> None:
+    report = sample_report()
+    text = to_markdown(report).decode()
+    for brief in report.briefs:
+        assert f"## {brief.topic}" in text
+        for source in brief.sources:
+            assert f"[{source.title}](<{source.url}>)" in text
+    for topic in report.topics:
+        assert topic.title in text
+    assert "drip irrigation" in text
+
+
+def test_markdown_escapes_markup_and_refuses_script_links() -> None:
+    report = sample_report()
+    report.briefs[0].sources[0].url = "javascript:alert(1)"
+    report.briefs[0].topic = "Tools | *bold* <b>"
+    text = to_markdown(report).decode()
+    assert "](<javascript:" not in text
+    assert "## Tools \\| \\*bold\\* \\<b\\>" in text
+
+
+def test_format_for_path() -> None:
+    assert format_for_path(Path("out/Report.XLSX")) == "xlsx"
+    assert format_for_path(Path("r.json")) == "json"
+    assert format_for_path(Path("r.md")) == "md"
+    with pytest.raises(ExportError):
+        format_for_path(Path("r.csv"))
+
+
+@pytest.mark.anyio
+async def test_export_report_runs_in_a_worker_thread() -> None:
+    report = sample_report()
+    limiter = anyio.CapacityLimiter(1)
+    assert (await export_report(report, "json", limiter)) == to_json(report)
+    assert (await export_report(report, "md")).startswith(b"# Content research: example.com")
+    assert (await export_report(report, "xlsx", limiter))[:2] == b"PK"
+    with pytest.raises(ExportError):
+        await export_report(report, "pdf")
