@@ -267,9 +267,10 @@ def _brief_rows(report: Report) -> list[tuple[object, ...]]:
     return rows
 
 
-def _workbook_sheets(
+def workbook_sheets(
     report: Report,
 ) -> list[tuple[str, list[Column], Callable[[], Sequence[Sequence[object]]]]]:
+    """Return each sheet of the workbook: title, columns and a function building its rows."""
     cited = _cited_by(report)
     return [
         (
@@ -351,7 +352,7 @@ def _workbook_sheets(
 def to_xlsx(report: Report) -> bytes:
     """Return the report as an Excel workbook (blocking: call it in a worker thread)."""
     wb = Workbook(write_only=True)
-    for title, columns, rows in _workbook_sheets(report):
+    for title, columns, rows in workbook_sheets(report):
         _write_sheet(wb, title, columns, rows())
     buffer = io.BytesIO()
     wb.save(buffer)

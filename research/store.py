@@ -87,7 +87,7 @@ def process_token(pid: int | None = None) -> str:
 
 def _owner_alive(pid: int, token: str) -> bool:
     """Whether the process that saved a run (pid + token) is still running."""
-    host, boot, ticks = (token.split("|") + ["", "", ""])[:3]
+    host, boot, ticks = [*token.split("|"), "", "", ""][:3]
     if host != socket.gethostname():
         return True  # another machine's process: we cannot tell, so never steal its runs
     if boot and boot != _boot_id():
@@ -129,6 +129,22 @@ def _interrupt(report: Report, at: datetime) -> Report:
     return report
 
 
+def _interrupted_row(run_id: str, payload: str) -> tuple[object, ...]:
+    """Return (finished_at, duration, updated_at, report, run_id) for marking a run interrupted."""
+    at = now()
+    try:
+        report = _interrupt(_parse_report(run_id, payload), at)
+    except StoreError:  # a damaged report still gets its status corrected
+        return (None, None, _iso(at), payload, run_id)
+    return (
+        _iso(report.finished_at),
+        report.duration_seconds,
+        _iso(at),
+        report.model_dump_json(),
+        run_id,
+    )
+
+
 class Store:
     """The run history: save, load, list and delete reports; every call off the loop."""
 
@@ -142,7 +158,6 @@ class Store:
     @classmethod
     async def open(cls, path: Path) -> Store:
         """Open (creating if needed) the history at `path` and mark dead processes' runs."""
-        path = Path(path).expanduser()
         db = await anyio.to_thread.run_sync(cls._connect, path)
         store = cls(path, db)
         await store.mark_interrupted()
@@ -150,6 +165,7 @@ class Store:
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
+        path = Path(path).expanduser()
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             db = sqlite3.connect(
@@ -266,7 +282,8 @@ class Store:
 
         def work(db: sqlite3.Connection) -> int:
             with _transaction(db):
-                return db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount
+                deleted = db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount
+            return deleted
 
         if await self._run(work) == 0:
             raise RunNotFound(f"No saved run has the id {run_id!r}.")
@@ -289,33 +306,19 @@ class Store:
                     ).fetchone()
                     if row is None:
                         continue
-                    at = now()
-                    try:
-                        report = _interrupt(_parse_report(run_id, row[0]), at)
-                    except StoreError:  # a damaged report still gets its status corrected
-                        db.execute(
-                            "UPDATE runs SET status = 'interrupted' WHERE run_id = ?",
-                            (run_id,),
-                        )
-                        marked.append(run_id)
-                        continue
                     db.execute(
-                        "UPDATE runs SET status = ?, finished_at = ?, duration_seconds = ?,"
+                        "UPDATE runs SET status = 'interrupted',"
+                        " finished_at = COALESCE(?, finished_at),"
+                        " duration_seconds = COALESCE(?, duration_seconds),"
                         " updated_at = ?, report = ? WHERE run_id = ?",
-                        (
-                            report.status,
-                            _iso(report.finished_at),
-                            report.duration_seconds,
-                            _iso(at),
-                            report.model_dump_json(),
-                            run_id,
-                        ),
+                        _interrupted_row(run_id, row[0]),
                     )
-                    marked.append(run_id)
+                marked.append(run_id)
             return marked
 
         with anyio.CancelScope(shield=True):
-            return await self._run(work)
+            marked = await self._run(work)
+        return marked
 
     async def aclose(self) -> None:
         """Close the database connection; later calls raise StoreError."""
@@ -347,7 +350,7 @@ def _upgrade(db: sqlite3.Connection, path: Path) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"The run history at {path} was written by a newer Research Lab; upgrade to open it."
+                f"The run history at {path} is from a newer Research Lab; upgrade to open it."
             )
         for index in range(version, SCHEMA_VERSION):
             MIGRATIONS[index](db)

@@ -116,3 +116,27 @@ def sample_report(
         state.started_at = started_at
         state.finished_at = started_at + timedelta(seconds=5)
     return report
+
+
+def large_report(rows: int = 10_000) -> Report:
+    """Return a report with `rows` keywords, and a tenth as many gaps and log lines."""
+    report = sample_report()
+    report.keywords = [
+        Keyword(keyword=f"keyword {n}", score=1 / (n + 1), site_pages=n % 7, competitor_pages=n % 5)
+        for n in range(rows)
+    ]
+    report.gaps = [
+        ContentGap(
+            keyword=f"gap {n}",
+            score=1 / (n + 2),
+            competitors=["rival.test", "other.test"],
+            competitor_pages=n % 9,
+            evidence=[f"https://rival.test/page-{n}"],
+        )
+        for n in range(rows // 10)
+    ]
+    report.log = [
+        ProgressEvent(at=START, stage=StageName.SITE, message=f"Fetched https://example.com/{n}")
+        for n in range(rows // 10)
+    ]
+    return report

@@ -21,7 +21,7 @@ from research.export import (
     to_xlsx,
 )
 from research.models import Report
-from tests.sample_report import EVIL, sample_report
+from tests.sample_report import EVIL, large_report, sample_report
 
 HEADERS = {
     "Summary": ["Section", "Item", "Value", "Detail"],
@@ -154,3 +154,26 @@ async def test_export_report_runs_in_a_worker_thread() -> None:
     assert (await export_report(report, "xlsx", limiter))[:2] == b"PK"
     with pytest.raises(ExportError):
         await export_report(report, "pdf")
+
+
+@pytest.mark.anyio
+async def test_large_export_leaves_the_loop_free() -> None:
+    report = large_report(10_000)
+    ticks = 0
+    done = anyio.Event()
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            await anyio.sleep(0.002)
+            ticks += 1
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(heartbeat)
+        data = await export_report(report, "xlsx")
+        during = ticks
+        done.set()
+    # Built on the loop, the export would have let no heartbeat through until it was done.
+    assert during >= 5
+    wb = load_workbook(io.BytesIO(data), read_only=True)
+    assert sum(1 for _ in wb["Keywords"].iter_rows(values_only=True)) == 10_001

@@ -189,3 +189,15 @@ async def test_no_secret_in_the_database(tmp_path: Path) -> None:
     await store.save(sample_report())
     await store.aclose()
     assert b"api_key" not in path.read_bytes()
+
+
+async def test_damaged_running_report_is_still_marked(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = await Store.open(path)
+    report = sample_report(status="running")
+    await store.save(report)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET report = 'not json', owner_pid = ?", (_dead_pid(),))
+    [summary] = await store.list_runs()
+    assert summary.status == "interrupted"
+    await store.aclose()
