@@ -66,6 +66,7 @@ class Settings(BaseModel):
     fetch_max_attempts: int = 3
     fetch_retry_budget: float = 20.0
     retry_after_cap: float = 10.0
+    fetch_backoff: float = Field(default=0.5, description="first retry wait, seconds")
     # Work off the loop
     worker_threads: int = 4
     # Storage

@@ -1,0 +1,269 @@
+"""Site crawl: same-site breadth-first walk from the sitemap, bounded by pages, depth and time."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import Literal
+
+import anyio
+
+from research.errors import (
+    BlockedByRobots,
+    FetchError,
+    FetchTimeout,
+    HostNotAllowed,
+    TooLarge,
+    UnsupportedContent,
+)
+from research.models import Page, PageIssue
+from research.net.extract import extract_page, refresh_target_of
+from research.net.fetch import FetchedPage, Fetcher
+from research.net.policy import check_url
+from research.net.robots import Robots
+from research.net.sitemap import sitemap_urls
+from research.net.urls import dedupe_key, looks_binary, normalize_url, site_of, trap_key
+
+IssueKind = Literal["skipped", "refused", "failed"]
+MAX_META_REFRESHES = 3
+_SHORT_PAGE_CHARS = 400
+
+
+def issue_kind(error: FetchError) -> IssueKind:
+    """Classify a fetch error as a skipped, refused or failed page."""
+    if isinstance(error, UnsupportedContent | TooLarge):
+        return "skipped"
+    if isinstance(error, HostNotAllowed | BlockedByRobots):
+        return "refused"
+    return "failed"
+
+
+class _Crawl:
+    """The state of one site crawl."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        *,
+        max_pages: int,
+        max_depth: int,
+        allow_private: bool,
+        limiter: anyio.CapacityLimiter,
+        on_page: Callable[[Page], None] | None,
+        on_issue: Callable[[PageIssue], None] | None,
+    ) -> None:
+        self.fetcher = fetcher
+        self.max_pages = max_pages
+        self.max_depth = max_depth
+        self.allow_private = allow_private
+        self.limiter = limiter
+        self.on_page = on_page
+        self.on_issue = on_issue
+        self.concurrency = max(1, fetcher.settings.per_host_concurrency)
+        self.max_attempts = max_pages * 3 + 10
+        self.trap_limit = max(3, max_pages // 5)
+        self.pages: list[Page] = []
+        self.issues: list[PageIssue] = []
+        self.sites: set[str] = set()
+        self.robots = Robots(None, fetcher.settings.user_agent)
+        self.queue: deque[tuple[str, int]] = deque()
+        self.seen: set[str] = set()
+        self.shapes: dict[str, int] = {}
+        self.attempts = 0
+        self.in_flight = 0
+        self.changed = anyio.Event()
+
+    @property
+    def delay(self) -> float:
+        return self.robots.crawl_delay
+
+    def issue(self, url: str, kind: IssueKind, reason: str) -> None:
+        record = PageIssue(url=url, kind=kind, reason=reason)
+        self.issues.append(record)
+        if self.on_issue is not None:
+            self.on_issue(record)
+
+    def add_page(self, page: Page) -> None:
+        self.pages.append(page)
+        if self.on_page is not None:
+            self.on_page(page)
+
+    async def extract(self, fetched: FetchedPage, depth: int) -> Page:
+        return await anyio.to_thread.run_sync(
+            partial(
+                extract_page, fetched.text, fetched.final_url, depth=depth, status=fetched.status
+            ),
+            limiter=self.limiter,
+        )
+
+    async def start(self, start_url: str) -> Page:
+        """Fetch robots.txt and the start page (following meta refreshes); raise on failure."""
+        self.sites.add(site_of(start_url))
+        self.robots = await self.fetcher.robots.get(start_url, allow_private=self.allow_private)
+        url = start_url
+        for _ in range(MAX_META_REFRESHES + 1):
+            if not self.robots.allowed(url):
+                raise BlockedByRobots(
+                    f"robots.txt of {site_of(url)} does not allow fetching {url}.", url
+                )
+            self.seen.add(dedupe_key(url))
+            fetched = await self.fetcher.fetch(
+                url, allow_private=self.allow_private, delay=self.delay
+            )
+            final_site = site_of(fetched.final_url)
+            if final_site not in self.sites:
+                self.sites.add(final_site)
+                self.robots = await self.fetcher.robots.get(
+                    fetched.final_url, allow_private=self.allow_private
+                )
+            self.seen.add(dedupe_key(fetched.final_url))
+            page = await self.extract(fetched, 0)
+            refresh = await self.refresh_of(page, fetched.text)
+            if refresh is None:
+                return page
+            url = refresh
+        return page
+
+    async def refresh_of(self, page: Page, text: str) -> str | None:
+        """The same-site target of a meta refresh on a near-empty page, if any."""
+        if "refresh" not in text.lower() or len(page.text) > _SHORT_PAGE_CHARS:
+            return None
+        target = await anyio.to_thread.run_sync(
+            refresh_target_of, text, page.url, limiter=self.limiter
+        )
+        if target is None or site_of(target) not in self.sites:
+            return None
+        if dedupe_key(target) in self.seen:
+            return None
+        return target
+
+    def enqueue(self, link: str, depth: int) -> None:
+        url = normalize_url(link)
+        if url is None or depth > self.max_depth or site_of(url) not in self.sites:
+            return
+        key = dedupe_key(url)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if looks_binary(url):
+            self.issue(url, "skipped", f"{url} is not an HTML page; it was skipped.")
+            return
+        shape = trap_key(url)
+        count = self.shapes.get(shape, 0) + 1
+        self.shapes[shape] = count
+        if count > self.trap_limit:
+            if count == self.trap_limit + 1:
+                self.issue(
+                    url,
+                    "skipped",
+                    f"{url} looks like an endless series of similar pages; "
+                    f"only the first {self.trap_limit} were crawled.",
+                )
+            return
+        if not self.robots.allowed(url):
+            self.issue(
+                url,
+                "refused",
+                f"robots.txt of {site_of(url)} does not allow fetching {url}.",
+            )
+            return
+        self.queue.append((url, depth))
+
+    async def visit(self, url: str, depth: int) -> None:
+        try:
+            try:
+                fetched = await self.fetcher.fetch(
+                    url, allow_private=self.allow_private, delay=self.delay
+                )
+            except FetchError as exc:
+                self.issue(url, issue_kind(exc), exc.message)
+                return
+            if site_of(fetched.final_url) not in self.sites:
+                self.issue(
+                    url, "skipped", f"{url} redirects off the site (to {fetched.final_url})."
+                )
+                return
+            final_key = dedupe_key(fetched.final_url)
+            if final_key != dedupe_key(url):
+                if final_key in self.seen:
+                    return
+                self.seen.add(final_key)
+            if len(self.pages) >= self.max_pages:
+                return
+            page = await self.extract(fetched, depth)
+            self.add_page(page)
+            for link in page.links:
+                self.enqueue(link, depth + 1)
+        finally:
+            self.in_flight -= 1
+            self.changed.set()
+
+    async def walk(self) -> None:
+        """Visit queued pages breadth-first with bounded concurrency until done or out of budget."""
+        async with anyio.create_task_group() as group:
+            while True:
+                while (
+                    self.queue
+                    and self.in_flight < self.concurrency
+                    and len(self.pages) + self.in_flight < self.max_pages
+                    and self.attempts < self.max_attempts
+                ):
+                    url, depth = self.queue.popleft()
+                    self.in_flight += 1
+                    self.attempts += 1
+                    group.start_soon(self.visit, url, depth)
+                if self.in_flight == 0:
+                    return
+                self.changed = anyio.Event()
+                await self.changed.wait()
+
+
+async def crawl_site(
+    fetcher: Fetcher,
+    start_url: str,
+    *,
+    max_pages: int,
+    max_depth: int,
+    time_budget: float,
+    allow_private: bool,
+    limiter: anyio.CapacityLimiter,
+    on_page: Callable[[Page], None] | None = None,
+    on_issue: Callable[[PageIssue], None] | None = None,
+) -> list[Page]:
+    """Crawl one site from `start_url`; raise the start page's FetchError, report the rest."""
+    start = normalize_url(start_url)
+    if start is None:
+        check_url(start_url)
+        raise HostNotAllowed(f"{start_url} is not a web address that can be crawled.", start_url)
+    crawl = _Crawl(
+        fetcher,
+        max_pages=max_pages,
+        max_depth=max_depth,
+        allow_private=allow_private,
+        limiter=limiter,
+        on_page=on_page,
+        on_issue=on_issue,
+    )
+    with anyio.move_on_after(time_budget) as scope:
+        home = await crawl.start(start)
+        crawl.add_page(home)
+        for link in home.links:
+            crawl.enqueue(link, 1)
+        if max_depth > 0 and max_pages > 1:
+            seeds = await sitemap_urls(
+                fetcher,
+                home.url,
+                crawl.robots.sitemaps,
+                allow_private=allow_private,
+                limit=max_pages * 4,
+                limiter=limiter,
+            )
+            for link in seeds:
+                crawl.enqueue(link, 1)
+        await crawl.walk()
+    if scope.cancelled_caught and not crawl.pages:
+        raise FetchTimeout(
+            f"{start} did not answer within the crawl time budget ({time_budget:g} s).", start
+        )
+    return crawl.pages

@@ -1,0 +1,57 @@
+"""Decoding HTML bodies: declared, meta and detected charsets."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+# WHATWG: pages labelled Latin-1 or ASCII are decoded as windows-1252.
+_ALIASES = {"latin1": "cp1252", "iso8859_1": "cp1252", "ascii": "cp1252"}
+_DETECT_BYTES = 65536
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    return _ALIASES.get(name.replace("-", "_"), name)
+
+
+def header_charset(content_type: str) -> str | None:
+    """Return the charset named in a Content-Type header, if any."""
+    match = _HEADER_CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def decode_html(body: bytes, content_type: str = "") -> str:
+    """Return an HTML body as text: valid UTF-8, else the declared, else the detected charset."""
+    if body.startswith(codecs.BOM_UTF8):
+        return body[3:].decode("utf-8", errors="replace")
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return body.decode("utf-16", errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    meta = _META_CHARSET.search(body[:4096])
+    candidates = [
+        _codec(header_charset(content_type)),
+        _codec(meta.group(1).decode("ascii", "ignore") if meta else None),
+    ]
+    for name in candidates:
+        if name and name != "utf_8":
+            try:
+                return body.decode(name)
+            except UnicodeDecodeError:
+                continue
+    best = charset_normalizer.from_bytes(body[:_DETECT_BYTES]).best()
+    if best is not None:
+        return body.decode(best.encoding, errors="replace")
+    return body.decode("cp1252", errors="replace")

@@ -1,0 +1,134 @@
+"""HTML -> Page: main text, title, headings, links and language (blocking; run in a thread)."""
+
+from __future__ import annotations
+
+import re
+
+import trafilatura
+from lxml import etree, html
+
+from research.models import Page
+from research.net.urls import normalize_url
+
+_REFRESH_URL = re.compile(r"""^\s*\d*\.?\d*\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']+)["']?""", re.I)
+_LANG = re.compile(r"^[a-zA-Z]{2,3}")
+_SPACES = re.compile(r"\s+")
+_NON_TEXT = ("script", "style", "noscript", "template", "svg")
+
+
+def _clean(text: str | None) -> str:
+    return _SPACES.sub(" ", text or "").strip()
+
+
+def _parse(markup: str) -> html.HtmlElement | None:
+    if not markup.strip():
+        return None
+    try:
+        return html.document_fromstring(markup)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def refresh_target(tree: html.HtmlElement, url: str) -> str | None:
+    """Return the absolute URL a <meta http-equiv="refresh"> points to, if any."""
+    for meta in tree.iter("meta"):
+        if (meta.get("http-equiv") or "").strip().lower() == "refresh":
+            match = _REFRESH_URL.match(meta.get("content") or "")
+            if match and match.group(1).strip():
+                return normalize_url(match.group(1).strip(), url)
+    return None
+
+
+def refresh_target_of(markup: str, url: str) -> str | None:
+    """Return the absolute URL an HTML page's meta refresh points to, if any."""
+    tree = _parse(markup)
+    return None if tree is None else refresh_target(tree, url)
+
+
+def _base_url(tree: html.HtmlElement, url: str) -> str:
+    for base in tree.iter("base"):
+        href = base.get("href")
+        if href:
+            return normalize_url(href, url) or url
+    return url
+
+
+def _links(tree: html.HtmlElement, url: str) -> list[str]:
+    base = _base_url(tree, url)
+    found: dict[str, None] = {}
+    for anchor in tree.iter("a", "area"):
+        href = (anchor.get("href") or "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+            continue
+        absolute = normalize_url(href, base)
+        if absolute is not None and absolute != url:
+            found[absolute] = None
+    refresh = refresh_target(tree, url)
+    if refresh is not None and refresh != url:
+        found[refresh] = None
+    return list(found)
+
+
+def _language(tree: html.HtmlElement) -> str | None:
+    candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
+    for meta in tree.iter("meta"):
+        if (meta.get("http-equiv") or "").lower() == "content-language":
+            candidates.append(meta.get("content"))
+        if (meta.get("property") or "").lower() == "og:locale":
+            candidates.append(meta.get("content"))
+    for value in candidates:
+        match = _LANG.match((value or "").strip())
+        if match:
+            return match.group(0).lower()
+    return None
+
+
+def _visible_text(tree: html.HtmlElement) -> str:
+    """Return the page's visible text; drops script/style subtrees from `tree`."""
+    for element in list(tree.iter(*_NON_TEXT)):
+        element.drop_tree()
+    body = tree.find("body")
+    root = body if body is not None else tree
+    return _clean(" ".join(root.itertext()))
+
+
+def _paragraphs(text: str | None) -> str:
+    return "\n".join(line for raw in (text or "").splitlines() if (line := _clean(raw)))
+
+
+def extract_page(markup: str, url: str, *, depth: int = 0, status: int = 200) -> Page:
+    """Extract a Page (title, headings, main text, language, all http(s) links) from HTML."""
+    tree = _parse(markup)
+    if tree is None:
+        return Page(url=url, depth=depth, status=status)
+    title = _clean(tree.findtext(".//title"))
+    headings = [
+        text for element in tree.iter("h1", "h2", "h3") if (text := _clean(element.text_content()))
+    ]
+    links = _links(tree, url)
+    language = _language(tree)
+    text = _visible_text(tree)
+    document = trafilatura.bare_extraction(
+        markup,
+        url=url,
+        favor_recall=True,
+        include_comments=False,
+        include_tables=True,
+        with_metadata=True,
+    )
+    if document is not None:
+        main = _paragraphs(getattr(document, "text", None))
+        if main:
+            text = main
+        title = title or _clean(getattr(document, "title", None))
+        language = language or getattr(document, "language", None)
+    return Page(
+        url=url,
+        title=title or (headings[0] if headings else ""),
+        headings=headings,
+        text=text,
+        language=language,
+        links=links,
+        depth=depth,
+        status=status,
+    )

@@ -1,0 +1,496 @@
+"""Fetcher: one shared HTTP client with deadlines, size caps, the address guard and retries."""
+
+from __future__ import annotations
+
+import contextvars
+import random
+import time
+import zlib
+from collections.abc import Iterable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+from pydantic import BaseModel
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
+
+from research.config import Settings
+from research.errors import (
+    FetchError,
+    FetchTimeout,
+    HostUnreachable,
+    HTTPStatusError,
+    TooLarge,
+    TooManyRedirects,
+    UnsupportedContent,
+)
+from research.net.encoding import decode_html
+from research.net.policy import check_url, resolve_allowed
+from research.net.robots import RobotsCache
+from research.net.urls import normalize_url, site_of
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_DECODE_IN_THREAD_BYTES = 256 * 1024
+
+# Whether the request running in this task may reach private addresses; read at connect time.
+_allow_private: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "research_allow_private", default=False
+)
+
+
+class FetchedPage(BaseModel):
+    """An HTML page as fetched: requested and final URL, status, content type and decoded text."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    text: str
+
+
+class Resource(BaseModel):
+    """Any fetched body (robots.txt, sitemaps): final URL, status, content type and raw bytes."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    body: bytes
+
+
+class ConnectionCounter:
+    """Counts open TCP connections (now and peak) across the whole process's client."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.peak = 0
+        self.total = 0
+
+    def opened(self) -> None:
+        """Record a new connection."""
+        self.open += 1
+        self.total += 1
+        self.peak = max(self.peak, self.open)
+
+    def closed(self) -> None:
+        """Record a closed connection."""
+        self.open -= 1
+
+
+# The async methods below implement httpcore's interface, which takes `timeout` arguments.
+# ruff: noqa: ASYNC109
+
+
+class _CountedStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream, counter: ConnectionCounter) -> None:
+        self._inner = inner
+        self._counter: ConnectionCounter | None = counter
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        if self._counter is not None:
+            self._counter.closed()
+            self._counter = None
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        counter, self._counter = self._counter, None  # the TLS stream now owns the count
+        assert counter is not None
+        return _CountedStream(inner, counter)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Network backend that connects only to addresses it has itself resolved and checked."""
+
+    def __init__(self, counter: ConnectionCounter) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._counter = counter
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        with anyio.fail_after(timeout):
+            addresses = await resolve_allowed(host, port, allow_private=_allow_private.get())
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                stream = await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+                continue
+            self._counter.opened()
+            return _CountedStream(stream, self._counter)
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not used.")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a connection pool that uses the guarded backend."""
+
+    def __init__(self, limits: httpx.Limits, backend: GuardedBackend) -> None:
+        super().__init__(limits=limits, retries=0)
+        # httpx has no public hook for the network backend; swap the pool it built.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
+class _HostGate:
+    """Per-host concurrency limit and request spacing."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.limiter = anyio.CapacityLimiter(concurrency)
+        self.lock = anyio.Lock()
+        self.next_at = 0.0
+
+    async def space(self, delay: float) -> None:
+        """Wait until `delay` seconds have passed since the previous request to this host."""
+        if delay <= 0:
+            return
+        async with self.lock:
+            wait = self.next_at - time.monotonic()
+            if wait > 0:
+                await anyio.sleep(wait)
+            self.next_at = time.monotonic() + delay
+
+
+class _Retry(Exception):
+    """A failure worth another attempt; carries the error to raise when attempts run out."""
+
+    def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class _Inflater:
+    """Decompresses a body incrementally, never producing more than the cap allows."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        if encoding in ("gzip", "x-gzip"):
+            self._z: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+            self._first = True
+        else:
+            self._z = None
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Return up to `room` + 1 decompressed bytes of `data` (more than room means too big)."""
+        if self._z is None:
+            return data
+        try:
+            if self.encoding == "deflate" and self._first:
+                self._first = False
+                try:
+                    return self._z.decompress(data, room + 1)  # type: ignore[no-any-return]
+                except zlib.error:
+                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self._z.decompress(data, room + 1)  # type: ignore[no-any-return]
+        except zlib.error as exc:
+            raise _Corrupt from exc
+
+
+class _Corrupt(Exception):
+    pass
+
+
+class Fetcher:
+    """Fetches pages for every run in the process over one shared, bounded HTTP client."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.connections = ConnectionCounter()
+        limits = httpx.Limits(
+            max_connections=settings.global_connections,
+            max_keepalive_connections=settings.global_connections,
+            keepalive_expiry=5.0,
+        )
+        self._client = httpx.AsyncClient(
+            transport=_GuardedTransport(limits, GuardedBackend(self.connections)),
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.page_timeout,
+            ),
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                "Accept-Encoding": "gzip, deflate",
+            },
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self._gates: dict[str, _HostGate] = {}
+        self.robots = RobotsCache(self.fetch_resource, settings.user_agent)
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections open right now."""
+        return self.connections.open
+
+    @property
+    def peak_connections(self) -> int:
+        """The most TCP connections ever open at once."""
+        return self.connections.peak
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        allow_private: bool = False,
+        delay: float = 0.0,
+        attempts: int | None = None,
+    ) -> FetchedPage:
+        """Fetch one HTML page (following checked redirects, with retries); raise FetchError."""
+        resource = await self._fetch_with_retries(
+            url, allow_private=allow_private, html_only=True, delay=delay, attempts=attempts
+        )
+        body = resource.body
+        if len(body) > _DECODE_IN_THREAD_BYTES:
+            text = await anyio.to_thread.run_sync(decode_html, body, resource.content_type)
+        else:
+            text = decode_html(body, resource.content_type)
+        return FetchedPage(
+            url=resource.url,
+            final_url=resource.final_url,
+            status=resource.status,
+            content_type=resource.content_type,
+            text=text,
+        )
+
+    async def fetch_resource(
+        self,
+        url: str,
+        *,
+        allow_private: bool = False,
+        delay: float = 0.0,
+        attempts: int | None = None,
+    ) -> Resource:
+        """Fetch any body (robots.txt, sitemaps) under the same rules; raise FetchError."""
+        return await self._fetch_with_retries(
+            url, allow_private=allow_private, html_only=False, delay=delay, attempts=attempts
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and every pooled connection."""
+        await self._client.aclose()
+
+    async def _fetch_with_retries(
+        self, url: str, *, allow_private: bool, html_only: bool, delay: float, attempts: int | None
+    ) -> Resource:
+        settings = self.settings
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(max(1, attempts or settings.fetch_max_attempts))
+            | stop_before_delay(settings.fetch_retry_budget),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=anyio.sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(
+                        url, allow_private=allow_private, html_only=html_only, delay=delay
+                    )
+        except _Retry as exc:
+            raise exc.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, state: Any) -> float:
+        cap = self.settings.retry_after_cap
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return min(exc.retry_after, cap)
+        base = self.settings.fetch_backoff * (2 ** (state.attempt_number - 1))
+        return float(min(cap, base + random.uniform(0, base)))
+
+    def _gate(self, host: str) -> _HostGate:
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = self._gates[host] = _HostGate(self.settings.per_host_concurrency)
+        return gate
+
+    async def _attempt(
+        self, url: str, *, allow_private: bool, html_only: bool, delay: float
+    ) -> Resource:
+        """One attempt: follow up to max_redirects checked hops within the page deadline."""
+        timeout = self.settings.page_timeout
+        requested = normalize_url(url) or url
+        token = _allow_private.set(allow_private)
+        try:
+            with anyio.fail_after(timeout):
+                current = requested
+                seen = {current}
+                for _hop in range(self.settings.max_redirects + 1):
+                    parts = check_url(current)
+                    port = parts.port or (443 if parts.scheme == "https" else 80)
+                    await resolve_allowed(
+                        parts.hostname or "", port, allow_private=allow_private, url=current
+                    )
+                    location = await self._request(
+                        current, requested, html_only=html_only, delay=delay
+                    )
+                    if isinstance(location, Resource):
+                        return location
+                    target = normalize_url(location, current)
+                    if target is None:
+                        check_url(location)  # raises with the reason
+                        raise TooManyRedirects(f"{requested} redirects to an invalid address.", url)
+                    if target in seen:
+                        raise TooManyRedirects(f"{requested} redirects in a loop.", url)
+                    seen.add(target)
+                    current = target
+                raise TooManyRedirects(
+                    f"{requested} redirects more than {self.settings.max_redirects} times.", url
+                )
+        except TimeoutError:
+            raise FetchTimeout(f"{requested} did not answer within {timeout:g} s.", url) from None
+        finally:
+            _allow_private.reset(token)
+
+    async def _request(
+        self, current: str, requested: str, *, html_only: bool, delay: float
+    ) -> Resource | str:
+        """Send one request; return the Resource, or the Location of a redirect."""
+        gate = self._gate(site_of(current))
+        delay = max(delay, self.settings.politeness_delay)
+        async with gate.limiter:
+            await gate.space(delay)
+            try:
+                async with self._client.stream("GET", current) as response:
+                    return await self._read(response, current, requested, html_only=html_only)
+            except httpx.ConnectTimeout:
+                raise FetchTimeout(
+                    f"{site_of(current)} did not accept a connection within "
+                    f"{self.settings.connect_timeout:g} s.",
+                    requested,
+                ) from None
+            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
+                raise FetchTimeout(
+                    f"{requested} did not answer within {self.settings.read_timeout:g} s.",
+                    requested,
+                ) from None
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                raise _Retry(
+                    HostUnreachable(
+                        f"{site_of(current)} could not be reached (connection refused or closed).",
+                        requested,
+                    )
+                ) from exc
+            except httpx.HTTPError as exc:
+                raise HostUnreachable(
+                    f"{requested} could not be fetched ({type(exc).__name__}).", requested
+                ) from exc
+
+    async def _read(
+        self, response: httpx.Response, current: str, requested: str, *, html_only: bool
+    ) -> Resource | str:
+        status = response.status_code
+        if status in REDIRECT_STATUSES and response.headers.get("location"):
+            return response.headers["location"]
+        if status >= 400 or status < 200 or status in REDIRECT_STATUSES:
+            error = HTTPStatusError(
+                f"{requested} answered with HTTP {status}"
+                f"{' ' + response.reason_phrase if response.reason_phrase else ''}.",
+                requested,
+                status,
+            )
+            if status >= 500 or status == 429:
+                raise _Retry(error, _retry_after(response.headers.get("retry-after")))
+            raise error
+        content_type = response.headers.get("content-type", "").strip()
+        media = content_type.split(";", 1)[0].strip().lower()
+        if html_only and media and media not in HTML_TYPES:
+            raise UnsupportedContent(
+                f"{requested} is not an HTML page ({media}); it was skipped.", requested
+            )
+        body = await self._read_body(response, requested)
+        if html_only and not media and not body.lstrip()[:1] == b"<":
+            raise UnsupportedContent(f"{requested} is not an HTML page; it was skipped.", requested)
+        return Resource(
+            url=requested,
+            final_url=current,
+            status=status,
+            content_type=content_type,
+            body=body,
+        )
+
+    async def _read_body(self, response: httpx.Response, requested: str) -> bytes:
+        """Stream the body, decompressing it ourselves, and stop past the size cap."""
+        cap = self.settings.max_body_bytes
+        too_large = TooLarge(
+            f"{requested} is larger than {cap / 1_000_000:g} MB; it was skipped.", requested
+        )
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
+            raise UnsupportedContent(
+                f"{requested} uses an unsupported compression ({encoding}).", requested
+            )
+        declared = response.headers.get("content-length", "")
+        if encoding in ("identity", "") and declared.isdigit() and int(declared) > cap:
+            raise too_large
+        inflater = _Inflater(encoding)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for raw in response.aiter_raw():
+                data = inflater.feed(raw, cap - size)
+                size += len(data)
+                if size > cap:
+                    raise too_large
+                chunks.append(data)
+        except _Corrupt:
+            raise UnsupportedContent(
+                f"{requested} sent a corrupt compressed body.", requested
+            ) from None
+        return b"".join(chunks)

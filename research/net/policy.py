@@ -1,0 +1,97 @@
+"""The address policy (SSRF guard): which URLs and resolved addresses may be fetched."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import SplitResult, urlsplit
+
+import anyio
+
+from research.errors import HostNotAllowed, HostUnreachable
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Cloud metadata endpoints: refused even when private hosts are allowed.
+METADATA_NETWORKS = (
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fd00:ec2::254/128"),
+)
+
+
+def check_url(url: str) -> SplitResult:
+    """Return the parts of an http(s) URL without credentials, or raise HostNotAllowed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise HostNotAllowed(
+            f"{url} is not a web address: only http and https URLs are fetched.", url
+        )
+    if parts.username is not None or parts.password is not None:
+        raise HostNotAllowed(f"{url} carries a user name or password, which is not accepted.", url)
+    if not parts.hostname:
+        raise HostNotAllowed(f"{url} has no host name.", url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise HostNotAllowed(f"{url} has an invalid port.", url) from exc
+    return parts
+
+
+def _plain(ip: IPAddress) -> IPAddress:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
+    """Return why connecting to `ip` is refused ("metadata" / "private"), or None when allowed."""
+    ip = _plain(ip)
+    if any(ip in net for net in METADATA_NETWORKS):
+        return "metadata"
+    if ip.is_multicast:
+        return "private"
+    if allow_private:
+        return None
+    if not ip.is_global or ip.is_unspecified or ip.is_reserved or ip.is_link_local:
+        return "private"
+    return None
+
+
+def ensure_allowed(host: str, ip: IPAddress, *, allow_private: bool, url: str = "") -> None:
+    """Raise HostNotAllowed when `host`'s address `ip` may not be connected to."""
+    why = refusal(ip, allow_private=allow_private)
+    if why == "metadata":
+        raise HostNotAllowed(
+            f"{host} points to a cloud metadata address ({ip}), which is never fetched.", url
+        )
+    if why == "private":
+        raise HostNotAllowed(
+            f"{host} resolves to a private or reserved address ({ip}); "
+            "fetching it is not allowed (see --allow-private-hosts).",
+            url,
+        )
+
+
+async def resolve_allowed(host: str, port: int, *, allow_private: bool, url: str = "") -> list[str]:
+    """Resolve `host` and return its addresses, refusing the host if any address is not allowed."""
+    bare = host.strip("[]")
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(bare)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        ensure_allowed(host, literal, allow_private=allow_private, url=url)
+        return [str(literal)]
+    try:
+        infos = await anyio.getaddrinfo(bare, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise HostUnreachable(f"{host} could not be found (the DNS lookup failed).", url) from exc
+    addresses: list[str] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        ensure_allowed(host, ip, allow_private=allow_private, url=url)
+        if str(ip) not in addresses:
+            addresses.append(str(ip))
+    if not addresses:
+        raise HostUnreachable(f"{host} could not be found (the DNS lookup failed).", url)
+    return addresses
