@@ -1,0 +1,137 @@
+"""Keywords and content gaps: what competitors write about that the site does not."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from research.engines.phrases import PhraseStat, SitePhrases, phrase_score
+from research.models import ContentGap, Keyword, KeywordResearch
+
+MAX_KEYWORDS = 40
+MAX_GAPS = 40
+MAX_EVIDENCE = 8
+# How much a gap still counts when the site mentions it once in passing.
+PASSING_MENTION = 0.5
+
+
+@dataclass
+class Gap:
+    """A gap with the numbers behind its score."""
+
+    key: str
+    label: str
+    score: float
+    weakness: float
+    competitors: list[str]
+    pages: int
+    evidence: list[str]
+    words: int
+
+    def model(self) -> ContentGap:
+        """Return the gap as the shared model."""
+        return ContentGap(
+            keyword=self.label,
+            score=round(self.score, 3),
+            competitors=self.competitors,
+            competitor_pages=self.pages,
+            evidence=self.evidence,
+        )
+
+
+def site_weakness(site: SitePhrases, key: str) -> float:
+    """How absent a phrase is from the site: 1 never mentioned, 0.5 in passing, 0 covered."""
+    stat = site.stats.get(key)
+    if stat is None:
+        return 1.0
+    if stat.covered():
+        return 0.0
+    return PASSING_MENTION
+
+
+def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap]:
+    """Return gaps best first.
+
+    score = weakness x sum over covering competitors c of
+            (0.5 + 0.5 x centrality_c) x (1 + ln pages_c)
+
+    weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
+    passing (phrases the site already covers are not gaps); centrality_c is the phrase's score
+    on competitor c over the best phrase score there; pages_c is how many of c's pages carry it.
+    """
+    by_key: dict[str, list[tuple[SitePhrases, PhraseStat]]] = {}
+    for comp in competitors:
+        for stat in comp.ranked:
+            by_key.setdefault(stat.key, []).append((comp, stat))
+    inside_covered = covered_parts(site)
+    gaps: list[Gap] = []
+    for key in sorted(by_key):
+        weakness = site_weakness(site, key)
+        if weakness == 0.0 or key in inside_covered:
+            continue
+        entries = by_key[key]
+        total = 0.0
+        evidence: list[tuple[float, str]] = []
+        for comp, stat in entries:
+            top = phrase_score(comp.ranked[0])
+            centrality = phrase_score(stat) / top if top else 0.0
+            total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages))
+            evidence.extend((w, u) for u, w in stat.weights.items())
+        evidence.sort(key=lambda item: (-item[0], item[1]))
+        forms = entries[0][1].forms.copy()
+        for _, stat in entries[1:]:
+            forms.update(stat.forms)
+        label = min(forms.items(), key=lambda item: (-item[1], item[0]))[0]
+        gaps.append(
+            Gap(
+                key=key,
+                label=label,
+                score=weakness * total,
+                weakness=weakness,
+                competitors=sorted(comp.domain for comp, _ in entries),
+                pages=sum(stat.pages for _, stat in entries),
+                evidence=[u for _, u in evidence[:MAX_EVIDENCE]],
+                words=entries[0][1].words,
+            )
+        )
+    gaps.sort(key=lambda g: (-g.score, g.key))
+    return gaps
+
+
+def covered_parts(site: SitePhrases) -> set[str]:
+    """Return the multi-word parts of phrases the site covers (covering "x y z" covers "x y")."""
+    parts: set[str] = set()
+    for stat in site.stats.values():
+        if stat.words < 3 or not stat.covered():
+            continue
+        words = stat.key.split()
+        for size in range(2, len(words)):
+            for start in range(len(words) - size + 1):
+                parts.add(" ".join(words[start : start + size]))
+    return parts
+
+
+def rank_keywords(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Keyword]:
+    """Return the site's ranked keywords with their coverage on the site and competitors."""
+    keywords: list[Keyword] = []
+    for stat in site.ranked[:MAX_KEYWORDS]:
+        comp_pages = sum(c.stats[stat.key].pages for c in competitors if stat.key in c.stats)
+        keywords.append(
+            Keyword(
+                keyword=stat.label,
+                score=round(phrase_score(stat), 3),
+                site_pages=stat.pages,
+                competitor_pages=comp_pages,
+                source="site",
+            )
+        )
+    return keywords
+
+
+def keyword_research(site: SitePhrases, competitors: Sequence[SitePhrases]) -> KeywordResearch:
+    """Return ranked site keywords and the top content gaps."""
+    gaps = find_gaps(site, competitors)[:MAX_GAPS]
+    return KeywordResearch(
+        keywords=rank_keywords(site, competitors), gaps=[g.model() for g in gaps]
+    )

@@ -1,0 +1,91 @@
+"""Site analysis: title, language, keyphrases and outbound link domains of a crawled site."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from urllib.parse import urljoin, urlsplit
+
+from research.engines.phrases import collect, phrase_score
+from research.models import Keyphrase, Page, PageIssue, SiteAnalysis, host_of
+
+MAX_KEYPHRASES = 50
+MAX_URLS_PER_PHRASE = 20
+
+# Hosts that are linked from everywhere and are never a content competitor.
+NON_COMPETITORS = (
+    "facebook.com", "fb.com", "fb.me", "twitter.com", "x.com", "t.co", "linkedin.com",
+    "lnkd.in", "instagram.com", "youtube.com", "youtu.be", "pinterest.com", "tiktok.com",
+    "reddit.com", "threads.net", "mastodon.social", "bsky.app", "whatsapp.com", "telegram.org",
+    "discord.gg", "discord.com", "snapchat.com", "tumblr.com", "vimeo.com", "flickr.com",
+    "medium.com", "substack.com", "github.com", "gitlab.com", "google.com", "goo.gl",
+    "googleapis.com", "gstatic.com", "googletagmanager.com", "google-analytics.com",
+    "doubleclick.net", "youtube-nocookie.com", "wikipedia.org", "wikimedia.org",
+    "wikidata.org", "apple.com", "microsoft.com", "amazon.com", "amzn.to", "amazonaws.com",
+    "cloudfront.net", "cloudflare.com", "jsdelivr.net", "unpkg.com", "cdnjs.com", "akamaihd.net",
+    "fastly.net", "bootstrapcdn.com", "fontawesome.com", "typekit.net", "gravatar.com",
+    "wp.com", "wordpress.org", "wordpress.com", "w3.org", "schema.org", "ogp.me", "bit.ly",
+    "mailchimp.com", "list-manage.com", "paypal.com", "stripe.com", "shopify.com",
+    "creativecommons.org", "archive.org", "feedburner.com", "disqus.com", "gmpg.org",
+)  # fmt: skip
+
+
+def analyse_site(url: str, pages: list[Page], issues: list[PageIssue]) -> SiteAnalysis:
+    """Return the analysis of a crawled site: title, language, keyphrases, outbound domains."""
+    domain = host_of(url)
+    site = collect(domain, pages)
+    keyphrases = [
+        Keyphrase(
+            keyword=stat.label,
+            score=round(phrase_score(stat), 3),
+            pages=stat.pages,
+            urls=[u for u, _ in sorted(stat.weights.items(), key=lambda kv: (-kv[1], kv[0]))][
+                :MAX_URLS_PER_PHRASE
+            ],
+        )
+        for stat in site.ranked[:MAX_KEYPHRASES]
+    ]
+    return SiteAnalysis(
+        url=url,
+        domain=domain,
+        title=_home_title(url, pages),
+        language=site.language if pages else None,
+        pages=list(pages),
+        issues=list(issues),
+        keyphrases=keyphrases,
+        outbound_domains=[d for d, _ in outbound_link_counts(domain, pages)],
+    )
+
+
+def _home_title(url: str, pages: Sequence[Page]) -> str:
+    if not pages:
+        return ""
+    wanted = url.rstrip("/")
+    for page in pages:
+        if page.url.rstrip("/") == wanted:
+            return page.title
+    return min(pages, key=lambda p: (p.depth, len(p.url), p.url)).title
+
+
+def is_non_competitor(domain: str) -> bool:
+    """Whether a linked host is a social network, CDN, search engine or reference site."""
+    host = domain.split(":")[0]
+    return any(host == d or host.endswith("." + d) for d in NON_COMPETITORS) or host.startswith(
+        ("google.", "www.google.")
+    )
+
+
+def outbound_link_counts(domain: str, pages: Sequence[Page]) -> list[tuple[str, int]]:
+    """Return external link hosts with how many pages link to them, most linked first."""
+    counts: Counter[str] = Counter()
+    for page in pages:
+        hosts: set[str] = set()
+        for link in page.links:
+            absolute = urljoin(page.url, link)
+            if urlsplit(absolute).scheme not in ("http", "https"):
+                continue
+            host = host_of(absolute)
+            if host and host != domain and not is_non_competitor(host):
+                hosts.add(host)
+        counts.update(hosts)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))

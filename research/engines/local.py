@@ -1,0 +1,155 @@
+"""LocalEngine: the offline default engine (phrase statistics, clustering, extractive briefs)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+
+from research.engines.base import TextCallback
+from research.engines.briefs import write
+from research.engines.clustering import propose
+from research.engines.gaps import find_gaps, keyword_research
+from research.engines.keyphrases import outbound_link_counts
+from research.engines.phrases import SitePhrases, collect
+from research.models import (
+    Brief,
+    Competitor,
+    KeywordResearch,
+    SiteAnalysis,
+    Topic,
+    host_of,
+)
+from research.progress import StageContext
+
+_CACHE_SIZE = 16
+
+
+class LocalEngine:
+    """Finds gaps, topics and briefs from crawled pages alone: no key, no downloads."""
+
+    name = "local"
+
+    def __init__(self, threads: anyio.CapacityLimiter) -> None:
+        self._threads = threads
+        self._cache: OrderedDict[tuple[object, ...], SitePhrases] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def phrases(self, site: SiteAnalysis) -> SitePhrases:
+        """Return the phrase statistics of an analysed site (cached; call in a worker thread)."""
+        key = (
+            site.domain,
+            site.language,
+            tuple((p.url, p.title, len(p.text), hash(p.text)) for p in site.pages),
+        )
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+                return found
+        stats = collect(site.domain, site.pages, site.language)
+        with self._lock:
+            self._cache[key] = stats
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return stats
+
+    async def find_competitors(
+        self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
+    ) -> list[Competitor]:
+        """Return candidate competitors from the site's outbound links (not crawled here)."""
+        known_domains = {host_of(url) for url in known} | {site.domain}
+        counts = dict(outbound_link_counts(site.domain, site.pages))
+        schemes = _link_schemes(site)
+        found: list[Competitor] = []
+        for domain in site.outbound_domains:
+            if domain in known_domains or len(found) >= limit:
+                continue
+            pages = counts.get(domain, 0)
+            found.append(
+                Competitor(
+                    url=f"{schemes.get(domain, 'https')}://{domain}/",
+                    domain=domain,
+                    name=domain,
+                    reason=f"Your site links to it from {pages} page{'s' if pages != 1 else ''}.",
+                    source="outbound_link",
+                )
+            )
+        ctx.info(
+            f"The local engine found {len(found)} candidate competitor"
+            f"{'s' if len(found) != 1 else ''} in your site's outbound links; finding competitors "
+            "beyond the sites you link to needs Gemini (add a Gemini API key in Settings)."
+        )
+        return found
+
+    async def expand_keywords(
+        self, ctx: StageContext, site: SiteAnalysis, competitors: list[SiteAnalysis]
+    ) -> KeywordResearch:
+        """Return the site's ranked keywords and the gaps its competitors cover."""
+
+        def work() -> KeywordResearch:
+            return keyword_research(self.phrases(site), [self.phrases(c) for c in competitors])
+
+        research = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        if not competitors:
+            ctx.warn("No competitor was analysed, so there are no content gaps to compare.")
+        ctx.info(
+            f"{len(research.keywords)} keywords ranked for {site.domain}; "
+            f"{len(research.gaps)} gaps found across {len(competitors)} competitors."
+        )
+        return research
+
+    async def propose_topics(
+        self,
+        ctx: StageContext,
+        site: SiteAnalysis,
+        competitors: list[SiteAnalysis],
+        research: KeywordResearch,
+    ) -> list[Topic]:
+        """Return topic ideas clustered from the gaps, best first."""
+
+        def work() -> list[Topic]:
+            own = self.phrases(site)
+            others = [self.phrases(c) for c in competitors]
+            wanted = {g.keyword for g in research.gaps}
+            gaps = [g for g in find_gaps(own, others) if g.label in wanted] or find_gaps(
+                own, others
+            )
+            return propose(own, others, gaps)
+
+        topics = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        ctx.info(f"{len(topics)} topic ideas from {len(research.gaps)} gaps.")
+        return topics
+
+    async def write_brief(
+        self,
+        ctx: StageContext,
+        topic: Topic,
+        site: SiteAnalysis,
+        competitors: list[SiteAnalysis],
+        on_text: TextCallback | None = None,
+    ) -> Brief:
+        """Return an extractive brief for the topic citing crawled pages."""
+
+        def work() -> Brief:
+            return write(topic, self.phrases(site), [self.phrases(c) for c in competitors])
+
+        brief = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        if on_text is not None:
+            on_text(brief.text)
+        if len(brief.passages) < 3:
+            ctx.warn(f"Only {len(brief.passages)} passages found for {topic.title!r}.")
+        return brief
+
+
+def _link_schemes(site: SiteAnalysis) -> dict[str, str]:
+    """The scheme each outbound host is linked with (https wins a tie)."""
+    seen: dict[str, set[str]] = {}
+    for page in site.pages:
+        for link in page.links:
+            parts = urlsplit(urljoin(page.url, link))
+            if parts.scheme in ("http", "https"):
+                seen.setdefault(host_of(parts.geturl()), set()).add(parts.scheme)
+    return {host: "https" if "https" in schemes else "http" for host, schemes in seen.items()}

@@ -1,0 +1,68 @@
+"""Stop words per language, read from the lists that ship with yake (no downloads)."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
+
+# Words that carry no topic on the web: calls to action, page furniture, vague quantities.
+_WEB_WORDS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "read more click here learn sign log login subscribe newsletter cookie cookies privacy "
+        "policy terms rights reserved copyright menu home page share tweet email follow "
+        "contact us today best great good new lot lots thing things really actually "
+        "simply just easy easily different important example examples way ways "
+        "year years month months week weeks day days time times minute minutes hour hours "
+        "people person need needs want wants make makes made sure use used uses using "
+        "get gets got go goes going take takes come comes let lets kind sort whole "
+        "post posts article articles blog guide guides "
+    ).split(),
+    "de": (
+        "mehr lesen klicken hier anmelden newsletter datenschutz impressum cookie cookies "
+        "rechte vorbehalten startseite seite teilen kontakt heute gut gute guten neue neuen "
+        "einfach wirklich eigentlich wichtig beispiel beispiele jahr jahre monat woche tag "
+        "tage zeit minuten stunden stunde menschen leute immer dabei dafür damit dazu "
+        "gibt geht macht machen kommt lassen sollte sollten kann können muss müssen "
+        "ganz ganze viele vielen beitrag artikel blog"
+    ).split(),
+    "fr": (
+        "lire plus cliquez ici connexion newsletter confidentialité mentions légales cookie "
+        "cookies droits réservés accueil page partager contact aujourd'hui bon bonne bien "
+        "nouveau nouvelle simple simplement vraiment important exemple année ans mois "
+        "semaine jour jours temps minutes heure heures personnes gens faire fait toujours "
+        "peut peuvent faut article blog aussi très"
+    ).split(),
+    "es": (
+        "leer más haga clic aquí iniciar sesión boletín privacidad aviso legal cookie "
+        "cookies derechos reservados inicio página compartir contacto hoy bueno buena buen "
+        "nuevo nueva simple simplemente realmente importante ejemplo año años mes meses "
+        "semana día días tiempo minutos hora horas personas gente hacer hace siempre "
+        "puede pueden hay artículo blog también muy"
+    ).split(),
+}
+
+
+def _read_list(code: str) -> frozenset[str]:
+    name = f"stopwords_{code}.txt"
+    text = resources.files("yake.core").joinpath("StopwordsList", name).read_text("utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+@functools.cache
+def base_stopwords(language: str) -> frozenset[str]:
+    """Return the plain function-word list for a language (English when unknown)."""
+    code = language if language in LANGUAGES else "en"
+    return _read_list(code)
+
+
+@functools.cache
+def stopwords_for(language: str | None) -> frozenset[str]:
+    """Return the stop words for a language: function words plus web page furniture."""
+    code = language if language in LANGUAGES else "en"
+    words = set(base_stopwords(code)) | set(_WEB_WORDS.get(code, ()))
+    if code != "en":
+        # Sites in other languages still carry English buttons ("Read more", "Cookies").
+        words |= set(_WEB_WORDS["en"])
+    return frozenset(words)

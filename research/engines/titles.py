@@ -1,0 +1,109 @@
+"""Human titles for topic ideas ("How to X", "X vs Y: when to use which", "X explained")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_VERSUS = re.compile(r"^(.+?)\s+(?:vs|versus|v)\s+(.+)$")
+
+# (question or instruction openers seen in headings, template wording) per language.
+_HOW = {
+    "en": ("how to ", "how do you ", "how do i "),
+    "de": ("wie ", "so "),
+    "fr": ("comment ",),
+    "es": ("cómo ", "como "),
+}
+_TEMPLATES = {
+    "en": {
+        "versus": "{a} vs {b}: when to use which",
+        "explained_more": "{main} explained: {k2} and {k3}",
+        "explained_pair": "{main} explained: what to know about {k2}",
+        "explained": "{main} explained",
+        "mistakes": "{main}: common mistakes and how to avoid them",
+        "tips": "{main} that actually work",
+        "tools": "The best {main} compared",
+        "cost": "{main}: what it costs and why",
+    },
+    "de": {
+        "versus": "{a} oder {b}: was wann passt",
+        "explained_more": "{main} erklärt: {k2} und {k3}",
+        "explained_pair": "{main} erklärt: was Sie über {k2} wissen sollten",
+        "explained": "{main} einfach erklärt",
+        "mistakes": "{main}: häufige Fehler und wie Sie sie vermeiden",
+        "tips": "{main}: Tipps, die wirklich helfen",
+        "tools": "{main} im Vergleich",
+        "cost": "{main}: was es kostet und warum",
+    },
+    "fr": {
+        "versus": "{a} ou {b} : lequel choisir et quand",
+        "explained_more": "{main} expliqué : {k2} et {k3}",
+        "explained_pair": "{main} expliqué : ce qu'il faut savoir sur {k2}",
+        "explained": "{main} expliqué simplement",
+        "mistakes": "{main} : les erreurs courantes et comment les éviter",
+        "tips": "{main} : des conseils qui marchent vraiment",
+        "tools": "{main} : le comparatif",
+        "cost": "{main} : combien ça coûte et pourquoi",
+    },
+    "es": {
+        "versus": "{a} o {b}: cuándo usar cada uno",
+        "explained_more": "{main}, explicado: {k2} y {k3}",
+        "explained_pair": "{main}, explicado: lo que debes saber sobre {k2}",
+        "explained": "{main}, explicado de forma sencilla",
+        "mistakes": "{main}: errores comunes y cómo evitarlos",
+        "tips": "{main}: consejos que funcionan de verdad",
+        "tools": "{main}: comparativa",
+        "cost": "{main}: cuánto cuesta y por qué",
+    },
+}
+_KINDS = {
+    "mistakes": ("mistakes", "mistake", "errors", "fehler", "erreurs", "errores"),
+    "tips": ("tips", "tricks", "hacks", "tipps", "conseils", "consejos", "trucos"),
+    "tools": ("tools", "software", "apps", "plugins", "werkzeuge", "outils", "herramientas"),
+    "cost": ("cost", "costs", "price", "prices", "pricing", "kosten", "preis", "prix", "precio"),
+}
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def topic_title(keywords: Sequence[str], headings: Sequence[str], language: str) -> str:
+    """Return a title a writer would use for a topic made of `keywords` (best first)."""
+    lang = language if language in _TEMPLATES else "en"
+    words = _TEMPLATES[lang]
+    main = keywords[0]
+    for keyword in keywords[:3]:
+        match = _VERSUS.match(keyword)
+        if match:
+            return _cap(words["versus"].format(a=match.group(1), b=match.group(2)))
+    how = _how_heading(keywords, headings, lang)
+    if how:
+        return how
+    last = main.split()[-1]
+    for kind, markers in _KINDS.items():
+        if last in markers:
+            return _cap(words[kind].format(main=main))
+    others = [k for k in keywords[1:] if not _overlaps(k, main)]
+    if len(others) >= 2:
+        return _cap(words["explained_more"].format(main=main, k2=others[0], k3=others[1]))
+    if others:
+        return _cap(words["explained_pair"].format(main=main, k2=others[0]))
+    return _cap(words["explained"].format(main=main))
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a in b or b in a
+
+
+def _how_heading(keywords: Sequence[str], headings: Sequence[str], lang: str) -> str:
+    """A "How to ..." heading from the evidence pages that names one of the keywords."""
+    openers = _HOW.get(lang, ())
+    for heading in headings:
+        text = " ".join(heading.split()).rstrip("?!.:")
+        lower = text.lower()
+        if not lower.startswith(openers) or len(text) > 80:
+            continue
+        if any(k.lower() in lower for k in keywords[:3]):
+            return _cap(text)
+    return ""

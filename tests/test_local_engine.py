@@ -1,0 +1,182 @@
+"""The local engine on pages built in memory: keyphrases, gaps, topics, briefs, determinism."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from research.engines.keyphrases import analyse_site
+from research.engines.language import detect_language
+from research.engines.local import LocalEngine
+from research.models import DiscoveryRequest, Page, Report, SiteAnalysis, StageName
+from research.progress import RunTracker, StageContext
+
+FOOTER = "Subscribe to our newsletter for weekly baking notes. © Crumb Bakery School"
+
+
+def _page(url: str, title: str, headings: list[str], body: str, links: list[str] = ()) -> Page:
+    return Page(url=url, title=title, headings=headings, text=body + "\n" + FOOTER, links=links)
+
+
+SITE = [
+    _page(
+        "https://crumb.test/",
+        "Crumb | Sourdough bread at home",
+        ["Sourdough bread at home"],
+        "Sourdough bread needs only flour, water and salt. A lively sourdough starter does the "
+        "rest. Our sourdough bread recipes start with a simple country loaf.",
+        ["https://rival.test/starter", "https://facebook.com/crumb", "https://flourmill.test/"],
+    ),
+    _page(
+        "https://crumb.test/starter",
+        "Making a sourdough starter | Crumb",
+        ["Making a sourdough starter", "Feeding schedule"],
+        "A sourdough starter is flour and water colonised by wild yeast. Keep the sourdough "
+        "starter at room temperature. The feeding schedule decides how sour the bread tastes.",
+        ["https://rival.test/"],
+    ),
+    _page(
+        "https://crumb.test/loaf",
+        "Country loaf recipe | Crumb",
+        ["Country loaf recipe"],
+        "The country loaf is our everyday sourdough bread. Mix, rest, fold and bake the country "
+        "loaf in a hot oven.",
+        ["https://flourmill.test/about"],
+    ),
+]
+
+RIVAL = [
+    _page(
+        "https://rival.test/",
+        "Rival Bakes | Sourdough guides",
+        ["Sourdough guides"],
+        "Guides to sourdough bread, bulk fermentation and shaping. Learn how a banneton basket "
+        "shapes the loaf.",
+    ),
+    _page(
+        "https://rival.test/bulk",
+        "Bulk fermentation explained | Rival Bakes",
+        ["Bulk fermentation", "How to read bulk fermentation"],
+        "Bulk fermentation is the first long rise of the dough. During bulk fermentation the "
+        "dough grows by half. Stretch and folds during bulk fermentation build strength. "
+        "Watch the dough temperature: warm dough ferments faster.",
+    ),
+    _page(
+        "https://rival.test/banneton",
+        "Banneton basket guide | Rival Bakes",
+        ["Banneton basket", "Cleaning a banneton basket"],
+        "A banneton basket holds the shaped loaf during the final proof. Dust the banneton "
+        "basket with rice flour so the dough does not stick. What size banneton basket do you "
+        "need? A round banneton basket suits a country loaf.",
+    ),
+    _page(
+        "https://rival.test/temperature",
+        "Dough temperature and bulk fermentation | Rival Bakes",
+        ["Dough temperature"],
+        "Dough temperature controls the speed of bulk fermentation. Aim for a dough temperature "
+        "of 24 degrees. Measure dough temperature with a probe thermometer.",
+    ),
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _ctx(stage: StageName) -> StageContext:
+    return StageContext(
+        RunTracker(Report(request=DiscoveryRequest(url="https://crumb.test"))), stage
+    )
+
+
+def test_analyse_site_finds_multiword_keyphrases_without_boilerplate() -> None:
+    analysis = analyse_site("https://crumb.test/", SITE, [])
+    assert analysis.domain == "crumb.test"
+    assert analysis.title == "Crumb | Sourdough bread at home"
+    assert analysis.language == "en"
+    words = [k.keyword for k in analysis.keyphrases]
+    assert {"sourdough bread", "sourdough starter"} <= set(words[:3])
+    assert "country loaf" in words
+    assert all(len(w.split()) >= 2 for w in words)
+    assert not any("newsletter" in w or "bakery school" in w for w in words), words
+    assert analysis.outbound_domains == ["flourmill.test", "rival.test"]
+
+
+def test_keyphrase_ports_make_different_domains() -> None:
+    analysis = analyse_site("http://127.0.0.1:8001/", [Page(url="http://127.0.0.1:8001/")], [])
+    assert analysis.domain == "127.0.0.1:8001"
+
+
+def test_language_detection() -> None:
+    assert detect_language("Der Sauerteig braucht Zeit, und das Brot wird dann besser.") == "de"
+    assert detect_language("Le levain a besoin de temps et le pain sera meilleur.") == "fr"
+    assert detect_language("La masa madre necesita tiempo y el pan será mejor.") == "es"
+    assert detect_language("Sourdough needs time and the bread will be better for it.") == "en"
+
+
+async def _run_engine(site: SiteAnalysis, rival: SiteAnalysis) -> tuple[object, ...]:
+    engine = LocalEngine(anyio.CapacityLimiter(2))
+    found = await engine.find_competitors(_ctx(StageName.COMPETITORS), site, [], 5)
+    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [rival])
+    topics = await engine.propose_topics(_ctx(StageName.TOPICS), site, [rival], research)
+    streamed: list[str] = []
+    brief = await engine.write_brief(
+        _ctx(StageName.BRIEFS), topics[0], site, [rival], on_text=streamed.append
+    )
+    return found, research, topics, brief, streamed
+
+
+@pytest.mark.anyio
+async def test_engine_finds_gaps_topics_and_cited_briefs() -> None:
+    site = analyse_site("https://crumb.test/", SITE, [])
+    rival = analyse_site("https://rival.test/", RIVAL, [])
+    found, research, topics, brief, streamed = await _run_engine(site, rival)
+
+    assert [c.domain for c in found] == ["flourmill.test", "rival.test"]
+    assert all(c.source == "outbound_link" and c.url.startswith("https://") for c in found)
+
+    gaps = [g.keyword for g in research.gaps]
+    assert "bulk fermentation" in gaps[:3]
+    assert "banneton basket" in gaps[:3]
+    assert "sourdough bread" not in gaps and "sourdough starter" not in gaps
+    bulk = next(g for g in research.gaps if g.keyword == "bulk fermentation")
+    assert bulk.competitors == ["rival.test"]
+    assert "https://rival.test/bulk" in bulk.evidence
+    keywords = {k.keyword: k for k in research.keywords}
+    assert keywords["sourdough bread"].site_pages == 2
+    assert keywords["sourdough bread"].competitor_pages == 1
+
+    assert topics and topics[0].score >= topics[-1].score
+    assert all(t.reason and t.keywords and t.evidence for t in topics)
+    assert topics[0].competitor_coverage == 1
+    assert any("bulk fermentation" in t.keywords for t in topics)
+
+    crawled = {p.url for p in SITE + RIVAL}
+    assert brief.topic == topics[0].title
+    assert len(brief.passages) >= 3
+    assert all(p.url in crawled for p in brief.passages)
+    assert {s.url for s in brief.sources} == {p.url for p in brief.passages}
+    assert len(brief.outline) >= 3 and brief.questions
+    assert streamed == [brief.text]
+
+
+@pytest.mark.anyio
+async def test_engine_is_deterministic() -> None:
+    site = analyse_site("https://crumb.test/", SITE, [])
+    rival = analyse_site("https://rival.test/", RIVAL, [])
+    first = await _run_engine(site, rival)
+    again = await _run_engine(
+        analyse_site("https://crumb.test/", list(SITE), []),
+        analyse_site("https://rival.test/", list(RIVAL), []),
+    )
+    assert _dump(first) == _dump(again)
+
+
+def _dump(parts: tuple[object, ...]) -> str:
+    def one(x: object) -> object:
+        if isinstance(x, list):
+            return [one(i) for i in x]
+        return x.model_dump(mode="json") if hasattr(x, "model_dump") else x
+
+    return repr([one(p) for p in parts])
