@@ -22,7 +22,8 @@
     │       └── GeminiBadResponse     blocked, empty or invalid output
     ├── StoreError                the run history could not be read or written
     ├── ExportError               an export could not be built
-    └── RunNotFound               no run with that id
+    ├── RunNotFound               no run with that id
+    └── RunNotResumable           the run completed, or another process is running it
 """
 
 from __future__ import annotations
@@ -133,3 +134,7 @@ class ExportError(ResearchError):
 
 class RunNotFound(ResearchError):
     """No run has that id."""
+
+
+class RunNotResumable(ResearchError):
+    """The run cannot be resumed: it completed, or a live process is running it."""

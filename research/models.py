@@ -270,6 +270,28 @@ class RunSummary(BaseModel):
     topic_count: int = 0
 
 
+class TopicChange(BaseModel):
+    """A topic found by both runs whose score moved (its title may have been reworded)."""
+
+    title: str
+    old_title: str
+    old_score: float
+    new_score: float
+
+
+class RunComparison(BaseModel):
+    """What changed from an older run of a site to a newer one: topics and content gaps."""
+
+    old_run_id: str
+    new_run_id: str
+    new_topics: list[Topic] = Field(default_factory=list)
+    gone_topics: list[Topic] = Field(default_factory=list)
+    changed_topics: list[TopicChange] = Field(default_factory=list)
+    unchanged_topics: int = 0
+    new_gaps: list[ContentGap] = Field(default_factory=list)
+    gone_gaps: list[ContentGap] = Field(default_factory=list)
+
+
 def _new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 

@@ -23,7 +23,7 @@ from typing import TypeVar
 import anyio
 from pydantic import ValidationError
 
-from research.errors import RunNotFound, StoreError
+from research.errors import RunNotFound, RunNotResumable, StoreError
 from research.models import ProgressEvent, Report, RunSummary, host_of, now
 
 T = TypeVar("T")
@@ -287,6 +287,45 @@ class Store:
 
         if await self._run(work) == 0:
             raise RunNotFound(f"No saved run has the id {run_id!r}.")
+
+    async def claim(self, run_id: str) -> Report:
+        """Take over an interrupted, failed or cancelled run to resume it; return its report.
+
+        The claim is atomic across processes: the run is marked `running` and owned by this
+        process, so a second resume elsewhere raises RunNotResumable.
+        """
+        pid, token = self._pid, self._token
+
+        def work(db: sqlite3.Connection) -> Report | None:
+            with _transaction(db):
+                row = db.execute(
+                    "SELECT status, owner_pid, owner_token, report FROM runs WHERE run_id = ?",
+                    (run_id,),
+                ).fetchone()
+                if row is None:
+                    return None
+                status, owner_pid, owner_token, payload = row
+                if status == "completed":
+                    raise RunNotResumable(
+                        f"Run {run_id} has completed; there is nothing to resume."
+                    )
+                if status in ACTIVE_STATUSES and _owner_alive(owner_pid, owner_token):
+                    raise RunNotResumable(f"Run {run_id} is still running; it cannot be resumed.")
+                report = _parse_report(run_id, payload)
+                if report.status in ACTIVE_STATUSES:
+                    report = _interrupt(report, now())
+                db.execute(
+                    "UPDATE runs SET status = 'running', owner_pid = ?, owner_token = ?,"
+                    " updated_at = ? WHERE run_id = ?",
+                    (pid, token, _iso(now()), run_id),
+                )
+            return report
+
+        with anyio.CancelScope(shield=True):
+            report = await self._run(work)
+        if report is None:
+            raise RunNotFound(f"No saved run has the id {run_id!r}.")
+        return report
 
     async def mark_interrupted(self) -> list[str]:
         """Mark runs left pending/running by processes that no longer exist; return their ids."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from research.errors import RunNotFound, StoreError
+from research.errors import RunNotFound, RunNotResumable, StoreError
 from research.models import Report, StageName
 from research.store import SCHEMA_VERSION, Store, process_token
 from tests.sample_report import sample_report
@@ -200,4 +200,40 @@ async def test_damaged_running_report_is_still_marked(tmp_path: Path) -> None:
         db.execute("UPDATE runs SET report = 'not json', owner_pid = ?", (_dead_pid(),))
     [summary] = await store.list_runs()
     assert summary.status == "interrupted"
+    await store.aclose()
+
+
+async def test_claim_takes_over_a_stopped_run_once(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = await Store.open(path)
+    done = sample_report("https://done.test/")
+    stopped = sample_report("https://stopped.test/", status="failed")
+    await store.save(done)
+    await store.save(stopped)
+    with pytest.raises(RunNotResumable, match="completed"):
+        await store.claim(done.run_id)
+    with pytest.raises(RunNotFound):
+        await store.claim("nope")
+    claimed = await store.claim(stopped.run_id)
+    assert claimed == stopped
+    [summary] = await store.list_runs(site="stopped.test")
+    assert summary.status == "running"
+    other = await Store.open(path)  # another process's store sees a live owner: refused
+    with pytest.raises(RunNotResumable, match="still running"):
+        await other.claim(stopped.run_id)
+    await other.aclose()
+    await store.aclose()
+
+
+async def test_claim_of_a_dead_process_run_marks_it_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = await Store.open(path)
+    report = sample_report(status="running")
+    report.stages[StageName.BRIEFS].status = "running"
+    await store.save(report)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET owner_pid = ?", (_dead_pid(),))
+    claimed = await store.claim(report.run_id)
+    assert claimed.status == "interrupted"
+    assert claimed.stages[StageName.BRIEFS].status == "cancelled"
     await store.aclose()
