@@ -1,0 +1,56 @@
+"""Services: the long-lived resources one process shares across runs, created on the loop."""
+
+from __future__ import annotations
+
+import anyio
+from pydantic import SecretStr
+
+from research.config import Settings
+from research.engines.base import Engine
+from research.engines.gemini import GeminiEngine
+from research.engines.gemini_client import key_fingerprint
+from research.engines.local import LocalEngine
+from research.net.fetch import Fetcher
+from research.store import Store
+
+
+class Services:
+    """Fetcher, store, engines and thread limiter; open on the loop, close with aclose()."""
+
+    def __init__(self, settings: Settings, fetcher: Fetcher, store: Store) -> None:
+        self.settings = settings
+        self.fetcher = fetcher
+        self.store = store
+        self.threads = anyio.CapacityLimiter(settings.worker_threads)
+        self.local = LocalEngine(self.threads)
+        self._gemini: dict[str, GeminiEngine] = {}
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Services:
+        """Create the shared resources; call on the event loop that will use them."""
+        fetcher = Fetcher(settings)
+        store = await Store.open(settings.db_path)
+        return cls(settings, fetcher, store)
+
+    def engine(self, name: str, api_key: SecretStr | None = None) -> Engine:
+        """Return the engine for 'local', 'gemini' or 'auto'; a session's own key wins."""
+        key = self.settings.gemini_api_key
+        if api_key is not None and api_key.get_secret_value().strip():
+            key = api_key
+        has_key = key is not None and bool(key.get_secret_value().strip())
+        resolved = ("gemini" if has_key else "local") if name == "auto" else name
+        if resolved == "local":
+            return self.local
+        fingerprint = key_fingerprint(key) if key is not None else ""
+        if fingerprint not in self._gemini:
+            # Raises GeminiAuthError (a one-line message) when there is no key at all.
+            self._gemini[fingerprint] = GeminiEngine(self.settings, self.fetcher, self.local, key)
+        return self._gemini[fingerprint]
+
+    async def aclose(self) -> None:
+        """Close everything this process opened (HTTP client, Gemini client, store)."""
+        with anyio.CancelScope(shield=True):
+            for gemini in self._gemini.values():
+                await gemini.aclose()
+            await self.fetcher.aclose()
+            await self.store.aclose()
