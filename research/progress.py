@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from research.models import ProgressEvent, Report, StageName, Usage, now
+from research.models import DiscoveryRequest, ProgressEvent, Report, StageName, Usage, now
 
 log = logging.getLogger("research.run")
 
@@ -18,11 +18,17 @@ class RunTracker:
         self._report = report
         self._lock = threading.Lock()
         self.finished = threading.Event()
+        self.listeners: list[Callable[[ProgressEvent], None]] = []
 
     @property
     def run_id(self) -> str:
         """The id of the tracked run."""
         return self._report.run_id
+
+    @property
+    def request(self) -> DiscoveryRequest:
+        """The run's request (it never changes during the run)."""
+        return self._report.request
 
     def snapshot(self) -> Report:
         """Return a deep copy of the report, safe to read in another thread."""
@@ -47,6 +53,8 @@ class RunTracker:
             self._report.log.append(entry)
             if level == "error":
                 self._report.errors.append(message)
+        for listener in self.listeners:
+            listener(entry)
 
     def stage_started(self, stage: StageName, detail: str = "") -> None:
         """Mark a stage running."""

@@ -1,0 +1,57 @@
+"""Discover Topics: inputs, live progress, results, export, cancel."""
+
+import streamlit as st
+
+from research.errors import InvalidRequest
+from research.models import DiscoveryRequest
+from research.runtime.jobs import Job
+from research.ui.report_view import render_results, render_stages
+from research.ui.resources import SESSION_JOB, job_manager, load_report, session_key
+
+LIVE_REFRESH_SECONDS = 0.7
+
+st.title("Discover Topics")
+st.caption("Enter your website and, optionally, competitors. Research runs in the background.")
+
+jobs = job_manager()
+url = st.text_input("Website URL", placeholder="https://example.com")
+competitors = st.text_area("Competitor URLs", placeholder="One URL per line (optional)")
+max_pages = st.number_input("Max pages per site", min_value=1, max_value=500, value=30, step=5)
+
+if st.button("Discover Topics", type="primary"):
+    try:
+        request = DiscoveryRequest(
+            url=url, competitors=competitors.splitlines(), max_pages=int(max_pages)
+        )
+    except InvalidRequest as exc:
+        st.error(str(exc))
+    else:
+        job_id = jobs.start(request, api_key=session_key())
+        st.session_state[SESSION_JOB] = job_id
+        st.query_params["run"] = job_id
+
+run_id = st.session_state.get(SESSION_JOB) or st.query_params.get("run")
+job: Job | None = jobs.get(run_id) if run_id else None
+
+if job is not None and not job.done:
+
+    @st.fragment(run_every=LIVE_REFRESH_SECONDS)
+    def live_progress(job: Job) -> None:
+        """Re-render the stage panel from the job's snapshot until the run ends."""
+        if job.done:
+            st.rerun(scope="app")
+        render_stages(job.snapshot())
+        if st.button("Cancel", key="cancel-run"):
+            job.cancel()
+            st.caption("Cancelling…")
+
+    st.subheader(f"Researching {job.snapshot().request.url}")
+    live_progress(job)
+elif run_id:
+    report = load_report(run_id)
+    if report is None:
+        st.warning(f"Run {run_id} was not found; it may have been deleted.")
+    else:
+        st.subheader(f"Results for {report.request.url}")
+        render_stages(report)
+        render_results(report, key="discover")

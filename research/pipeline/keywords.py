@@ -1,0 +1,26 @@
+"""Stage 3: keywords for the site and the gaps competitors cover."""
+
+from __future__ import annotations
+
+from research.models import KeywordResearch, Report, SiteAnalysis, StageName
+from research.pipeline.context import PipelineRun
+
+
+async def run_keyword_stage(
+    run: PipelineRun, site: SiteAnalysis, competitors: list[SiteAnalysis]
+) -> KeywordResearch:
+    """Rank the site's keywords and find content gaps."""
+    stage = StageName.KEYWORDS
+    run.tracker.stage_started(stage)
+    research = await run.engine.expand_keywords(run.context(stage), site, competitors)
+
+    def store(report: Report) -> None:
+        report.keywords, report.gaps = research.keywords, research.gaps
+
+    run.tracker.update(store)
+    run.tracker.stage_finished(
+        stage,
+        count=len(research.keywords),
+        detail=f"{len(research.keywords)} keywords, {len(research.gaps)} gaps",
+    )
+    return research

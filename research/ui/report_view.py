@@ -1,0 +1,187 @@
+"""Rendering a report: live stage panel, result tabs and downloads (shared by the pages)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from research.models import Report, StageName
+from research.ui.resources import export_bytes
+
+STATUS_ICONS = {
+    "pending": "⏳",
+    "running": "🔄",
+    "done": "✅",
+    "failed": "❌",
+    "skipped": "⏭️",
+    "cancelled": "⛔",
+}
+RESULT_TABS = ["Topics", "Keywords", "Content gaps", "Competitors", "Briefs", "Sources", "Run log"]
+EXPORTS = [
+    ("Download Excel", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("Download JSON", "json", "application/json"),
+    ("Download Markdown", "md", "text/markdown"),
+]
+
+
+def render_stages(report: Report) -> None:
+    """Show the five stages with their state, counts and detail."""
+    columns = st.columns(len(StageName))
+    for column, stage in zip(columns, StageName, strict=True):
+        state = report.stages[stage]
+        with column:
+            st.markdown(f"**{stage.label}**")
+            st.caption(f"{STATUS_ICONS.get(state.status, '')} {state.status}")
+            if state.detail:
+                st.caption(state.detail)
+    drafts = [brief for brief in report.briefs if brief.text and not brief.outline]
+    for brief in drafts:
+        with st.expander(f"Writing: {brief.topic}", expanded=True):
+            st.markdown(brief.text)
+    if report.log:
+        latest = report.log[-1]
+        st.caption(f"{latest.at:%H:%M:%S} {latest.message}")
+
+
+def render_status(report: Report) -> None:
+    """Show the run's outcome in one line."""
+    duration = report.duration_seconds
+    took = f" in {duration:.1f} s" if duration is not None else ""
+    where = report.request.url
+    if report.status == "completed":
+        st.success(f"Research for {where} completed{took} ({report.engine} engine).")
+    elif report.status == "cancelled":
+        st.warning(f"Run cancelled{took}; the partial results below are saved.")
+    elif report.status in ("failed", "interrupted"):
+        reason = report.errors[-1] if report.errors else report.status
+        st.error(f"Run {report.status}: {reason} Partial results are kept.")
+    warnings = [e.message for e in report.log if e.level == "warning"]
+    if warnings:
+        st.caption(f"{len(warnings)} warnings; see the Run log tab.")
+
+
+def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    return pd.DataFrame(rows)
+
+
+def render_results(report: Report, key: str = "results") -> None:
+    """Show the result tabs and the download buttons for a report."""
+    render_status(report)
+    tabs = st.tabs(RESULT_TABS)
+    with tabs[0]:
+        if report.topics:
+            chart = _frame(
+                [
+                    {"topic": t.title, "score": t.score, "competitor coverage": t.competitor_coverage}
+                    for t in report.topics
+                ]
+            )
+            st.scatter_chart(chart, x="competitor coverage", y="score", color="topic", height=260)
+            st.dataframe(
+                _frame(
+                    [
+                        {
+                            "Topic": t.title,
+                            "Score": round(t.score, 3),
+                            "Keywords": ", ".join(t.keywords),
+                            "Why": t.reason,
+                            "Competitors": t.competitor_coverage,
+                        }
+                        for t in report.topics
+                    ]
+                ),
+                hide_index=True,
+            )
+        else:
+            st.info("No topics yet.")
+    with tabs[1]:
+        st.dataframe(_frame([k.model_dump() for k in report.keywords]), hide_index=True)
+    with tabs[2]:
+        st.dataframe(
+            _frame(
+                [
+                    {
+                        "Keyword": g.keyword,
+                        "Score": round(g.score, 3),
+                        "Competitors": ", ".join(g.competitors),
+                        "Competitor pages": g.competitor_pages,
+                        "Evidence": " ".join(g.evidence[:3]),
+                    }
+                    for g in report.gaps
+                ]
+            ),
+            hide_index=True,
+        )
+    with tabs[3]:
+        st.dataframe(
+            _frame(
+                [
+                    {
+                        "Domain": c.domain,
+                        "URL": c.url,
+                        "Found by": c.source,
+                        "Pages analysed": len(c.analysis.pages) if c.analysis else 0,
+                        "Why": c.reason,
+                    }
+                    for c in report.competitors
+                ]
+            ),
+            hide_index=True,
+        )
+    with tabs[4]:
+        if not report.briefs:
+            st.info("No briefs yet.")
+        for brief in report.briefs:
+            with st.expander(brief.topic):
+                if brief.summary:
+                    st.write(brief.summary)
+                if brief.outline:
+                    st.markdown("**Outline**\n" + "\n".join(f"1. {h}" for h in brief.outline))
+                if brief.questions:
+                    st.markdown("**Questions**\n" + "\n".join(f"- {q}" for q in brief.questions))
+                for passage in brief.passages:
+                    st.markdown(f"> {passage.text}\n\n— [{passage.title or passage.url}]({passage.url})")
+                if brief.text and not brief.outline:
+                    st.markdown(brief.text)
+    with tabs[5]:
+        st.dataframe(
+            _frame([s.model_dump() for s in report.sources]),
+            hide_index=True,
+            column_config={"url": st.column_config.LinkColumn("URL")},
+        )
+    with tabs[6]:
+        st.dataframe(
+            _frame(
+                [
+                    {
+                        "Time": f"{e.at:%H:%M:%S}",
+                        "Stage": e.stage.label if e.stage else "",
+                        "Level": e.level,
+                        "Message": e.message,
+                    }
+                    for e in report.log
+                ]
+            ),
+            hide_index=True,
+        )
+    if report.usage:
+        tokens = sum(u.input_tokens + u.output_tokens for u in report.usage)
+        cost = sum(u.cost_usd for u in report.usage)
+        st.caption(f"Model usage: {tokens:,} tokens, about ${cost:.4f}.")
+    render_downloads(report, key)
+
+
+def render_downloads(report: Report, key: str) -> None:
+    """Show Excel, JSON and Markdown download buttons (built on click, off the loop)."""
+    stem = f"research-{report.site.domain if report.site else 'run'}-{report.run_id}".replace(":", "_")
+    columns = st.columns(len(EXPORTS))
+    for column, (label, fmt, mime) in zip(columns, EXPORTS, strict=True):
+        with column:
+            st.download_button(
+                label,
+                data=lambda fmt=fmt: export_bytes(report, fmt),
+                file_name=f"{stem}.{fmt}",
+                mime=mime,
+                key=f"{key}-{fmt}",
+                on_click="ignore",
+            )

@@ -1,0 +1,53 @@
+"""The dashboard's long-lived objects: one LoopRunner and one JobManager per server process."""
+
+from __future__ import annotations
+
+import streamlit as st
+from pydantic import SecretStr
+
+from research.config import Settings
+from research.export import export_report
+from research.models import Report
+from research.runtime.jobs import JobManager
+from research.runtime.loop_runner import LoopRunner
+
+SESSION_JOB = "discover_job_id"
+SESSION_GEMINI_KEY = "gemini_api_key"
+EXPORT_TIMEOUT = 120.0
+
+
+@st.cache_resource(on_release=LoopRunner.shutdown, show_spinner=False)
+def loop_runner() -> LoopRunner:
+    """Return the process's LoopRunner (created once, shut down when the cache is cleared)."""
+    return LoopRunner(Settings.from_env())
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager() -> JobManager:
+    """Return the process's JobManager, bound to the LoopRunner."""
+    return JobManager(loop_runner())
+
+
+def session_key() -> SecretStr | None:
+    """Return the Gemini key typed on the Settings page for this browser session, if any."""
+    value = st.session_state.get(SESSION_GEMINI_KEY)
+    return value if isinstance(value, SecretStr) else None
+
+
+def load_report(run_id: str) -> Report | None:
+    """Return the report of `run_id` from a live job or the run history, or None."""
+    job = job_manager().get(run_id)
+    if job is not None:
+        return job.snapshot()
+    runner = loop_runner()
+    try:
+        return runner.submit(runner.services().store.load(run_id)).result(timeout=30)
+    except Exception:  # noqa: BLE001 - a missing or unreadable run just shows nothing
+        return None
+
+
+def export_bytes(report: Report, fmt: str) -> bytes:
+    """Build an export of `report` ("xlsx", "json" or "md") off the loop and return its bytes."""
+    runner = loop_runner()
+    limiter = runner.services().threads
+    return runner.submit(export_report(report, fmt, limiter)).result(timeout=EXPORT_TIMEOUT)

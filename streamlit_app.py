@@ -1,0 +1,13 @@
+"""Research Lab dashboard: page config and navigation."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Research Lab", page_icon="🔎", layout="wide")
+navigation = st.navigation(
+    [
+        st.Page("pages/discover.py", title="Discover Topics", icon="🔎", default=True),
+        st.Page("pages/history.py", title="History", icon="🗂️"),
+        st.Page("pages/settings.py", title="Settings", icon="⚙️"),
+    ]
+)
+navigation.run()

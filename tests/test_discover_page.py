@@ -1,0 +1,108 @@
+"""The Discover Topics page in AppTest: validation, a full run to results, the live panel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from research.models import StageName
+from research.ui.resources import SESSION_JOB, job_manager
+from tests.fakes.site import SiteServer
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AppTest]:
+    """The dashboard with a fresh LoopRunner, private hosts allowed and a temporary database."""
+    monkeypatch.setenv("RESEARCH_ALLOW_PRIVATE_HOSTS", "1")
+    monkeypatch.setenv("RESEARCH_DB", str(tmp_path / "runs.sqlite3"))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=30)
+    yield at
+    st.cache_resource.clear()  # shuts the LoopRunner down through on_release
+
+
+def test_page_has_the_named_inputs(app: AppTest) -> None:
+    app.run()
+    assert not app.exception
+    assert [t.label for t in app.text_input] == ["Website URL"]
+    assert [t.label for t in app.text_area] == ["Competitor URLs"]
+    assert [n.label for n in app.number_input] == ["Max pages per site"]
+    assert "Discover Topics" in [b.label for b in app.button]
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [("", "Enter a website URL"), ("ftp://example.com", "only http and https"), ("not a url", "spaces")],
+)
+def test_invalid_url_shows_one_line_error_and_starts_nothing(
+    app: AppTest, url: str, fragment: str
+) -> None:
+    app.run()
+    app.text_input[0].input(url)
+    [b for b in app.button if b.label == "Discover Topics"][0].click()
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1
+    assert fragment in app.error[0].value and "\n" not in app.error[0].value
+    assert SESSION_JOB not in app.session_state
+    assert not job_manager().running()
+
+
+def test_full_run_reaches_results_tabs_and_downloads(
+    app: AppTest, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    site, rival = sites
+    site.hold_paths(lambda path: path == "/pricing")
+    app.run()
+    app.text_input[0].input(site.url)
+    app.text_area[0].input(rival.url)
+    [b for b in app.button if b.label == "Discover Topics"][0].click()
+    app.run()
+    assert not app.exception
+    job_id = app.session_state[SESSION_JOB]
+    assert app.query_params["run"] == job_id
+    # while the run is held mid-crawl, the live panel shows every stage and a Cancel button
+    assert site.held.wait(10)
+    app.run()
+    markdown = " ".join(m.value for m in app.markdown)
+    for stage in StageName:
+        assert stage.label in markdown
+    assert "Cancel" in [b.label for b in app.button]
+    site.gate.set()
+    job = job_manager().get(job_id)
+    assert job is not None and job.wait(60)
+    app.run()
+    assert not app.exception
+    assert [t.label for t in app.tabs] == [
+        "Topics", "Keywords", "Content gaps", "Competitors", "Briefs", "Sources", "Run log"
+    ]
+    assert app.success and "completed" in app.success[0].value
+    labels = [d.label for d in app.get("download_button")]
+    assert "Download Excel" in labels and "Download JSON" in labels
+
+
+def test_reload_with_run_in_query_params_finds_the_run(
+    app: AppTest, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    site, rival = sites
+    app.run()
+    app.text_input[0].input(site.url)
+    [b for b in app.button if b.label == "Discover Topics"][0].click()
+    app.run()
+    job_id = app.session_state[SESSION_JOB]
+    job = job_manager().get(job_id)
+    assert job is not None and job.wait(60)
+
+    reloaded = AppTest.from_file(APP, default_timeout=30)
+    reloaded.query_params["run"] = job_id
+    reloaded.run()
+    assert not reloaded.exception
+    assert "Topics" in [t.label for t in reloaded.tabs]
+    assert site.url in " ".join(s.value for s in reloaded.subheader)
