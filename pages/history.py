@@ -1,0 +1,239 @@
+"""History: past runs from the store; open, resume, delete and compare them."""
+
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from research.compare import compare_runs
+from research.errors import ResearchError
+from research.models import Report, RunComparison, RunSummary, Topic
+from research.ui.report_view import render_results, render_stages
+from research.ui.resources import SESSION_JOB, job_manager, load_report, loop_runner, session_key
+
+T = TypeVar("T")
+STORE_TIMEOUT = 30.0
+RESUMABLE = ("interrupted", "failed", "cancelled")
+STATUSES = ("completed", "running", "interrupted", "failed", "cancelled", "pending")
+ALL_SITES, ALL_STATUSES = "All sites", "All statuses"
+CONFIRM_DELETE = "history_confirm_delete"
+
+
+def call(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a store call on the loop and wait for its result."""
+    return loop_runner().submit(coro).result(timeout=STORE_TIMEOUT)
+
+
+def label(run: RunSummary) -> str:
+    """One line naming a run in pickers."""
+    return f"{run.domain} · {run.started_at:%Y-%m-%d %H:%M} · {run.status} · {run.run_id}"
+
+
+def runs_table(runs: list[RunSummary]) -> pd.DataFrame:
+    """The runs as the table shows them."""
+    return pd.DataFrame(
+        [
+            {
+                "Site": run.site,
+                "Started (UTC)": run.started_at.replace(tzinfo=None),
+                "Status": run.status,
+                "Engine": run.engine,
+                "Duration (s)": None
+                if run.duration_seconds is None
+                else round(run.duration_seconds, 1),
+                "Topics": run.topic_count,
+                "Run ID": run.run_id,
+            }
+            for run in runs
+        ]
+    )
+
+
+def open_run(run_id: str | None) -> None:
+    """Make `run_id` the open run (kept in the URL so a reload finds it)."""
+    if run_id:
+        st.query_params["run"] = run_id
+    else:
+        st.query_params.pop("run", None)
+    st.session_state.pop(CONFIRM_DELETE, None)
+
+
+def render_actions(report: Report) -> None:
+    """Resume and delete (with confirmation) for the open run."""
+    jobs = job_manager()
+    job = jobs.get(report.run_id)
+    live = job is not None and not job.done
+    resume_col, delete_col, _ = st.columns([1, 1, 4])
+    if report.status in RESUMABLE and not live:
+        if resume_col.button(
+            "Resume", type="primary", help="Continue from the first unfinished stage"
+        ):
+            try:
+                job_id = jobs.resume(report.run_id, api_key=session_key())
+            except ResearchError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[SESSION_JOB] = job_id
+                st.switch_page("pages/discover.py")
+    if live:
+        resume_col.caption("Running now: follow it on Discover Topics.")
+    if delete_col.button("Delete run", disabled=live):
+        st.session_state[CONFIRM_DELETE] = report.run_id
+    if st.session_state.get(CONFIRM_DELETE) == report.run_id:
+        st.warning(f"Delete the run of {report.request.url} ({report.run_id}) for good?")
+        yes, no, _ = st.columns([1, 1, 4])
+        if yes.button("Yes, delete it", type="primary"):
+            try:
+                call(loop_runner().services().store.delete(report.run_id))
+            except ResearchError as exc:
+                st.error(str(exc))
+            else:
+                open_run(None)
+                st.toast(f"Run {report.run_id} deleted.")
+                st.rerun()
+        if no.button("Keep it"):
+            st.session_state.pop(CONFIRM_DELETE, None)
+            st.rerun()
+
+
+def topic_rows(topics: list[Topic]) -> pd.DataFrame:
+    """Topics as a small table."""
+    return pd.DataFrame(
+        [
+            {"Topic": t.title, "Score": round(t.score, 3), "Keywords": ", ".join(t.keywords)}
+            for t in topics
+        ]
+    )
+
+
+def render_comparison(result: RunComparison) -> None:
+    """Show what changed between two runs: topics new, gone, rescored; gaps new and gone."""
+    counts = st.columns(5)
+    counts[0].metric("New topics", len(result.new_topics))
+    counts[1].metric("Gone topics", len(result.gone_topics))
+    counts[2].metric("Score changed", len(result.changed_topics))
+    counts[3].metric("New gaps", len(result.new_gaps))
+    counts[4].metric("Gone gaps", len(result.gone_gaps))
+    st.caption(
+        f"From run {result.old_run_id} to run {result.new_run_id}; "
+        f"{result.unchanged_topics} topics unchanged."
+    )
+    if result.new_topics:
+        st.markdown("**New topics**")
+        st.dataframe(topic_rows(result.new_topics), hide_index=True)
+    if result.gone_topics:
+        st.markdown("**Gone topics**")
+        st.dataframe(topic_rows(result.gone_topics), hide_index=True)
+    if result.changed_topics:
+        st.markdown("**Score changed**")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Topic": c.title,
+                        "Was called": c.old_title if c.old_title != c.title else "",
+                        "Old score": round(c.old_score, 3),
+                        "New score": round(c.new_score, 3),
+                        "Change": round(c.new_score - c.old_score, 3),
+                    }
+                    for c in result.changed_topics
+                ]
+            ),
+            hide_index=True,
+        )
+    for title, gaps in (("New gaps", result.new_gaps), ("Gone gaps", result.gone_gaps)):
+        if gaps:
+            st.markdown(f"**{title}**")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "Keyword": g.keyword,
+                            "Score": round(g.score, 3),
+                            "Competitors": ", ".join(g.competitors),
+                        }
+                        for g in gaps
+                    ]
+                ),
+                hide_index=True,
+            )
+
+
+def render_compare(report: Report) -> None:
+    """Pick another run of the same site and show the differences."""
+    store = loop_runner().services().store
+    others = [
+        r for r in call(store.list_runs(site=report.request.url)) if r.run_id != report.run_id
+    ]
+    st.subheader("Compare with another run")
+    if not others:
+        st.caption("This is the only run of this site; run it again later to compare.")
+        return
+    by_id = {r.run_id: r for r in others}
+    other_id = st.selectbox(
+        "Compare with",
+        list(by_id),
+        index=None,
+        format_func=lambda run_id: label(by_id[run_id]),
+        placeholder="Choose another run of this site",
+        key=f"compare-{report.run_id}",
+    )
+    if other_id:
+        other = load_report(other_id)
+        if other is None:
+            st.warning(f"Run {other_id} was not found; it may have been deleted.")
+        else:
+            render_comparison(compare_runs(report, other))
+
+
+st.title("History")
+st.caption("Every run is saved as it goes. Open one to see its results, resume it, or compare it.")
+
+store = loop_runner().services().store
+everything = call(store.list_runs(limit=1000))
+site_col, status_col = st.columns(2)
+site = site_col.selectbox("Site", [ALL_SITES, *sorted({r.domain for r in everything})])
+status = status_col.selectbox("Status", [ALL_STATUSES, *STATUSES])
+runs = call(
+    store.list_runs(
+        site=None if site == ALL_SITES else site,
+        status=None if status == ALL_STATUSES else status,
+        limit=500,
+    )
+)
+
+if not everything:
+    st.info("No runs yet. Start one on Discover Topics.")
+elif not runs:
+    st.info("No runs match these filters.")
+else:
+    st.dataframe(runs_table(runs), hide_index=True)
+
+requested = st.query_params.get("run")
+known = {r.run_id: r for r in everything}
+choices = [r.run_id for r in runs]
+if requested and requested not in choices:
+    choices.insert(0, requested)  # a deep link opens its run whatever the filters say
+if choices:
+    st.selectbox(
+        "Open run",
+        choices,
+        index=choices.index(requested) if requested in choices else None,
+        format_func=lambda run_id: label(known[run_id]) if run_id in known else run_id,
+        placeholder="Choose a run to open",
+        key=f"open-run-{requested}",
+        on_change=lambda: open_run(st.session_state.get(f"open-run-{requested}")),
+    )
+
+if requested:
+    report = load_report(requested)
+    if report is None:
+        st.warning(f"Run {requested} was not found; it may have been deleted.")
+    else:
+        st.divider()
+        st.subheader(f"{report.request.url} · {report.started_at:%Y-%m-%d %H:%M} UTC")
+        render_actions(report)
+        render_stages(report)
+        render_results(report, key=f"history-{report.run_id}")
+        render_compare(report)

@@ -1,0 +1,228 @@
+"""The History page in AppTest: list, filter, open, deep link, delete, compare, resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from research.models import DiscoveryRequest, Report
+from research.store import Store
+from research.ui.resources import SESSION_JOB, job_manager
+from tests.fakes.site import SiteServer
+from tests.sample_report import START, sample_report
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+def seed(path: Path, *reports: Report) -> None:
+    """Save reports into the history database before the app opens it."""
+
+    async def save() -> None:
+        store = await Store.open(path)
+        for report in reports:
+            await store.save(report)
+        await store.aclose()
+
+    anyio.run(save)
+
+
+def saved_ids(path: Path) -> set[str]:
+    """Return the run ids in the history database."""
+
+    async def ids() -> set[str]:
+        store = await Store.open(path)
+        runs = await store.list_runs()
+        await store.aclose()
+        return {run.run_id for run in runs}
+
+    return anyio.run(ids)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "runs.sqlite3"
+
+
+@pytest.fixture
+def runs(db: Path) -> tuple[Report, Report, Report]:
+    """Two runs of example.com a month apart (topics and gaps changed) and one of another site."""
+    old = sample_report(
+        topics=[("Garden irrigation", 0.9), ("Lawn care", 0.5)],
+        gaps=["drip irrigation", "rain barrels"],
+        status="failed",
+    )
+    new = sample_report(
+        topics=[("Garden irrigation", 0.6), ("Mulching guide", 0.4)],
+        gaps=["rain barrels", "soil testing"],
+        started_at=START + timedelta(days=30),
+    )
+    other = sample_report("https://other.org/", started_at=START + timedelta(days=1))
+    seed(db, old, new, other)
+    return old, new, other
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, db: Path) -> Iterator[AppTest]:
+    """The dashboard on the History page with a fresh LoopRunner and the test database."""
+    monkeypatch.setenv("RESEARCH_ALLOW_PRIVATE_HOSTS", "1")
+    monkeypatch.setenv("RESEARCH_DB", str(db))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/history.py")
+    yield at
+    st.cache_resource.clear()
+
+
+def table_ids(at: AppTest) -> list[str]:
+    return list(at.dataframe[0].value["Run ID"])
+
+
+def open_run(at: AppTest, run_id: str) -> None:
+    box = next(s for s in at.selectbox if s.label == "Open run")
+    box.set_value(run_id).run()
+
+
+def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def test_empty_history(app: AppTest) -> None:
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "History"
+    assert "No runs yet" in app.info[0].value
+
+
+def test_lists_runs_newest_first_with_their_columns(
+    app: AppTest, runs: tuple[Report, Report, Report]
+) -> None:
+    old, new, other = runs
+    app.run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table.columns) == [
+        "Site", "Started (UTC)", "Status", "Engine", "Duration (s)", "Topics", "Run ID",
+    ]  # fmt: skip
+    assert list(table["Run ID"]) == [new.run_id, other.run_id, old.run_id]
+    assert list(table["Status"]) == ["completed", "completed", "failed"]
+    assert list(table["Topics"]) == [2, 2, 2]
+    assert list(table["Duration (s)"]) == [42.5, 42.5, 42.5]
+
+
+def test_filters_by_site_and_status(app: AppTest, runs: tuple[Report, Report, Report]) -> None:
+    old, new, _ = runs
+    app.run()
+    next(s for s in app.selectbox if s.label == "Site").set_value("example.com").run()
+    assert table_ids(app) == [new.run_id, old.run_id]
+    next(s for s in app.selectbox if s.label == "Status").set_value("failed").run()
+    assert table_ids(app) == [old.run_id]
+    next(s for s in app.selectbox if s.label == "Site").set_value("other.org").run()
+    assert not app.exception
+    assert "No runs match" in app.info[0].value
+
+
+def test_open_a_run_shows_result_tabs_and_resume_only_when_resumable(
+    app: AppTest, runs: tuple[Report, Report, Report]
+) -> None:
+    old, new, _ = runs
+    app.run()
+    open_run(app, new.run_id)
+    assert not app.exception
+    assert app.query_params["run"] == new.run_id
+    assert [t.label for t in app.tabs][:7] == [
+        "Topics", "Keywords", "Content gaps", "Competitors", "Briefs", "Sources", "Run log",
+    ]  # fmt: skip
+    labels = [b.label for b in app.button]
+    assert "Delete run" in labels and "Resume" not in labels
+    open_run(app, old.run_id)
+    assert app.query_params["run"] == old.run_id
+    assert "Resume" in [b.label for b in app.button]
+
+
+def test_deep_link_opens_the_run(app: AppTest, runs: tuple[Report, Report, Report]) -> None:
+    _, _, other = runs
+    app.query_params["run"] = other.run_id
+    app.run()
+    assert not app.exception
+    assert any("https://other.org/" in h.value for h in app.subheader)
+    assert "Topics" in [t.label for t in app.tabs]
+    box = next(s for s in app.selectbox if s.label == "Open run")
+    assert box.value == other.run_id
+
+
+def test_deep_link_to_a_missing_run_warns(app: AppTest) -> None:
+    app.query_params["run"] = "deadbeef0000"
+    app.run()
+    assert not app.exception
+    assert "deadbeef0000 was not found" in app.warning[0].value
+
+
+def test_delete_asks_for_confirmation(
+    app: AppTest, db: Path, runs: tuple[Report, Report, Report]
+) -> None:
+    old, new, other = runs
+    app.query_params["run"] = other.run_id
+    app.run()
+    button(app, "Delete run").click().run()
+    assert "for good?" in app.warning[0].value
+    button(app, "Keep it").click().run()
+    assert other.run_id in saved_ids(db)
+    assert not app.warning
+    button(app, "Delete run").click().run()
+    button(app, "Yes, delete it").click().run()
+    assert not app.exception
+    assert saved_ids(db) == {old.run_id, new.run_id}
+    assert "run" not in app.query_params
+    assert other.run_id not in table_ids(app)
+
+
+def test_compare_two_runs_of_a_site(app: AppTest, runs: tuple[Report, Report, Report]) -> None:
+    old, new, other = runs
+    app.query_params["run"] = new.run_id
+    app.run()
+    compare = next(s for s in app.selectbox if s.label == "Compare with")
+    assert compare.options and all(other.run_id not in o for o in compare.options)
+    compare.set_value(old.run_id).run()
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics == {
+        "New topics": "1",
+        "Gone topics": "1",
+        "Score changed": "1",
+        "New gaps": "1",
+        "Gone gaps": "1",
+    }
+    tables = [d.value for d in app.dataframe]
+    topics = {title for t in tables if "Topic" in t.columns for title in t["Topic"]}
+    assert {"Mulching guide", "Lawn care", "Garden irrigation"} <= topics
+    keywords = {k for t in tables if "Keyword" in t.columns for k in t["Keyword"]}
+    assert {"soil testing", "drip irrigation"} <= keywords
+
+
+def test_resume_continues_a_stopped_run(
+    app: AppTest, db: Path, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    site, rival = sites
+    stopped = Report(
+        request=DiscoveryRequest(url=site.url, competitors=[rival.url], max_pages=10),
+        status="interrupted",
+    )
+    seed(db, stopped)
+    app.query_params["run"] = stopped.run_id
+    app.run()
+    button(app, "Resume").click().run()
+    assert not app.exception
+    assert app.session_state[SESSION_JOB] == stopped.run_id
+    job = job_manager().get(stopped.run_id)
+    assert job is not None and job.wait(60)
+    report = job.snapshot()
+    assert report.status == "completed", report.errors
+    assert report.topics
