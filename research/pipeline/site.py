@@ -23,7 +23,7 @@ async def crawl_and_analyse(
 
     def note_issue(issue: PageIssue) -> None:
         issues.append(issue)
-        run.tracker.event(f"{issue.url}: {issue.reason}", level="warning")
+        run.tracker.event(issue.reason, level="warning")
 
     pages = await crawl_site(
         run.services.fetcher,

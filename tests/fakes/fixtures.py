@@ -196,7 +196,8 @@ def build_pages(articles: dict[str, Article], name: str, replacements: dict[str,
     pages = {}
     for path, article in articles.items():
         links = [link.format(**replacements) for link in article.links]
-        nav = NAV + [(p, a.title.split(":")[0]) for p, a in articles.items() if p not in dict(NAV)]
+        nav = [(p, label) for p, label in NAV if p in articles]
+        nav += [(p, a.title.split(":")[0]) for p, a in articles.items() if p not in dict(NAV)]
         pages[path] = render(name, path, Article(article.title, article.sections, links), nav)
     return pages
 

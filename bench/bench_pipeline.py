@@ -1,0 +1,104 @@
+"""A whole discovery run on fixture sites with 50 ms per page, against its critical-path bound.
+
+Run with `.venv/bin/python -m bench.bench_pipeline`. The bound is what the crawl cannot beat:
+for each site, ceil(pages / per-host concurrency) x the per-page latency measured in this run
+(one page fetched alone), the slower site setting the pace since the sites are crawled at once.
+Prints wall time, bound, their ratio, and the loop's scheduling lag p99/max during the run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import urllib.request
+
+from research.config import Settings
+from research.models import DiscoveryRequest
+from research.runtime.jobs import JobManager
+from research.runtime.loop_runner import LoopRunner
+from tests.fakes.fixtures import ACME, RIVAL, build_pages
+from tests.fakes.site import Article, SiteServer
+
+LATENCY = 0.05
+PAGES_PER_SITE = 40
+
+
+def grown(articles: dict[str, Article], pages: int) -> dict[str, Article]:
+    """Return the fixture site grown to `pages` pages by numbered variants of its articles."""
+    out = dict(articles)
+    base = [a for p, a in articles.items() if p != "/"]
+    index = 0
+    while len(out) < pages:
+        article = base[index % len(base)]
+        slug = "".join(chr(97 + int(digit)) for digit in str(index))
+        out[f"/notes/{slug}"] = Article(f"{article.title} (part {index})", article.sections)
+        index += 1
+    return out
+
+
+def measured_latency(server: SiteServer) -> float:
+    """Seconds to fetch one page alone, measured now (median of five)."""
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        with urllib.request.urlopen(server.url, timeout=5) as answer:
+            answer.read()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[2]
+
+
+def main() -> None:
+    """Run the benchmark and print its table."""
+    rival = SiteServer(build_pages(grown(RIVAL, PAGES_PER_SITE), "Metricly", {}), latency=LATENCY)
+    rival.start()
+    site_pages = build_pages(grown(ACME, PAGES_PER_SITE), "Acme", {"rival": rival.url})
+    site = SiteServer(site_pages, latency=LATENCY).start()
+    settings = Settings(allow_private_hosts=True, db_path="/tmp/bench-pipeline.sqlite3")
+    runner = LoopRunner(settings)
+    try:
+        latency = measured_latency(site)
+        jobs = JobManager(runner)
+        request = DiscoveryRequest(
+            url=site.url, competitors=[rival.url], max_pages=PAGES_PER_SITE, engine="local"
+        )
+        runner.services()
+        runner.reset_lag()
+        start = time.perf_counter()
+        job = jobs.get(jobs.start(request))
+        assert job is not None and job.wait(300)
+        wall = time.perf_counter() - start
+        lag = runner.lag()
+        report = job.snapshot()
+        assert report.status == "completed", report.errors
+        per_host = settings.per_host_concurrency
+        pages = [len(report.site.pages) if report.site else 0]
+        pages += [len(c.analysis.pages) for c in report.competitors if c.analysis]
+        bound = max(math.ceil(n / per_host) for n in pages) * latency
+        stages = {
+            name.label: (state.finished_at - state.started_at).total_seconds()
+            for name, state in report.stages.items()
+            if state.started_at and state.finished_at
+        }
+        rows = [
+            ("pages crawled (site + competitor)", " + ".join(map(str, pages))),
+            ("per-page latency measured", f"{latency * 1000:.1f} ms"),
+            ("per-host concurrency", str(per_host)),
+            ("critical-path bound", f"{bound:.2f} s"),
+            ("wall time", f"{wall:.2f} s"),
+            ("wall / bound", f"{wall / bound:.2f}x"),
+            *((f"  stage: {label}", f"{seconds:.2f} s") for label, seconds in stages.items()),
+            ("loop lag p99", f"{lag.p99_ms:.1f} ms"),
+            ("loop lag max", f"{lag.max_ms:.1f} ms"),
+        ]
+        width = max(len(name) for name, _ in rows)
+        print("pipeline: one local-engine run, 50 ms per page")
+        for name, value in rows:
+            print(f"  {name:<{width}}  {value}")
+    finally:
+        runner.shutdown()
+        site.stop()
+        rival.stop()
+
+
+if __name__ == "__main__":
+    main()
