@@ -6,16 +6,24 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import get_args
 
 import anyio
 
 from research.config import Settings
-from research.errors import InvalidRequest, ResearchError
-from research.export import export_report
-from research.models import DiscoveryRequest, ProgressEvent, Report
+from research.errors import (
+    ExportError,
+    InvalidRequest,
+    ResearchError,
+    RunNotFound,
+    RunNotResumable,
+)
+from research.export import export_report, format_for_path
+from research.models import DiscoveryRequest, ProgressEvent, Report, RunStatus, RunSummary
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
 from research.services import Services
+from research.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -33,6 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     discover.add_argument("--allow-private-hosts", action="store_true")
     discover.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    history = commands.add_parser("history", help="list saved runs, newest first")
+    history.add_argument("--site", help="only runs of this site (URL or domain)")
+    history.add_argument("--status", choices=list(get_args(RunStatus)), help="only this status")
+    history.add_argument("--limit", type=int, default=50, metavar="N")
+    export = commands.add_parser("export", help="write a saved run to .xlsx, .json or .md")
+    export.add_argument("run_id", metavar="RUN_ID")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="FILE.xlsx|json|md")
+    resume = commands.add_parser(
+        "resume", help="continue a stopped run from its first unfinished stage"
+    )
+    resume.add_argument("run_id", metavar="RUN_ID")
+    resume.add_argument("--engine", choices=["local", "gemini", "auto"], help="switch engine")
+    resume.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
+    resume.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    resume.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
 
@@ -51,16 +74,25 @@ async def write_outputs(report: Report, outputs: dict[str, Path | None]) -> None
             await anyio.Path(path).write_bytes(data)
 
 
-async def _discover(tracker: RunTracker, settings: Settings, outputs: dict[str, Path | None]) -> None:
+async def _discover(
+    tracker: RunTracker, settings: Settings, outputs: dict[str, Path | None]
+) -> None:
     services = await Services.open(settings)
     try:
-        try:
-            await run_pipeline(tracker, services)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await write_outputs(tracker.snapshot(), outputs)
+        await _run_and_write(tracker, services, outputs)
     finally:
         await services.aclose()
+
+
+async def _run_and_write(
+    tracker: RunTracker, services: Services, outputs: dict[str, Path | None]
+) -> None:
+    """Run the tracked report's unfinished stages, then write the requested files."""
+    try:
+        await run_pipeline(tracker, services)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await write_outputs(tracker.snapshot(), outputs)
 
 
 def discover(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,11 +120,99 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         print("Interrupted; partial results saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    report = tracker.snapshot()
+    return outcome(tracker.snapshot())
+
+
+def outcome(report: Report) -> int:
+    """Print how a run ended and return its exit code."""
     print(f"run {report.run_id}: {report.status}", file=sys.stderr)
     if report.status != "completed":
         return fail(report.errors[-1] if report.errors else f"Run {report.status}.", EXIT_FAILED)
     return EXIT_OK
+
+
+async def _history(
+    settings: Settings, site: str | None, status: str | None, limit: int
+) -> list[RunSummary]:
+    store = await Store.open(settings.db_path)
+    try:
+        return await store.list_runs(site=site, status=status, limit=limit)
+    finally:
+        await store.aclose()
+
+
+def history(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `history`: print a table of saved runs to stdout."""
+    runs = anyio.run(_history, settings, args.site, args.status, args.limit)
+    if not runs:
+        print("No saved runs.", file=sys.stderr)
+        return EXIT_OK
+    header = f"{'RUN ID':<14}{'STARTED (UTC)':<18}{'STATUS':<13}{'ENGINE':<8}"
+    print(f"{header}{'SECONDS':>8}{'TOPICS':>8}  SITE")
+    for run in runs:
+        seconds = "" if run.duration_seconds is None else f"{run.duration_seconds:.1f}"
+        print(
+            f"{run.run_id:<14}{run.started_at:%Y-%m-%d %H:%M}  {run.status:<13}{run.engine:<8}"
+            f"{seconds:>8}{run.topic_count:>8}  {run.site}"
+        )
+    return EXIT_OK
+
+
+async def _export(settings: Settings, run_id: str, out: Path, fmt: str) -> int:
+    store = await Store.open(settings.db_path)
+    try:
+        report = await store.load(run_id)
+    finally:
+        await store.aclose()
+    data = await export_report(report, fmt)
+    await anyio.Path(out).write_bytes(data)
+    return len(data)
+
+
+def export(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `export`: write a saved run to --out, in the format its suffix names."""
+    try:
+        fmt = format_for_path(args.out)
+        size = anyio.run(_export, settings, args.run_id, args.out, fmt)
+    except (RunNotFound, ExportError) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except OSError as exc:
+        return fail(f"{args.out} could not be written: {exc.strerror or exc}.", EXIT_FAILED)
+    print(f"wrote {args.out} ({size:,} bytes)", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _resume(
+    settings: Settings, args: argparse.Namespace, outputs: dict[str, Path | None]
+) -> Report:
+    services = await Services.open(settings)
+    try:
+        report = await services.store.load(args.run_id)
+        engine = args.engine or report.request.engine
+        if settings.resolve_engine(engine) == "gemini" and not settings.has_gemini_key:
+            raise InvalidRequest("The Gemini engine needs GEMINI_API_KEY; use --engine local.")
+        report = await services.store.claim(args.run_id)
+        report.request.engine = engine  # type: ignore[assignment]
+        tracker = RunTracker(report)
+        if not args.quiet:
+            tracker.listeners.append(print_event)
+        await _run_and_write(tracker, services, outputs)
+        return tracker.snapshot()
+    finally:
+        await services.aclose()
+
+
+def resume(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `resume`: continue a saved run from its first unfinished stage."""
+    outputs = {"xlsx": args.out, "json": args.json}
+    try:
+        report = anyio.run(_resume, settings, args, outputs)
+    except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except KeyboardInterrupt:
+        print("Interrupted; partial results saved.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return outcome(report)
 
 
 def first_validation_message(exc: ValueError) -> str:
@@ -119,5 +239,5 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
     except ResearchError as exc:
         return fail(str(exc), EXIT_INVALID)
-    commands = {"discover": discover}
+    commands = {"discover": discover, "history": history, "export": export, "resume": resume}
     return commands[args.command](args, settings)

@@ -1,0 +1,188 @@
+"""Crash safety and resume through the CLI, plus `history` and `export`.
+
+A `python -m research discover` subprocess is SIGKILLed while stage 3 waits on the (fake)
+Gemini server, after stages 1 and 2 were saved; the next process shows the run `interrupted`
+with those stages, and `resume` finishes it without fetching the sites again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from openpyxl import load_workbook
+
+from research.cli import main
+from research.models import Report, StageName
+from research.store import Store
+from tests.fakes.gemini import FakeGemini
+from tests.fakes.site import SiteServer
+from tests.sample_report import sample_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `python -m research ARGS` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "research", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def load(db: Path, run_id: str) -> Report:
+    """Open the history as a new process would (marking dead runs) and load a run."""
+
+    async def read() -> Report:
+        store = await Store.open(db)
+        try:
+            return await store.load(run_id)
+        finally:
+            await store.aclose()
+
+    return anyio.run(read)
+
+
+@pytest.fixture
+def gemini(sites: tuple[SiteServer, SiteServer]) -> Iterator[FakeGemini]:
+    """A fake Gemini that names the fixture competitor when asked for competitors."""
+    _, rival = sites
+    with FakeGemini(values={"url": [rival.url]}) as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(tmp_path: Path, gemini: FakeGemini) -> dict[str, str]:
+    """The environment of the CLI subprocesses: test database, fake Gemini, private hosts."""
+    return dict(
+        os.environ,
+        RESEARCH_DB=str(tmp_path / "runs.sqlite3"),
+        RESEARCH_ALLOW_PRIVATE_HOSTS="1",
+        GEMINI_API_KEY=gemini.api_key,
+        GEMINI_BASE_URL=gemini.url,
+    )
+
+
+def test_sigkill_after_stage_two_then_resume_without_refetching(
+    sites: tuple[SiteServer, SiteServer], gemini: FakeGemini, env: dict[str, str], tmp_path: Path
+) -> None:
+    site, rival = sites
+    db = Path(env["RESEARCH_DB"])
+    # Stage 3 asks Gemini for keywords and content gaps: hold that one request.
+    gemini.fail_next("hang", when=lambda request: "content gaps" in request.prompt)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "research", "discover", site.url, "--competitor", rival.url,
+         "--engine", "gemini", "--max-pages", "10", "--quiet"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert gemini.hanging.acquire(timeout=60), "stage 3 never asked Gemini"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+    fetched = (list(site.requests), list(rival.requests))
+    assert fetched[0] and fetched[1]
+
+    listing = cli(env, "history", "--status", "interrupted")
+    assert listing.returncode == 0, listing.stderr
+    [row] = [line for line in listing.stdout.splitlines() if "interrupted" in line]
+    run_id = row.split()[0]
+    report = load(db, run_id)
+    assert report.status == "interrupted"
+    stages = {name: state.status for name, state in report.stages.items()}
+    assert stages[StageName.SITE] == stages[StageName.COMPETITORS] == "done"
+    assert all(
+        stages[s] != "done" for s in (StageName.KEYWORDS, StageName.TOPICS, StageName.BRIEFS)
+    )
+    assert report.site is not None and report.site.pages
+    assert report.competitors and report.competitors[0].analysis is not None
+
+    out = tmp_path / "resumed.json"
+    resumed = cli(env, "resume", run_id, "--json", str(out), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    final = Report.model_validate_json(out.read_bytes())
+    assert final.run_id == run_id and final.status == "completed"
+    assert all(state.status == "done" for state in final.stages.values())
+    assert final.topics and final.briefs
+    assert (list(site.requests), list(rival.requests)) == fetched  # nothing fetched twice
+    messages = [event.message for event in final.log]
+    assert messages[: len(report.log)] == [event.message for event in report.log]
+    assert any("interrupted" in m for m in messages)
+    assert any(m.startswith("Resumed") for m in messages)
+    assert load(db, run_id).status == "completed"
+
+    again = cli(env, "resume", run_id)
+    assert again.returncode == 2 and "nothing to resume" in again.stderr
+
+
+def seed(db: Path, *reports: Report) -> None:
+    async def save() -> None:
+        store = await Store.open(db)
+        for report in reports:
+            await store.save(report)
+        await store.aclose()
+
+    anyio.run(save)
+
+
+@pytest.fixture
+def saved(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Report, Report]:
+    """Two saved runs in the database the in-process CLI uses."""
+    db = tmp_path / "runs.sqlite3"
+    monkeypatch.setenv("RESEARCH_DB", str(db))
+    done = sample_report()
+    failed = sample_report("https://other.org/", status="failed")
+    seed(db, done, failed)
+    return done, failed
+
+
+def test_history_lists_and_filters(
+    saved: tuple[Report, Report], capsys: pytest.CaptureFixture[str]
+) -> None:
+    done, failed = saved
+    assert main(["history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["RUN", "ID", "STARTED"]
+    assert {line.split()[0] for line in lines[1:]} == {done.run_id, failed.run_id}
+    assert main(["history", "--site", "other.org"]) == 0
+    [row] = capsys.readouterr().out.splitlines()[1:]
+    assert row.split()[0] == failed.run_id and "failed" in row
+
+
+@pytest.mark.parametrize("name", ["run.xlsx", "run.json", "run.md"])
+def test_export_writes_the_format_its_suffix_names(
+    saved: tuple[Report, Report], tmp_path: Path, name: str
+) -> None:
+    done, _ = saved
+    out = tmp_path / name
+    assert main(["export", done.run_id, "--out", str(out)]) == 0
+    if name.endswith(".xlsx"):
+        assert "Summary" in load_workbook(out, read_only=True).sheetnames
+    elif name.endswith(".json"):
+        assert Report.model_validate(json.loads(out.read_text())) == done
+    else:
+        assert out.read_text().startswith("# Content research: example.com")
+
+
+def test_export_and_resume_refuse_bad_input(
+    saved: tuple[Report, Report], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done, _ = saved
+    assert main(["export", done.run_id, "--out", str(tmp_path / "run.csv")]) == 2
+    assert "use .xlsx, .json or .md" in capsys.readouterr().err
+    assert main(["export", "nope", "--out", str(tmp_path / "run.json")]) == 2
+    assert "No saved run" in capsys.readouterr().err
+    assert main(["resume", done.run_id]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
