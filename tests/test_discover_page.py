@@ -39,14 +39,18 @@ def test_page_has_the_named_inputs(app: AppTest) -> None:
 
 @pytest.mark.parametrize(
     ("url", "fragment"),
-    [("", "Enter a website URL"), ("ftp://example.com", "only http and https"), ("not a url", "spaces")],
+    [
+        ("", "Enter a website URL"),
+        ("ftp://example.com", "only http and https"),
+        ("not a url", "spaces"),
+    ],
 )
 def test_invalid_url_shows_one_line_error_and_starts_nothing(
     app: AppTest, url: str, fragment: str
 ) -> None:
     app.run()
     app.text_input[0].input(url)
-    [b for b in app.button if b.label == "Discover Topics"][0].click()
+    next(b for b in app.button if b.label == "Discover Topics").click()
     app.run()
     assert not app.exception
     assert len(app.error) == 1
@@ -63,7 +67,7 @@ def test_full_run_reaches_results_tabs_and_downloads(
     app.run()
     app.text_input[0].input(site.url)
     app.text_area[0].input(rival.url)
-    [b for b in app.button if b.label == "Discover Topics"][0].click()
+    next(b for b in app.button if b.label == "Discover Topics").click()
     app.run()
     assert not app.exception
     job_id = app.session_state[SESSION_JOB]
@@ -81,7 +85,13 @@ def test_full_run_reaches_results_tabs_and_downloads(
     app.run()
     assert not app.exception
     assert [t.label for t in app.tabs] == [
-        "Topics", "Keywords", "Content gaps", "Competitors", "Briefs", "Sources", "Run log"
+        "Topics",
+        "Keywords",
+        "Content gaps",
+        "Competitors",
+        "Briefs",
+        "Sources",
+        "Run log",
     ]
     assert app.success and "completed" in app.success[0].value
     labels = [d.label for d in app.get("download_button")]
@@ -91,10 +101,10 @@ def test_full_run_reaches_results_tabs_and_downloads(
 def test_reload_with_run_in_query_params_finds_the_run(
     app: AppTest, sites: tuple[SiteServer, SiteServer]
 ) -> None:
-    site, rival = sites
+    site, _rival = sites
     app.run()
     app.text_input[0].input(site.url)
-    [b for b in app.button if b.label == "Discover Topics"][0].click()
+    next(b for b in app.button if b.label == "Discover Topics").click()
     app.run()
     job_id = app.session_state[SESSION_JOB]
     job = job_manager().get(job_id)

@@ -73,8 +73,17 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
     streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent))
     assert streamlit
     process = subprocess.Popen(
-        [streamlit, "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        [
+            streamlit,
+            "run",
+            "streamlit_app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

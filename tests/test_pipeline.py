@@ -15,7 +15,9 @@ def test_full_run_produces_relevant_output_in_every_stage(
 ) -> None:
     site, rival = sites
     jobs = JobManager(runner)
-    job = jobs.get(jobs.start(DiscoveryRequest(url=site.url, competitors=[rival.url], engine="local")))
+    job = jobs.get(
+        jobs.start(DiscoveryRequest(url=site.url, competitors=[rival.url], engine="local"))
+    )
     assert job is not None and job.wait(60)
     report = job.snapshot()
 
@@ -71,7 +73,9 @@ def test_cancel_mid_crawl_ends_cancelled_within_a_second_and_keeps_partial_repor
     site, rival = sites
     site.hold_paths(lambda path: path.startswith("/blog/"))
     jobs = JobManager(runner)
-    job = jobs.get(jobs.start(DiscoveryRequest(url=site.url, competitors=[rival.url], engine="local")))
+    job = jobs.get(
+        jobs.start(DiscoveryRequest(url=site.url, competitors=[rival.url], engine="local"))
+    )
     assert job is not None
     assert site.held.wait(10), "the crawl never reached the held pages"
     job.cancel()
@@ -103,7 +107,9 @@ def test_many_runs_at_once_share_the_one_loop(
     site, rival = sites
     jobs = JobManager(runner)
     ids = [
-        jobs.start(DiscoveryRequest(url=site.url, competitors=[rival.url], engine="local", max_pages=4))
+        jobs.start(
+            DiscoveryRequest(url=site.url, competitors=[rival.url], engine="local", max_pages=4)
+        )
         for _ in range(6)
     ]
     reports = []

@@ -94,7 +94,9 @@ def _begin(tracker: RunTracker, engine: str) -> StageName | None:
     return resumed
 
 
-def _end(tracker: RunTracker, status: str, stage_status: str, message: str, level: str = "info") -> None:
+def _end(
+    tracker: RunTracker, status: str, stage_status: str, message: str, level: str = "info"
+) -> None:
     """Record the run's final status; stages still running get `stage_status`, pending ones 'skipped'."""
 
     def finish(report: Report) -> None:

@@ -23,7 +23,9 @@ def first_error() -> Iterator[None]:
         yield
     except BaseExceptionGroup as group:
         leaves = list(_leaves(group))
-        chosen = next((exc for exc in leaves if isinstance(exc, ResearchError)), None)
+        chosen: BaseException | None = next(
+            (exc for exc in leaves if isinstance(exc, ResearchError)), None
+        )
         if chosen is None and len(leaves) == 1:
             chosen = leaves[0]
         if chosen is None:

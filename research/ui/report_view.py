@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -72,7 +74,11 @@ def render_results(report: Report, key: str = "results") -> None:
         if report.topics:
             chart = _frame(
                 [
-                    {"topic": t.title, "score": t.score, "competitor coverage": t.competitor_coverage}
+                    {
+                        "topic": t.title,
+                        "score": t.score,
+                        "competitor coverage": t.competitor_coverage,
+                    }
                     for t in report.topics
                 ]
             )
@@ -140,7 +146,9 @@ def render_results(report: Report, key: str = "results") -> None:
                 if brief.questions:
                     st.markdown("**Questions**\n" + "\n".join(f"- {q}" for q in brief.questions))
                 for passage in brief.passages:
-                    st.markdown(f"> {passage.text}\n\n— [{passage.title or passage.url}]({passage.url})")
+                    st.markdown(
+                        f"> {passage.text}\n\n— [{passage.title or passage.url}]({passage.url})"
+                    )
                 if brief.text and not brief.outline:
                     st.markdown(brief.text)
     with tabs[5]:
@@ -173,13 +181,15 @@ def render_results(report: Report, key: str = "results") -> None:
 
 def render_downloads(report: Report, key: str) -> None:
     """Show Excel, JSON and Markdown download buttons (built on click, off the loop)."""
-    stem = f"research-{report.site.domain if report.site else 'run'}-{report.run_id}".replace(":", "_")
+    stem = f"research-{report.site.domain if report.site else 'run'}-{report.run_id}".replace(
+        ":", "_"
+    )
     columns = st.columns(len(EXPORTS))
     for column, (label, fmt, mime) in zip(columns, EXPORTS, strict=True):
         with column:
             st.download_button(
                 label,
-                data=lambda fmt=fmt: export_bytes(report, fmt),
+                data=partial(export_bytes, report, fmt),
                 file_name=f"{stem}.{fmt}",
                 mime=mime,
                 key=f"{key}-{fmt}",

@@ -42,7 +42,7 @@ def load_report(run_id: str) -> Report | None:
     runner = loop_runner()
     try:
         return runner.submit(runner.services().store.load(run_id)).result(timeout=30)
-    except Exception:  # noqa: BLE001 - a missing or unreadable run just shows nothing
+    except Exception:
         return None
 
 

@@ -26,7 +26,9 @@ def render(site_name: str, path: str, article: Article, nav: list[tuple[str, str
         f"<h2>{html.escape(heading)}</h2>" + "".join(f"<p>{html.escape(p)}</p>" for p in paras)
         for heading, paras in article.sections
     )
-    extra = "".join(f'<p>Further reading: <a href="{link}">{link}</a></p>' for link in article.links)
+    extra = "".join(
+        f'<p>Further reading: <a href="{link}">{link}</a></p>' for link in article.links
+    )
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(article.title)} | {site_name}</title></head><body>"
@@ -70,10 +72,10 @@ class SiteServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server._handle(self)
 
         self.httpd = QuietServer(("127.0.0.1", 0), Handler)
@@ -136,7 +138,11 @@ class SiteServer:
         if path in self.pages:
             return 200, "text/html; charset=utf-8", self.pages[path].encode()
         if path == "/robots.txt":
-            return 200, "text/plain", f"User-agent: *\nAllow: /\nSitemap: {self.url}sitemap.xml\n".encode()
+            return (
+                200,
+                "text/plain",
+                f"User-agent: *\nAllow: /\nSitemap: {self.url}sitemap.xml\n".encode(),
+            )
         if path == "/sitemap.xml":
             urls = "".join(f"<url><loc>{self.url.rstrip('/')}{p}</loc></url>" for p in self.pages)
             xml = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
