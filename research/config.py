@@ -53,6 +53,10 @@ class Settings(BaseModel):
     )
     # Network
     allow_private_hosts: bool = False
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDR networks fetched even when private hosts are not allowed (an intranet)",
+    )
     user_agent: str = USER_AGENT
     connect_timeout: float = 10.0
     read_timeout: float = 15.0

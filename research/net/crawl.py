@@ -62,7 +62,7 @@ class _Crawl:
         self.on_issue = on_issue
         self.concurrency = max(1, fetcher.settings.per_host_concurrency)
         self.max_attempts = max_pages * 3 + 10
-        self.trap_limit = max(3, max_pages // 5)
+        self.trap_limit = max(5, max_pages // 5)
         self.pages: list[Page] = []
         self.issues: list[PageIssue] = []
         self.sites: set[str] = set()

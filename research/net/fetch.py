@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import random
+import ssl
 import time
 import zlib
 from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import anyio
 import httpcore
@@ -27,7 +30,7 @@ from research.errors import (
     UnsupportedContent,
 )
 from research.net.encoding import decode_html
-from research.net.policy import check_url, resolve_allowed
+from research.net.policy import AddressPolicy, check_url, resolve_allowed
 from research.net.robots import RobotsCache
 from research.net.urls import normalize_url, site_of
 
@@ -35,9 +38,10 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _DECODE_IN_THREAD_BYTES = 256 * 1024
 
-# Whether the request running in this task may reach private addresses; read at connect time.
-_allow_private: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "research_allow_private", default=False
+# The address policy of the request running in this task; read again at connect time.
+_policy: contextvars.ContextVar[AddressPolicy] = contextvars.ContextVar(
+    "research_address_policy",
+    default=AddressPolicy(),  # noqa: B039 - a frozen dataclass
 )
 
 
@@ -129,7 +133,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         with anyio.fail_after(timeout):
-            addresses = await resolve_allowed(host, port, allow_private=_allow_private.get())
+            addresses = await resolve_allowed(host, port, _policy.get())
         error: Exception | None = None
         for address in addresses:
             try:
@@ -153,14 +157,24 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await anyio.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """The TLS context (loading CA certificates takes a while, so once per process)."""
+    return httpx.create_ssl_context()
+
+
+# Build it at import, off the event loop.
+_ssl_context()
+
+
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a connection pool that uses the guarded backend."""
 
     def __init__(self, limits: httpx.Limits, backend: GuardedBackend) -> None:
-        super().__init__(limits=limits, retries=0)
+        super().__init__(verify=_ssl_context(), limits=limits, retries=0)
         # httpx has no public hook for the network backend; swap the pool it built.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -185,6 +199,20 @@ class _HostGate:
             if wait > 0:
                 await anyio.sleep(wait)
             self.next_at = time.monotonic() + delay
+
+
+class _Deadline:
+    """A page's total deadline, started by its first request (not by waiting for a slot)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._at: float | None = None
+
+    def remaining(self) -> float:
+        """Seconds left; starts the clock on first use."""
+        if self._at is None:
+            self._at = anyio.current_time() + self.seconds
+        return self._at - anyio.current_time()
 
 
 class _Retry(Exception):
@@ -270,6 +298,10 @@ class Fetcher:
             trust_env=False,
         )
         self._gates: dict[str, _HostGate] = {}
+        self._slots = anyio.CapacityLimiter(settings.global_connections)
+        self._policies = {
+            flag: AddressPolicy.build(flag, settings.allowed_networks) for flag in (False, True)
+        }
         self.robots = RobotsCache(self.fetch_resource, settings.user_agent)
 
     @property
@@ -281,6 +313,11 @@ class Fetcher:
     def peak_connections(self) -> int:
         """The most TCP connections ever open at once."""
         return self.connections.peak
+
+    @property
+    def closed(self) -> bool:
+        """Whether aclose() has closed the HTTP client."""
+        return self._client.is_closed
 
     async def fetch(
         self,
@@ -364,51 +401,59 @@ class Fetcher:
         self, url: str, *, allow_private: bool, html_only: bool, delay: float
     ) -> Resource:
         """One attempt: follow up to max_redirects checked hops within the page deadline."""
-        timeout = self.settings.page_timeout
         requested = normalize_url(url) or url
-        token = _allow_private.set(allow_private)
+        policy = self._policies[bool(allow_private)]
+        token = _policy.set(policy)
+        deadline = _Deadline(self.settings.page_timeout)
         try:
-            with anyio.fail_after(timeout):
-                current = requested
-                seen = {current}
-                for _hop in range(self.settings.max_redirects + 1):
-                    parts = check_url(current)
-                    port = parts.port or (443 if parts.scheme == "https" else 80)
-                    await resolve_allowed(
-                        parts.hostname or "", port, allow_private=allow_private, url=current
-                    )
-                    location = await self._request(
-                        current, requested, html_only=html_only, delay=delay
-                    )
-                    if isinstance(location, Resource):
-                        return location
-                    target = normalize_url(location, current)
-                    if target is None:
-                        check_url(location)  # raises with the reason
-                        raise TooManyRedirects(f"{requested} redirects to an invalid address.", url)
-                    if target in seen:
-                        raise TooManyRedirects(f"{requested} redirects in a loop.", url)
-                    seen.add(target)
-                    current = target
-                raise TooManyRedirects(
-                    f"{requested} redirects more than {self.settings.max_redirects} times.", url
+            current = requested
+            seen = {current}
+            for _hop in range(self.settings.max_redirects + 1):
+                location = await self._request(
+                    current, requested, policy, deadline, html_only=html_only, delay=delay
                 )
-        except TimeoutError:
-            raise FetchTimeout(f"{requested} did not answer within {timeout:g} s.", url) from None
+                if isinstance(location, Resource):
+                    return location
+                target = normalize_url(location, current)
+                if target is None:
+                    check_url(urljoin(current, location))  # raises with the reason
+                    raise TooManyRedirects(f"{requested} redirects to an invalid address.", url)
+                if target in seen:
+                    raise TooManyRedirects(f"{requested} redirects in a loop.", url)
+                seen.add(target)
+                current = target
+            raise TooManyRedirects(
+                f"{requested} redirects more than {self.settings.max_redirects} times.", url
+            )
         finally:
-            _allow_private.reset(token)
+            _policy.reset(token)
 
     async def _request(
-        self, current: str, requested: str, *, html_only: bool, delay: float
+        self,
+        current: str,
+        requested: str,
+        policy: AddressPolicy,
+        deadline: _Deadline,
+        *,
+        html_only: bool,
+        delay: float,
     ) -> Resource | str:
-        """Send one request; return the Resource, or the Location of a redirect."""
+        """Send one checked request; return the Resource, or the Location of a redirect."""
+        parts = check_url(current)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         gate = self._gate(site_of(current))
-        delay = max(delay, self.settings.politeness_delay)
-        async with gate.limiter:
-            await gate.space(delay)
+        # Waiting for a host or global slot is not the page's fault: the deadline starts after.
+        async with gate.limiter, self._slots:
+            await gate.space(max(delay, self.settings.politeness_delay))
             try:
-                async with self._client.stream("GET", current) as response:
-                    return await self._read(response, current, requested, html_only=html_only)
+                with anyio.fail_after(deadline.remaining()):
+                    await resolve_allowed(parts.hostname or "", port, policy, current)
+                    async with self._client.stream("GET", current) as response:
+                        return await self._read(response, current, requested, html_only=html_only)
+            except TimeoutError:
+                raise FetchTimeout(
+                    f"{requested} did not answer within {deadline.seconds:g} s.", requested
+                ) from None
             except httpx.ConnectTimeout:
                 raise FetchTimeout(
                     f"{site_of(current)} did not accept a connection within "

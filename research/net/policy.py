@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 import anyio
@@ -11,6 +13,7 @@ import anyio
 from research.errors import HostNotAllowed, HostUnreachable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Cloud metadata endpoints: refused even when private hosts are allowed.
 METADATA_NETWORKS = (
@@ -43,23 +46,36 @@ def _plain(ip: IPAddress) -> IPAddress:
     return ip
 
 
-def refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses one fetch may connect to: public ones, plus private ones when allowed."""
+
+    allow_private: bool = False
+    allowed_networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def build(cls, allow_private: bool, networks: Iterable[str] = ()) -> AddressPolicy:
+        """Make a policy; `networks` (CIDR strings) are allowed even when private hosts are not."""
+        return cls(allow_private, tuple(ipaddress.ip_network(n, strict=False) for n in networks))
+
+
+def refusal(ip: IPAddress, policy: AddressPolicy) -> str | None:
     """Return why connecting to `ip` is refused ("metadata" / "private"), or None when allowed."""
     ip = _plain(ip)
     if any(ip in net for net in METADATA_NETWORKS):
         return "metadata"
     if ip.is_multicast:
         return "private"
-    if allow_private:
+    if policy.allow_private or any(ip in net for net in policy.allowed_networks):
         return None
     if not ip.is_global or ip.is_unspecified or ip.is_reserved or ip.is_link_local:
         return "private"
     return None
 
 
-def ensure_allowed(host: str, ip: IPAddress, *, allow_private: bool, url: str = "") -> None:
+def ensure_allowed(host: str, ip: IPAddress, policy: AddressPolicy, url: str = "") -> None:
     """Raise HostNotAllowed when `host`'s address `ip` may not be connected to."""
-    why = refusal(ip, allow_private=allow_private)
+    why = refusal(ip, policy)
     if why == "metadata":
         raise HostNotAllowed(
             f"{host} points to a cloud metadata address ({ip}), which is never fetched.", url
@@ -72,7 +88,7 @@ def ensure_allowed(host: str, ip: IPAddress, *, allow_private: bool, url: str = 
         )
 
 
-async def resolve_allowed(host: str, port: int, *, allow_private: bool, url: str = "") -> list[str]:
+async def resolve_allowed(host: str, port: int, policy: AddressPolicy, url: str = "") -> list[str]:
     """Resolve `host` and return its addresses, refusing the host if any address is not allowed."""
     bare = host.strip("[]")
     try:
@@ -80,7 +96,7 @@ async def resolve_allowed(host: str, port: int, *, allow_private: bool, url: str
     except ValueError:
         literal = None
     if literal is not None:
-        ensure_allowed(host, literal, allow_private=allow_private, url=url)
+        ensure_allowed(host, literal, policy, url)
         return [str(literal)]
     try:
         infos = await anyio.getaddrinfo(bare, port, type=socket.SOCK_STREAM)
@@ -89,7 +105,7 @@ async def resolve_allowed(host: str, port: int, *, allow_private: bool, url: str
     addresses: list[str] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        ensure_allowed(host, ip, allow_private=allow_private, url=url)
+        ensure_allowed(host, ip, policy, url)
         if str(ip) not in addresses:
             addresses.append(str(ip))
     if not addresses:

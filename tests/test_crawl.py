@@ -1,0 +1,287 @@
+"""crawl_site against the hostile fixture site: every case ends as expected, the rest is crawled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import pytest
+
+from research.config import Settings
+from research.errors import (
+    BlockedByRobots,
+    FetchTimeout,
+    HostNotAllowed,
+    HTTPStatusError,
+    UnsupportedContent,
+)
+from research.models import Page, PageIssue
+from research.net.crawl import crawl_site
+from research.net.fetch import Fetcher
+from tests.fakes.hostile import (
+    LATIN1_TEXT,
+    SJIS_TEXT,
+    UTF8_TEXT,
+    FixtureServer,
+    Route,
+    hang,
+    page,
+    serve,
+    serve_hostile,
+)
+
+MAX_PAGES = 60
+TRAP_LIMIT = MAX_PAGES // 5
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def hostile_settings(**changes: object) -> Settings:
+    """Short deadlines; 127.0.0.1 allowed as an intranet, other private addresses refused."""
+    values: dict[str, object] = {
+        "allow_private_hosts": False,
+        "allowed_networks": ["127.0.0.1/32"],
+        "connect_timeout": 0.5,
+        "read_timeout": 2.0,
+        "page_timeout": 1.0,
+        "max_body_bytes": 1_000_000,
+        "fetch_backoff": 0.05,
+        "retry_after_cap": 0.2,
+        "fetch_retry_budget": 3.0,
+        "per_host_concurrency": 4,
+    }
+    values.update(changes)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def hostile() -> Iterator[FixtureServer]:
+    with serve_hostile() as server:
+        yield server
+
+
+@pytest.fixture
+async def fetcher() -> AsyncIterator[Fetcher]:
+    client = Fetcher(hostile_settings())
+    yield client
+    await client.aclose()
+
+
+async def crawl(
+    fetcher: Fetcher, url: str, *, max_pages: int = MAX_PAGES, max_depth: int = 10
+) -> tuple[list[Page], list[PageIssue], list[Page]]:
+    issues: list[PageIssue] = []
+    seen: list[Page] = []
+    pages = await crawl_site(
+        fetcher,
+        url,
+        max_pages=max_pages,
+        max_depth=max_depth,
+        time_budget=30.0,
+        allow_private=False,
+        limiter=anyio.CapacityLimiter(2),
+        on_page=seen.append,
+        on_issue=issues.append,
+    )
+    return pages, issues, seen
+
+
+@pytest.mark.anyio
+async def test_hostile_site_each_case_ends_as_expected(
+    hostile: FixtureServer, fetcher: Fetcher
+) -> None:
+    pages, issues, seen = await crawl(fetcher, hostile.url("/"))
+    base = hostile.base
+    by_url = {issue.url.removeprefix(base): issue for issue in issues}
+    expected = {
+        "/slow": ("failed", f"{base}/slow did not answer within 1 s."),
+        "/hang": ("failed", f"{base}/hang did not answer within 1 s."),
+        "/big": ("skipped", f"{base}/big is larger than 1 MB; it was skipped."),
+        "/big-chunked": ("skipped", f"{base}/big-chunked is larger than 1 MB; it was skipped."),
+        "/bomb": ("skipped", f"{base}/bomb is larger than 1 MB; it was skipped."),
+        "/loop-a": ("failed", f"{base}/loop-a redirects in a loop."),
+        "/hop/1": ("failed", f"{base}/hop/1 redirects more than 5 times."),
+        "/to-metadata": (
+            "refused",
+            "169.254.169.254 points to a cloud metadata address (169.254.169.254), "
+            "which is never fetched.",
+        ),
+        "/to-private": (
+            "refused",
+            "127.0.0.2 resolves to a private or reserved address (127.0.0.2); "
+            "fetching it is not allowed (see --allow-private-hosts).",
+        ),
+        "/missing": ("failed", f"{base}/missing answered with HTTP 404 Not Found."),
+        "/private/secret": (
+            "refused",
+            f"robots.txt of 127.0.0.1:{hostile.server_address[1]} does not allow fetching "
+            f"{base}/private/secret.",
+        ),
+        "/report": (
+            "skipped",
+            f"{base}/report is not an HTML page (application/pdf); it was skipped.",
+        ),
+        "/doc.pdf": ("skipped", f"{base}/doc.pdf is not an HTML page; it was skipped."),
+    }
+    for path, (kind, reason) in expected.items():
+        assert path in by_url, f"no issue for {path}: {[i.url for i in issues]}"
+        assert (by_url[path].kind, by_url[path].reason) == (kind, reason), path
+
+    urls = {p.url.removeprefix(base) for p in pages}
+    regular = {"/", "/about", "/blog/", "/blog/post-1", "/blog/post-2", "/contact"}
+    assert regular <= urls
+    assert "/only-in-sitemap" in urls  # only the gzipped child of the sitemap index lists it
+    assert {
+        "/flaky",
+        "/busy",
+        "/latin1",
+        "/sjis",
+        "/utf8-wrong",
+        "/script-only",
+        "/malformed",
+    } <= urls
+    assert [p.url for p in seen] == [p.url for p in pages]
+    assert seen[0].url == base + "/"
+
+    # Retries: 500 then 200 and 429 (Retry-After 3600, capped) then 200; a 404 is not retried.
+    assert hostile.hits["/flaky"] == 2
+    assert hostile.hits["/busy"] == 2
+    assert hostile.hits["/missing"] == 1
+    # Robots-disallowed and binary-looking links are never requested; robots.txt only once.
+    assert hostile.hits["/private/secret"] == 0
+    assert hostile.hits["/doc.pdf"] == 0
+    assert hostile.hits["/robots.txt"] == 1
+
+    # The calendar trap is cut off and said so.
+    calendar = [u for u in urls if u.startswith("/calendar/")]
+    assert 1 <= len(calendar) <= TRAP_LIMIT
+    trap = [i for i in issues if "endless series" in i.reason]
+    assert len(trap) == 1 and trap[0].kind == "skipped"
+
+    text = {p.url.removeprefix(base): p for p in pages}
+    assert LATIN1_TEXT in text["/latin1"].text
+    assert SJIS_TEXT.rstrip("。") in text["/sjis"].text
+    assert UTF8_TEXT in text["/utf8-wrong"].text
+    assert text["/script-only"].text == ""
+    assert "document.write" not in text["/script-only"].text
+    assert "Broken heading" in text["/malformed"].headings
+    assert "Still readable text" in text["/malformed"].text
+    assert text["/about"].title == "About"
+
+
+@pytest.mark.anyio
+async def test_meta_refresh_start_page_is_followed(
+    hostile: FixtureServer, fetcher: Fetcher
+) -> None:
+    pages, _issues, _seen = await crawl(fetcher, hostile.url("/refresh-start"), max_pages=3)
+    assert pages[0].url == hostile.url("/about")
+    assert pages[0].title == "About"
+
+
+START_FAILURES = [
+    ("/hang", FetchTimeout, "{base}/hang did not answer within 1 s."),
+    (
+        "/report",
+        UnsupportedContent,
+        "{base}/report is not an HTML page (application/pdf); it was skipped.",
+    ),
+    ("/missing", HTTPStatusError, "{base}/missing answered with HTTP 404 Not Found."),
+    (
+        "/private/secret",
+        BlockedByRobots,
+        "robots.txt of {host} does not allow fetching {base}/private/secret.",
+    ),
+    (
+        "/to-metadata",
+        HostNotAllowed,
+        "169.254.169.254 points to a cloud metadata address (169.254.169.254), "
+        "which is never fetched.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "error", "message"), START_FAILURES)
+@pytest.mark.anyio
+async def test_failing_start_page_raises_its_error(
+    hostile: FixtureServer, fetcher: Fetcher, path: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        await crawl(fetcher, hostile.url(path))
+    host = f"127.0.0.1:{hostile.server_address[1]}"
+    assert str(caught.value) == message.format(base=hostile.base, host=host)
+
+
+@pytest.mark.anyio
+async def test_private_start_refused_unless_allowed(hostile: FixtureServer) -> None:
+    strict = Fetcher(hostile_settings(allowed_networks=[]))
+    try:
+        with pytest.raises(HostNotAllowed, match=r"private or reserved address \(127\.0\.0\.1\)"):
+            await crawl(strict, hostile.url("/"))
+        assert hostile.hits["/"] == 0
+        assert hostile.hits["/robots.txt"] == 0
+        pages = await crawl_site(
+            strict,
+            hostile.url("/about"),
+            max_pages=1,
+            max_depth=0,
+            time_budget=5.0,
+            allow_private=True,
+            limiter=anyio.CapacityLimiter(1),
+        )
+        assert [p.title for p in pages] == ["About"]
+    finally:
+        await strict.aclose()
+
+
+@pytest.mark.anyio
+async def test_crawl_bounded_by_pages_and_depth(hostile: FixtureServer, fetcher: Fetcher) -> None:
+    pages, _issues, _seen = await crawl(fetcher, hostile.url("/blog/"), max_pages=2, max_depth=1)
+    assert len(pages) == 2
+    pages, _issues, _seen = await crawl(fetcher, hostile.url("/contact"), max_pages=10, max_depth=0)
+    assert [p.url for p in pages] == [hostile.url("/contact")]
+
+
+@pytest.fixture
+def hanging_site() -> Iterator[FixtureServer]:
+    routes: dict[str, Route] = {"/": page("Home", links=[f"/wait/{n}" for n in range(4)])}
+    routes.update({f"/wait/{n}": hang for n in range(4)})
+    with serve(routes) as server:
+        yield server
+
+
+@pytest.mark.anyio
+async def test_cancelling_a_crawl_stops_in_flight_requests(hanging_site: FixtureServer) -> None:
+    server = hanging_site
+    client = Fetcher(hostile_settings(page_timeout=30.0, read_timeout=30.0))
+    first = anyio.Event()
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                lambda: crawl_site(
+                    client,
+                    server.url("/"),
+                    max_pages=10,
+                    max_depth=2,
+                    time_budget=60.0,
+                    allow_private=False,
+                    limiter=anyio.CapacityLimiter(1),
+                    on_page=lambda _p: first.set(),
+                )
+            )
+            with anyio.fail_after(5):
+                await first.wait()
+            waiting = await anyio.to_thread.run_sync(
+                server.wait_until, lambda s: sum(s.hits[f"/wait/{n}"] for n in range(4)) == 4, 5.0
+            )
+            assert waiting, server.hits
+            group.cancel_scope.cancel()
+        # Every hanging request sees its client go away within a second of the cancel.
+        gone = await anyio.to_thread.run_sync(
+            server.wait_until, lambda s: len(s.disconnects) == 4, 1.0
+        )
+        assert gone, server.disconnects
+    finally:
+        await client.aclose()
