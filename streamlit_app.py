@@ -5,7 +5,12 @@ import streamlit as st
 st.set_page_config(page_title="Research Lab", page_icon="🔎", layout="wide")
 navigation = st.navigation(
     [
-        st.Page("pages/discover.py", title="Discover Topics", icon=":material/travel_explore:", default=True),
+        st.Page(
+            "pages/discover.py",
+            title="Discover Topics",
+            icon=":material/travel_explore:",
+            default=True,
+        ),
         st.Page("pages/history.py", title="History", icon=":material/history:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ]
