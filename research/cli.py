@@ -114,6 +114,7 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
     tracker = RunTracker(Report(request=request))
     if not args.quiet:
         tracker.listeners.append(print_event)
+        logging.getLogger("research.run").propagate = False  # printed by print_event already
     outputs = {"xlsx": args.out, "json": args.json}
     try:
         anyio.run(_discover, tracker, settings, outputs)

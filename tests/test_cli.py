@@ -1,0 +1,107 @@
+"""`python -m research discover`: outputs, exit codes, private hosts and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+
+from research.models import Report
+from tests.fakes.site import SiteServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, db: Path, **kwargs: object) -> subprocess.Popen[str]:
+    env = {**os.environ, "RESEARCH_DB": str(db)}
+    env.pop("GEMINI_API_KEY", None)
+    env.pop("RESEARCH_ALLOW_PRIVATE_HOSTS", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "research", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def test_discover_writes_json_and_excel_and_exits_zero(
+    sites: tuple[SiteServer, SiteServer], tmp_path: Path
+) -> None:
+    site, rival = sites
+    out, js = tmp_path / "report.xlsx", tmp_path / "report.json"
+    process = cli(
+        "discover", site.url, "--competitor", rival.url, "--max-pages", "10",
+        "--engine", "local", "--out", str(out), "--json", str(js), "--allow-private-hosts",
+        db=tmp_path / "runs.sqlite3",
+    )  # fmt: skip
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "Site analysis" in stderr and "Briefs" in stderr  # progress on stderr
+    data = json.loads(js.read_text())
+    report = Report.model_validate(data)
+    assert data["status"] == "completed"
+    assert data["site"]["url"] == site.url
+    assert [c["url"] for c in data["competitors"]][0] == rival.url
+    assert data["keywords"] and all("keyword" in k for k in data["keywords"])
+    assert data["gaps"] and data["errors"] == []
+    for topic in data["topics"]:
+        assert {"title", "keywords", "score", "reason"} <= set(topic)
+    for brief in data["briefs"]:
+        assert brief["topic"] and brief["outline"]
+        assert brief["sources"] and all(s["url"] for s in brief["sources"])
+    workbook = openpyxl.load_workbook(out)
+    assert workbook.sheetnames == [
+        "Summary", "Topics", "Keywords", "Content Gaps", "Competitors", "Briefs", "Sources", "Run Log",
+    ]  # fmt: skip
+    assert workbook["Topics"].max_row == len(report.topics) + 1
+
+
+def test_invalid_url_exits_two_with_one_line(tmp_path: Path) -> None:
+    process = cli("discover", "ftp://example.com", db=tmp_path / "runs.sqlite3")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stderr.strip().count("\n") == 0 and "only http and https" in stderr
+
+
+def test_private_host_is_refused_without_the_flag(
+    sites: tuple[SiteServer, SiteServer], tmp_path: Path
+) -> None:
+    site, _ = sites
+    process = cli("discover", site.url, "--engine", "local", db=tmp_path / "runs.sqlite3")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "127.0.0.1" in last
+    assert site.requests == [], "nothing may be fetched from a refused host"
+
+
+def test_ctrl_c_writes_partial_results_and_exits_130(
+    sites: tuple[SiteServer, SiteServer], tmp_path: Path
+) -> None:
+    site, rival = sites
+    site.hold_paths(lambda path: path.startswith("/blog/"))
+    js = tmp_path / "partial.json"
+    process = cli(
+        "discover", site.url, "--competitor", rival.url, "--engine", "local",
+        "--json", str(js), "--allow-private-hosts",
+        db=tmp_path / "runs.sqlite3",
+    )  # fmt: skip
+    try:
+        assert site.held.wait(60), "the crawl never reached the held pages"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        site.gate.set()
+        process.kill()
+    assert process.returncode == 130, stderr
+    data = json.loads(js.read_text())
+    assert data["status"] == "cancelled"
+    assert data["site"]["pages"], "pages crawled before Ctrl-C are kept"
