@@ -237,3 +237,16 @@ async def test_claim_of_a_dead_process_run_marks_it_interrupted(tmp_path: Path) 
     assert claimed.status == "interrupted"
     assert claimed.stages[StageName.BRIEFS].status == "cancelled"
     await store.aclose()
+
+
+async def test_reopening_keeps_the_schema_and_the_runs(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = await Store.open(path)
+    report = sample_report()
+    await store.save(report)
+    await store.aclose()
+    store = await Store.open(path)  # no migration is due: the data stays as it was
+    assert await store.load(report.run_id) == report
+    await store.aclose()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
