@@ -10,6 +10,21 @@ runner = loop_runner()
 settings = runner.settings
 
 st.subheader("Engine")
+typed = st.text_input(
+    "Gemini API key (this browser session only)", type="password", key="gemini-key-input"
+)
+if typed:
+    st.session_state[SESSION_GEMINI_KEY] = SecretStr(typed.strip())
+
+
+def forget_key() -> None:
+    """Drop the session's key and clear the field (a callback, so the widget may change)."""
+    st.session_state.pop(SESSION_GEMINI_KEY, None)
+    st.session_state["gemini-key-input"] = ""
+
+
+if session_key() is not None:
+    st.button("Forget session key", on_click=forget_key)
 has_key = settings.has_gemini_key or session_key() is not None
 engine = "gemini" if has_key else "local"
 st.metric("Engine in use", engine)
@@ -20,14 +35,6 @@ else:
         "The local engine runs offline with no key. Add a Gemini key to find competitors with "
         "Google Search grounding and to write richer briefs."
     )
-typed = st.text_input(
-    "Gemini API key (this browser session only)", type="password", key="gemini-key-input"
-)
-if typed:
-    st.session_state[SESSION_GEMINI_KEY] = SecretStr(typed.strip())
-if session_key() is not None and st.button("Forget session key"):
-    st.session_state.pop(SESSION_GEMINI_KEY, None)
-    st.rerun()
 
 st.subheader("Limits")
 limits = {

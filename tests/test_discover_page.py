@@ -116,3 +116,42 @@ def test_reload_with_run_in_query_params_finds_the_run(
     assert not reloaded.exception
     assert "Topics" in [t.label for t in reloaded.tabs]
     assert site.url in " ".join(s.value for s in reloaded.subheader)
+
+
+def test_cancel_button_stops_the_run_and_keeps_partial_results(
+    app: AppTest, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    site, _ = sites
+    site.hold_paths(lambda path: path.startswith("/blog/"))
+    app.run()
+    app.text_input[0].input(site.url)
+    next(b for b in app.button if b.label == "Discover Topics").click()
+    app.run()
+    assert site.held.wait(10)
+    app.run()
+    next(b for b in app.button if b.label == "Cancel").click()
+    app.run()
+    job = job_manager().get(app.session_state[SESSION_JOB])
+    assert job is not None and job.wait(1.0)
+    app.run()
+    assert not app.exception
+    assert app.warning and "cancelled" in app.warning[0].value
+    assert job.snapshot().site is not None
+
+
+def test_settings_page_shows_engine_limits_and_loop_health(app: AppTest) -> None:
+    app.switch_page("pages/settings.py")
+    app.run()
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Engine in use"] == "local"
+    assert {"Lag p50", "Lag p99", "Lag max", "Runs in progress"} <= set(metrics)
+    app.text_input(key="gemini-key-input").input("sk-test-secret")
+    app.run()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Engine in use"] == "gemini"
+    page_text = " ".join(str(e.value) for e in app.markdown) + str(app.main)
+    assert "sk-test-secret" not in page_text
+    next(b for b in app.button if b.label == "Forget session key").click()
+    app.run()
+    assert {m.label: m.value for m in app.metric}["Engine in use"] == "local"
