@@ -63,7 +63,9 @@ def render_actions(report: Report) -> None:
     """Resume and delete (with confirmation) for the open run."""
     jobs = job_manager()
     job = jobs.get(report.run_id)
-    live = job is not None and not job.done
+    here = job is not None and not job.done
+    # A run still `running` after the store's check belongs to a live process (maybe the CLI).
+    live = here or report.status in ("running", "pending")
     resume_col, delete_col, _ = st.columns([1, 1, 4])
     if report.status in RESUMABLE and not live:
         if resume_col.button(
@@ -76,8 +78,10 @@ def render_actions(report: Report) -> None:
             else:
                 st.session_state[SESSION_JOB] = job_id
                 st.switch_page("pages/discover.py")
-    if live:
+    if here:
         resume_col.caption("Running now: follow it on Discover Topics.")
+    elif live:
+        resume_col.caption("Running in another process; reload to see its progress.")
     if delete_col.button("Delete run", disabled=live):
         st.session_state[CONFIRM_DELETE] = report.run_id
     if st.session_state.get(CONFIRM_DELETE) == report.run_id:

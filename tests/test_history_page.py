@@ -226,3 +226,14 @@ def test_resume_continues_a_stopped_run(
     report = job.snapshot()
     assert report.status == "completed", report.errors
     assert report.topics
+
+
+def test_a_run_live_in_another_process_cannot_be_resumed_or_deleted(app: AppTest, db: Path) -> None:
+    running = sample_report(status="running")  # saved by this live test process
+    seed(db, running)
+    app.query_params["run"] = running.run_id
+    app.run()
+    assert not app.exception
+    assert "Resume" not in [b.label for b in app.button]
+    assert button(app, "Delete run").disabled
+    assert any("another process" in c.value for c in app.caption)
