@@ -33,7 +33,9 @@ def normalize_start_url(value: str) -> str:
     if parts.scheme not in ("http", "https"):
         raise InvalidURL(f"{value.strip()!r} is not a web address: only http and https URLs work.")
     if parts.username or parts.password:
-        raise InvalidURL("URLs with a user name or password are not accepted; remove the credentials.")
+        raise InvalidURL(
+            "URLs with a user name or password are not accepted; remove the credentials."
+        )
     host = parts.hostname or ""
     if not host or (("." not in host) and host != "localhost" and ":" not in host):
         raise InvalidURL(f"{value.strip()!r} is not a valid URL: it has no proper host name.")
@@ -320,6 +322,13 @@ class Report(BaseModel):
     log: list[ProgressEvent] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     usage: list[Usage] = Field(default_factory=list)
+
+    @property
+    def current_stage(self) -> StageName | None:
+        """The first stage still running, if any."""
+        return next(
+            (name for name, state in self.stages.items() if state.status == "running"), None
+        )
 
     @property
     def finished(self) -> bool:

@@ -155,3 +155,28 @@ def test_settings_page_shows_engine_limits_and_loop_health(app: AppTest) -> None
     next(b for b in app.button if b.label == "Forget session key").click()
     app.run()
     assert {m.label: m.value for m in app.metric}["Engine in use"] == "local"
+
+
+def test_two_browser_sessions_run_their_own_jobs_at_once(
+    app: AppTest, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    site, rival = sites
+    site.hold_paths(lambda path: path == "/pricing")
+    other = AppTest.from_file(APP, default_timeout=30)
+    for session, url in ((app, site.url), (other, rival.url)):
+        session.run()
+        session.text_input[0].input(url)
+        next(b for b in session.button if b.label == "Discover Topics").click()
+        session.run()
+    first, second = app.session_state[SESSION_JOB], other.session_state[SESSION_JOB]
+    assert first != second
+    assert site.held.wait(10)
+    running = {job.id for job in job_manager().running()}
+    assert first in running, "the first session's run is still going"
+    second_job = job_manager().get(second)
+    assert second_job is not None and second_job.wait(60)
+    assert second_job.snapshot().status == "completed"
+    site.gate.set()
+    first_job = job_manager().get(first)
+    assert first_job is not None and first_job.wait(60)
+    assert first_job.snapshot().request.url == site.url

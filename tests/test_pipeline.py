@@ -119,3 +119,19 @@ def test_many_runs_at_once_share_the_one_loop(
         reports.append(job.snapshot())
     assert len({r.run_id for r in reports}) == 6
     assert all(r.status == "completed" for r in reports), [r.errors for r in reports]
+
+
+def test_job_manager_keeps_a_bounded_number_of_finished_jobs(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    site, _ = sites
+    jobs = JobManager(runner, retention=2)
+    ids = []
+    for _ in range(4):
+        job_id = jobs.start(DiscoveryRequest(url=site.url, engine="local", max_pages=2))
+        job = jobs.get(job_id)
+        assert job is not None and job.wait(60)
+        ids.append(job_id)
+    jobs.start(DiscoveryRequest(url=site.url, engine="local", max_pages=2))
+    kept = [job_id for job_id in ids if jobs.get(job_id) is not None]
+    assert kept == ids[-2:]
