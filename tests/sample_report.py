@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
 
 from research.models import (
     Brief,
@@ -21,6 +24,7 @@ from research.models import (
     Topic,
     Usage,
 )
+from research.store import Store
 
 EVIL = '=HYPERLINK("http://evil")'
 START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -140,3 +144,15 @@ def large_report(rows: int = 10_000) -> Report:
         for n in range(rows // 10)
     ]
     return report
+
+
+def seed(path: Path, *reports: Report) -> None:
+    """Save reports into the history database at `path` (from outside any event loop)."""
+
+    async def save() -> None:
+        store = await Store.open(path)
+        for report in reports:
+            await store.save(report)
+        await store.aclose()
+
+    anyio.run(save)

@@ -15,21 +15,9 @@ from research.models import DiscoveryRequest, Report
 from research.store import Store
 from research.ui.resources import SESSION_JOB, job_manager
 from tests.fakes.site import SiteServer
-from tests.sample_report import START, sample_report
+from tests.sample_report import START, sample_report, seed
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-
-
-def seed(path: Path, *reports: Report) -> None:
-    """Save reports into the history database before the app opens it."""
-
-    async def save() -> None:
-        store = await Store.open(path)
-        for report in reports:
-            await store.save(report)
-        await store.aclose()
-
-    anyio.run(save)
 
 
 def saved_ids(path: Path) -> set[str]:

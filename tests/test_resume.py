@@ -24,7 +24,7 @@ from research.models import Report, StageName
 from research.store import Store
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.site import SiteServer
-from tests.sample_report import sample_report
+from tests.sample_report import sample_report, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,16 +125,6 @@ def test_sigkill_after_stage_two_then_resume_without_refetching(
 
     again = cli(env, "resume", run_id)
     assert again.returncode == 2 and "nothing to resume" in again.stderr
-
-
-def seed(db: Path, *reports: Report) -> None:
-    async def save() -> None:
-        store = await Store.open(db)
-        for report in reports:
-            await store.save(report)
-        await store.aclose()
-
-    anyio.run(save)
 
 
 @pytest.fixture
