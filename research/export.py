@@ -34,22 +34,6 @@ FORMAT_SUFFIXES: dict[str, ExportFormat] = {
     ".json": "json",
     ".md": "md",
 }
-MEDIA_TYPES: dict[ExportFormat, str] = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "json": "application/json",
-    "md": "text/markdown",
-}
-SHEETS = (
-    "Summary",
-    "Topics",
-    "Keywords",
-    "Content Gaps",
-    "Competitors",
-    "Briefs",
-    "Sources",
-    "Run Log",
-)
-
 CELL_LIMIT = 32_767
 URL_LIMIT = 2_000  # Excel ignores hyperlink targets longer than about 2,080 characters
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -352,6 +336,8 @@ def workbook_sheets(
 def to_xlsx(report: Report) -> bytes:
     """Return the report as an Excel workbook (blocking: call it in a worker thread)."""
     wb = Workbook(write_only=True)
+    wb.properties.creator = "Research Lab"
+    wb.properties.title = clean_text(f"Content research: {report.request.url}")
     for title, columns, rows in workbook_sheets(report):
         _write_sheet(wb, title, columns, rows())
     buffer = io.BytesIO()
@@ -472,13 +458,6 @@ def format_for_path(path: Path) -> ExportFormat:
     if fmt is None:
         raise ExportError(f"{Path(path).name} has no known export type: use .xlsx, .json or .md.")
     return fmt
-
-
-def export_filename(report: Report, fmt: str) -> str:
-    """Return a download file name for a report export, e.g. research-example.com-ab12.xlsx."""
-    domain = report.site.domain if report.site else report.request.url.split("/")[2]
-    safe = re.sub(r"[^A-Za-z0-9.-]+", "-", domain).strip("-") or "site"
-    return f"research-{safe}-{report.run_id}.{fmt}"
 
 
 async def export_report(

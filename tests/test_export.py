@@ -13,7 +13,6 @@ from openpyxl import load_workbook
 from research.errors import ExportError
 from research.export import (
     CELL_LIMIT,
-    SHEETS,
     export_report,
     format_for_path,
     to_json,
@@ -44,8 +43,8 @@ def _workbook(report: Report):  # type: ignore[no-untyped-def]
 
 def test_workbook_has_every_sheet_with_a_formatted_header() -> None:
     wb = _workbook(sample_report())
-    assert wb.sheetnames == list(SHEETS)
-    for name in SHEETS:
+    assert wb.sheetnames == list(HEADERS)
+    for name in HEADERS:
         ws = wb[name]
         assert [c.value for c in ws[1]] == HEADERS[name], name
         assert all(c.font.bold for c in ws[1])
