@@ -142,7 +142,8 @@ def propose(
         ranked = sorted(cluster.gaps, key=lambda g: (-g.score, g.key))
         evidence = _evidence(ranked)
         title = topic_title(
-            [g.label for g in ranked],
+            ranked[0].label,
+            _companions(ranked),
             [h for u in evidence for h in headings.get(u, [])],
             site.language,
         )
@@ -161,6 +162,18 @@ def propose(
         )
     topics.sort(key=lambda t: (-t.score, t.title))
     return topics[:MAX_TOPICS]
+
+
+def _companions(ranked: Sequence[Gap]) -> list[str]:
+    """Recurring phrases of the topic that add words the lead phrase and each other lack."""
+    seen = set(ranked[0].key.split())
+    chosen: list[str] = []
+    for gap in ranked[1:]:
+        words = set(gap.key.split())
+        if gap.solid and not words & seen:
+            chosen.append(gap.label)
+            seen |= words
+    return chosen
 
 
 def _evidence(gaps: Sequence[Gap]) -> list[str]:

@@ -28,6 +28,12 @@ class Gap:
     pages: int
     evidence: list[str]
     words: int
+    count: int
+
+    @property
+    def solid(self) -> bool:
+        """Whether the phrase recurs (more than one mention), so it can name a topic."""
+        return self.count >= 2 or self.pages >= 2
 
     def model(self) -> ContentGap:
         """Return the gap as the shared model."""
@@ -68,9 +74,9 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
     gaps: list[Gap] = []
     for key in sorted(by_key):
         weakness = site_weakness(site, key)
-        if weakness == 0.0 or key in inside_covered:
-            continue
         entries = by_key[key]
+        if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
+            continue
         total = 0.0
         evidence: list[tuple[float, str]] = []
         for comp, stat in entries:
@@ -93,10 +99,42 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
                 pages=sum(stat.pages for _, stat in entries),
                 evidence=[u for _, u in evidence[:MAX_EVIDENCE]],
                 words=entries[0][1].words,
+                count=sum(stat.count for _, stat in entries),
             )
         )
     gaps.sort(key=lambda g: (-g.score, g.key))
     return gaps
+
+
+# A word on this share of the site's pages is part of its everyday vocabulary.
+FAMILIAR_SHARE = 0.3
+
+
+def _extends_covered(
+    site: SitePhrases, key: str, entries: Sequence[tuple[SitePhrases, PhraseStat]]
+) -> bool:
+    """Whether the phrase is a phrase the site covers plus familiar words ("french press coffee").
+
+    Familiar: a word on many of the site's pages, or (German) a lower-case adjective in front.
+    """
+    words = key.split()
+    if len(words) < 2:
+        return False
+    familiar_pages = max(2.0, FAMILIAR_SHARE * len(site.pages))
+    form = entries[0][1].label.split()
+    for size in range(len(words) - 1, 0, -1):
+        for start in range(len(words) - size + 1):
+            sub = site.stats.get(" ".join(words[start : start + size]))
+            if sub is None or not sub.covered():
+                continue
+            rest = [i for i in range(len(words)) if not start <= i < start + size]
+            if all(
+                site.vocabulary[words[i]] >= familiar_pages
+                or (site.language == "de" and i < start and form[i][:1].islower())
+                for i in rest
+            ):
+                return True
+    return False
 
 
 def covered_parts(site: SitePhrases) -> set[str]:

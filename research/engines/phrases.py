@@ -7,12 +7,15 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from research.engines.language import detect_language
-from research.engines.stopwords import stopwords_for
+from research.engines.stopwords import edge_verbs, inner_words, stopwords_for
 from research.models import Page
 
 MAX_WORDS = 3
+# German nouns are capitalised: one this long is usually a subject ("Sauerteig", "Poolish").
+GERMAN_NOUN_CHARS = 6
 _TOKEN = re.compile(r"[^\W_](?:[\w'’]*[^\W_])?(?:-[^\W_]+)*")
 # Phrases never cross punctuation, line breaks or brackets.
 _BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”„«»|/–—•·…\n\r\t]+|\s-\s")
@@ -31,10 +34,15 @@ class PhraseStat:
 
     key: str
     words: int
-    forms: Counter[str] = field(default_factory=Counter)
+    forms: Counter[str] = field(default_factory=Counter)  # spelling -> weighted uses
     count: int = 0
     weights: dict[str, float] = field(default_factory=dict)
     headed: set[str] = field(default_factory=set)
+    inside: int = 0  # uses not at the start of a sentence or heading
+
+    def confirmed(self) -> bool:
+        """Whether a one-word phrase was seen mid-sentence, so its capital is its own."""
+        return self.words > 1 or self.inside > 0
 
     @property
     def label(self) -> str:
@@ -52,8 +60,11 @@ class PhraseStat:
         return sum(self.weights.values())
 
     def covered(self) -> bool:
-        """Whether the site treats the phrase as a subject, not a passing mention."""
-        return self.pages >= 2 or self.count >= 3 or bool(self.headed)
+        """Whether the site treats the phrase as a subject, not a passing mention.
+
+        A phrase only ever seen in one title or heading is not: titles are full of fragments.
+        """
+        return self.pages >= 2 or self.count >= 3 or (bool(self.headed) and self.count >= 1)
 
 
 @dataclass
@@ -75,6 +86,7 @@ class SitePhrases:
     pages: list[PageText]
     stats: dict[str, PhraseStat]
     ranked: list[PhraseStat]
+    vocabulary: Counter[str]  # stemmed word -> pages using it
 
     def score(self, key: str) -> float:
         """Return the phrase's site score (0 when absent from the ranking)."""
@@ -123,50 +135,60 @@ def phrase_key(text: str, language: str) -> str:
     return " ".join(stem(t, language) for t in tokens(text))
 
 
-def candidates(text: str, language: str) -> Iterator[tuple[str, str, int]]:
-    """Yield (key, surface form, word count) for every candidate phrase in a text."""
+def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]:
+    """Yield (key, surface form, word count, at chunk start) for every candidate phrase."""
     stops = stopwords_for(language)
+    inner = inner_words(language)
+    verbs = edge_verbs(language)
+    german = language == "de"
     for chunk in _BREAK.split(text):
-        words = tokens(chunk)
-        n = len(words)
+        cased = [t.replace("’", "'") for t in _TOKEN.findall(chunk)]
+        n = len(cased)
         if n == 0:
             continue
+        words = [t.lower() for t in cased]
         good = [_content_word(w, stops) for w in words]
         stems = [stem(w, language) for w in words]
         for i in range(n):
-            if not good[i]:
+            if not good[i] or words[i] in verbs:
                 continue
-            if language == "de" and len(words[i]) >= 10:
-                # German packs a topic into one compound noun ("Sauerteigbrot").
-                yield stems[i], words[i], 1
-            inner_stops = 0
-            for j in range(i + 1, min(n, i + MAX_WORDS + 1)):
+            if _single_word_topic(cased[i], german):
+                yield stems[i], cased[i], 1, i == 0
+            content = 1
+            for j in range(i + 1, n):
                 if not good[j]:
-                    if (words[j] in stops and words[j] not in _CONJUNCTIONS) or (
-                        words[j] in _CONNECTORS
-                    ):
-                        inner_stops += 1
-                        if inner_stops > 1:
-                            break
+                    if words[j] in inner and j + 1 < n:
                         continue
                     break
-                if j - i + 1 - inner_stops > MAX_WORDS:
+                content += 1
+                if content > MAX_WORDS + (1 if _VERSUS in words[i:j] else 0):
                     break
-                yield " ".join(stems[i : j + 1]), " ".join(words[i : j + 1]), j - i + 1
+                if j - i + 1 - content > 1:
+                    break  # at most one function word inside
+                if german and not cased[j][:1].isupper():
+                    continue  # a German phrase ends on a noun
+                if words[j] in verbs:
+                    continue
+                yield " ".join(stems[i : j + 1]), " ".join(cased[i : j + 1]), j - i + 1, i == 0
 
 
-_CONNECTORS = frozenset({"vs", "versus", "v"})
-# "and"/"or" join two subjects; a phrase spanning them is not one subject.
-_CONJUNCTIONS = frozenset(
-    {"and", "or", "nor", "but", "und", "oder", "aber", "et", "ou", "mais", "y", "o", "pero", "e"}
-)
+_VERSUS = "vs"
+
+
+def _single_word_topic(token: str, german: bool) -> bool:
+    """Acronyms (SPF), brand-like words (AeroPress) and German compounds stand alone."""
+    if len(token) >= 3 and token.isupper() and token.isalpha():
+        return True
+    if any(c.isupper() for c in token[1:]) and token[:1].isupper() and token.isalpha():
+        return True
+    return german and len(token) >= GERMAN_NOUN_CHARS and token[:1].isupper()
 
 
 def _content_word(word: str, stops: frozenset[str]) -> bool:
     return (
         len(word) > 1
-        and word not in _CONNECTORS
         and word not in stops
+        and word not in ("vs", "versus")
         and not any(c.isdigit() for c in word)
     )
 
@@ -185,8 +207,25 @@ def _norm_line(line: str) -> str:
     return " ".join(line.lower().split())
 
 
-def strip_boilerplate(pages: Sequence[Page]) -> list[PageText]:
-    """Return page content without lines, headings and title parts repeated on most pages."""
+# Pages that say little about what a site writes on: front page taglines, legal and company pages.
+_MINOR_PAGES = re.compile(
+    r"/(about|about-us|ueber-uns|uber-uns|a-propos|sobre-nosotros|contact|kontakt|impressum|"
+    r"imprint|datenschutz|privacy|terms|legal|careers|jobs|pricing|preise|team|press)/?$"
+)
+MINOR_PAGE_WEIGHT = 0.5
+
+
+def page_importance(url: str) -> float:
+    """How much a page's phrases count: less for the front page and company/legal pages."""
+    path = urlsplit(url).path
+    return MINOR_PAGE_WEIGHT if path in ("", "/") or _MINOR_PAGES.search(path.lower()) else 1.0
+
+
+def strip_boilerplate(pages: Sequence[Page]) -> tuple[list[PageText], list[str]]:
+    """Return page content without lines, headings and title parts repeated on most pages.
+
+    Also returns the title parts shared by many pages: the site's name.
+    """
     n = len(pages)
     threshold = max(2, math.ceil(n * BOILERPLATE_SHARE)) if n >= 3 else n + 1
     line_pages: Counter[str] = Counter()
@@ -199,7 +238,7 @@ def strip_boilerplate(pages: Sequence[Page]) -> list[PageText]:
     repeated = {line for line, count in line_pages.items() if count >= threshold}
     # A title part shared by several pages is the site's name ("Guide | Acme").
     title_threshold = max(2, math.ceil(n * 0.3)) if n >= 3 else n + 1
-    brand = {part for part, count in title_parts.items() if count >= title_threshold}
+    brand = sorted(part for part, count in title_parts.items() if count >= title_threshold)
     out: list[PageText] = []
     for page in pages:
         parts = [p for p in _TITLE_SPLIT.split(page.title) if p.strip()]
@@ -209,7 +248,7 @@ def strip_boilerplate(pages: Sequence[Page]) -> list[PageText]:
         lines = [x.strip() for x in page.text.splitlines() if x.strip()]
         lines = [x for x in lines if _norm_line(x) not in repeated]
         out.append(PageText(page.url, title.strip(), headings, lines))
-    return out
+    return out, brand
 
 
 def site_language(pages: Sequence[Page]) -> str:
@@ -239,45 +278,75 @@ def phrase_score(stat: PhraseStat) -> float:
 def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> SitePhrases:
     """Return the phrase statistics of a site's pages."""
     lang = language or site_language(pages)
-    texts = strip_boilerplate(pages)
+    texts, brand = strip_boilerplate(pages)
     stats: dict[str, PhraseStat] = {}
+    vocabulary: Counter[str] = Counter()
     for page in texts:
         body: Counter[str] = Counter()
         forms: Counter[tuple[str, str]] = Counter()
         words: dict[str, int] = {}
+        inside: Counter[str] = Counter()
+        structure = {_norm_line(page.title), *(_norm_line(h) for h in page.headings)}
+        own_words: set[str] = set()
         for line in page.lines:
-            for key, form, size in candidates(line, lang):
+            own_words.update(stem(t, lang) for t in tokens(line))
+            if _norm_line(line) in structure:
+                continue  # extractors repeat headings in the text; count them once, as headings
+            for key, form, size, first in candidates(line, lang):
                 body[key] += 1
-                forms[(key, form)] += 1
+                inside[key] += not first
+                forms[(key, form)] += _STRUCTURE_FORM if first else 1.0
                 words[key] = size
         titled: set[str] = set()
-        for key, form, size in candidates(page.title, lang):
-            titled.add(key)
-            forms[(key, form)] += 1
-            words[key] = size
         headed: set[str] = set()
-        for heading in page.headings:
-            for key, form, size in candidates(heading, lang):
-                headed.add(key)
-                forms[(key, form)] += 1
-                words[key] = size
+        for found, texts_ in ((titled, [page.title]), (headed, page.headings)):
+            for text in texts_:
+                for key, form, size, first in candidates(text, lang):
+                    found.add(key)
+                    inside[key] += not first
+                    forms[(key, form)] += _STRUCTURE_FORM
+                    words[key] = size
+        importance = page_importance(page.url)
         for key in sorted(set(body) | titled | headed):
             stat = stats.get(key)
             if stat is None:
                 stat = stats[key] = PhraseStat(key, words[key])
             stat.count += body[key]
-            stat.weights[page.url] = page_weight(body[key], key in titled, key in headed)
+            stat.inside += inside[key]
+            weight = page_weight(body[key], key in titled, key in headed)
+            stat.weights[page.url] = round(weight * importance, 6)
             if key in titled or key in headed:
                 stat.headed.add(page.url)
         for (key, form), count in forms.items():
             stats[key].forms[form] += count
-    ranked = _rank(stats)
-    return SitePhrases(domain, lang, texts, stats, ranked)
+        vocabulary.update(own_words)
+    ranked = _rank(stats, _brand_keys(domain, brand, lang))
+    return SitePhrases(domain, lang, texts, stats, ranked, vocabulary)
 
 
-def _rank(stats: dict[str, PhraseStat]) -> list[PhraseStat]:
-    """Phrases worth listing, best first, without phrases that only live inside a longer one."""
-    kept = [s for s in stats.values() if s.covered() and (s.words > 1 or s.count >= 2)]
+# Title, headings and sentence starts capitalise words, so their spelling counts for little.
+_STRUCTURE_FORM = 0.01
+
+
+def _brand_keys(domain: str, brand: Sequence[str], language: str) -> tuple[set[str], str]:
+    """Keys of the site's name and its domain label squeezed ("thedailygrind")."""
+    keys = {phrase_key(part, language) for part in brand}
+    host = domain.split(":")[0]
+    label = host.rsplit(".", 1)[0] if "." in host else host
+    return keys, re.sub(r"[^\w]", "", label.lower())
+
+
+def _rank(stats: dict[str, PhraseStat], brand: tuple[set[str], str]) -> list[PhraseStat]:
+    """Phrases worth listing, best first, without brand names or phrases living in longer ones."""
+    names, label = brand
+    kept = [
+        s
+        for s in stats.values()
+        if s.covered()
+        and s.confirmed()
+        and s.key not in names
+        and not (label and len(s.key) > 3 and s.key.replace(" ", "") in label)
+    ]
     by_key = {s.key: s for s in kept}
     drop: set[str] = set()
     for stat in kept:

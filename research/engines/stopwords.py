@@ -66,3 +66,48 @@ def stopwords_for(language: str | None) -> frozenset[str]:
         # Sites in other languages still carry English buttons ("Read more", "Cookies").
         words |= set(_WEB_WORDS["en"])
     return frozenset(words)
+
+
+# Function words that may sit inside a phrase ("return on investment", "Übernachtgare im
+# Kühlschrank"); any other stop word ends it.
+_INNER: dict[str, str] = {
+    "en": "of for on in to a an the with from by at per your vs versus",
+    "de": "im in mit für zum zur vom von der die das des dem den am ohne auf aus vs",
+    "fr": "de du des la le les à au aux en pour sans d' l' vs",
+    "es": "de del la el los las en con para sin al vs",
+    "it": "di del della dei delle la il lo le gli in con per senza al alla vs",
+    "nl": "van voor op in met de het een zonder vs",
+    "pt": "de do da dos das o a os as em com para sem ao vs",
+}
+
+# English verbs that cannot open a keyphrase ("show the product") or close one in the third
+# person ("grinder works"); nouns that double as verbs (brew, test, store) are left out.
+_VERBS = (
+    "avoid choose remove serve practise practice love read learn make get take give keep let "
+    "put say tell think know want need try help show find see look feel become leave bring "
+    "begin happen include continue add change explain decide understand create write stay pay "
+    "improve reduce increase protect prevent ensure allow require provide check compare pick "
+    "buy sell go come move turn work start matter taste grow hold sit stand believe mean "
+    "seem follow carry lose meet win lead build discover enjoy offer apply become catch "
+    "describe dissolve rinse skim fill heat cool wait lower raise measure watch spend"
+).split()
+
+
+def _inflections(verb: str) -> tuple[str, ...]:
+    stem = verb[:-1] if verb.endswith("e") else verb
+    third = verb + "es" if verb.endswith(("s", "sh", "ch", "x", "o")) else verb + "s"
+    return (verb, third, stem + "ing", stem + "ed" if verb.endswith("e") else verb + "ed")
+
+
+@functools.cache
+def inner_words(language: str | None) -> frozenset[str]:
+    """Return the function words allowed inside a phrase in this language."""
+    return frozenset(_INNER.get(language or "en", _INNER["en"]).split())
+
+
+@functools.cache
+def edge_verbs(language: str | None) -> frozenset[str]:
+    """Return verb forms that may not open or close a phrase (English only)."""
+    if language not in (None, "en"):
+        return frozenset()
+    return frozenset(form for verb in _VERBS for form in _inflections(verb))

@@ -68,11 +68,13 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
-def topic_title(keywords: Sequence[str], headings: Sequence[str], language: str) -> str:
-    """Return a title a writer would use for a topic made of `keywords` (best first)."""
+def topic_title(
+    main: str, companions: Sequence[str], headings: Sequence[str], language: str
+) -> str:
+    """Return a title a writer would use for a topic led by `main`, with related phrases."""
     lang = language if language in _TEMPLATES else "en"
     words = _TEMPLATES[lang]
-    main = keywords[0]
+    keywords = [main, *companions]
     for keyword in keywords[:3]:
         match = _VERSUS.match(keyword)
         if match:
@@ -84,16 +86,12 @@ def topic_title(keywords: Sequence[str], headings: Sequence[str], language: str)
     for kind, markers in _KINDS.items():
         if last in markers:
             return _cap(words[kind].format(main=main))
-    others = [k for k in keywords[1:] if not _overlaps(k, main)]
+    others = list(companions)
     if len(others) >= 2:
         return _cap(words["explained_more"].format(main=main, k2=others[0], k3=others[1]))
     if others:
         return _cap(words["explained_pair"].format(main=main, k2=others[0]))
     return _cap(words["explained"].format(main=main))
-
-
-def _overlaps(a: str, b: str) -> bool:
-    return a in b or b in a
 
 
 def _how_heading(keywords: Sequence[str], headings: Sequence[str], lang: str) -> str:
