@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from research.cli import main
 from research.models import Report, StageName
 from research.store import Store
-from tests.fakes.gemini import FakeGemini
+from tests.fakes.gemini import FakeGemini, FakeRequest
 from tests.fakes.site import SiteServer
 from tests.sample_report import sample_report, seed
 
@@ -54,6 +54,11 @@ def load(db: Path, run_id: str) -> Report:
     return anyio.run(read)
 
 
+def asks_for_gaps(request: FakeRequest) -> bool:
+    """Whether a Gemini request is stage 3's (its answer has content gaps)."""
+    return "content gaps" in request.prompt or '"gaps"' in json.dumps(request.schema or {})
+
+
 @pytest.fixture
 def gemini(sites: tuple[SiteServer, SiteServer]) -> Iterator[FakeGemini]:
     """A fake Gemini that names the fixture competitor when asked for competitors."""
@@ -80,14 +85,14 @@ def test_sigkill_after_stage_two_then_resume_without_refetching(
     site, rival = sites
     db = Path(env["RESEARCH_DB"])
     # Stage 3 asks Gemini for keywords and content gaps: hold that one request.
-    gemini.fail_next("hang", when=lambda request: "content gaps" in request.prompt)
+    gemini.fail_next("hang", when=asks_for_gaps)
     process = subprocess.Popen(
         [sys.executable, "-m", "research", "discover", site.url, "--competitor", rival.url,
          "--engine", "gemini", "--max-pages", "10", "--quiet"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        assert gemini.hanging.acquire(timeout=60), "stage 3 never asked Gemini"
+        assert gemini.hanging.acquire(timeout=30), "stage 3 never asked Gemini"
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
