@@ -138,7 +138,8 @@ class _Crawl:
             return None
         return target
 
-    def enqueue(self, link: str, depth: int) -> None:
+    def enqueue(self, link: str, depth: int, parent: str = "") -> None:
+        """Queue a same-site link unless seen, too deep, binary, a trap or disallowed."""
         url = normalize_url(link)
         if url is None or depth > self.max_depth or site_of(url) not in self.sites:
             return
@@ -149,8 +150,9 @@ class _Crawl:
         if looks_binary(url):
             self.issue(url, "skipped", f"{url} is not an HTML page; it was skipped.")
             return
+        # A trap is a series that generates itself: calendar months, endless ?page=N.
         shape = trap_key(url)
-        count = self.shapes.get(shape, 0) + 1
+        count = self.shapes.get(shape, 0) + (1 if parent and trap_key(parent) == shape else 0)
         self.shapes[shape] = count
         if count > self.trap_limit:
             if count == self.trap_limit + 1:
@@ -158,7 +160,7 @@ class _Crawl:
                     url,
                     "skipped",
                     f"{url} looks like an endless series of similar pages; "
-                    f"only the first {self.trap_limit} were crawled.",
+                    "the crawl stopped following it.",
                 )
             return
         if not self.robots.allowed(url):
@@ -194,7 +196,7 @@ class _Crawl:
             page = await self.extract(fetched, depth)
             self.add_page(page)
             for link in page.links:
-                self.enqueue(link, depth + 1)
+                self.enqueue(link, depth + 1, page.url)
         finally:
             self.in_flight -= 1
             self.changed.set()

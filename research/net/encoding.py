@@ -51,7 +51,13 @@ def decode_html(body: bytes, content_type: str = "") -> str:
                 return body.decode(name)
             except UnicodeDecodeError:
                 continue
-    best = charset_normalizer.from_bytes(body[:_DETECT_BYTES]).best()
+    matches = charset_normalizer.from_bytes(body[:_DETECT_BYTES])
+    best = matches.best()
     if best is not None:
-        return body.decode(best.encoding, errors="replace")
+        # Short Western texts fit several code pages equally well; the web's default wins ties.
+        tied = {
+            m.encoding for m in matches if m.chaos <= best.chaos and m.coherence >= best.coherence
+        }
+        encoding = "cp1252" if "cp1252" in tied else best.encoding
+        return body.decode(encoding, errors="replace")
     return body.decode("cp1252", errors="replace")

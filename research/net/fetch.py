@@ -8,7 +8,7 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -118,11 +118,19 @@ class _CountedStream(httpcore.AsyncNetworkStream):
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Network backend that connects only to addresses it has itself resolved and checked."""
+    """Network backend that connects only to addresses it has itself resolved and checked.
 
-    def __init__(self, counter: ConnectionCounter) -> None:
+    Checking here, at connect time, closes the gap a DNS answer could change in (rebinding).
+    """
+
+    def __init__(
+        self,
+        counter: ConnectionCounter,
+        policy: Callable[[], AddressPolicy] = _policy.get,
+    ) -> None:
         self._inner = httpcore.AnyIOBackend()
         self._counter = counter
+        self._policy = policy
 
     async def connect_tcp(
         self,
@@ -133,7 +141,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         with anyio.fail_after(timeout):
-            addresses = await resolve_allowed(host, port, _policy.get())
+            addresses = await resolve_allowed(host, port, self._policy())
         error: Exception | None = None
         for address in addresses:
             try:

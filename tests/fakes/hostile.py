@@ -153,6 +153,9 @@ class FixtureServer(ThreadingHTTPServer):
         with self._lock:
             return self._lock.wait_for(lambda: condition(self), timeout)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients that hang up early are part of the game; stay quiet about them."""
+
     def start(self) -> FixtureServer:
         """Serve in a background thread."""
         self._thread.start()

@@ -1,0 +1,71 @@
+"""The network layer's pure rules: address policy, URL normalisation, charsets."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from research.errors import HostNotAllowed
+from research.net.encoding import decode_html
+from research.net.policy import AddressPolicy, check_url, refusal
+from research.net.urls import dedupe_key, normalize_url, site_of, trap_key
+
+
+def test_address_policy_classifies_addresses() -> None:
+    public, private = AddressPolicy(), AddressPolicy(allow_private=True)
+    intranet = AddressPolicy.build(False, ["10.1.0.0/16"])
+    cases = [
+        ("93.184.216.34", None, None, None),
+        ("2606:4700::1111", None, None, None),
+        ("127.0.0.1", "private", None, "private"),
+        ("10.1.2.3", "private", None, None),
+        ("10.2.0.1", "private", None, "private"),
+        ("192.168.1.1", "private", None, "private"),
+        ("100.64.0.1", "private", None, "private"),
+        ("::1", "private", None, "private"),
+        ("fe80::1", "private", None, "private"),
+        ("::ffff:10.0.0.1", "private", None, "private"),
+        ("224.0.0.1", "private", "private", "private"),
+        ("169.254.169.254", "metadata", "metadata", "metadata"),
+        ("::ffff:169.254.169.254", "metadata", "metadata", "metadata"),
+        ("fd00:ec2::254", "metadata", "metadata", "metadata"),
+    ]
+    for address, strict, lenient, with_intranet in cases:
+        ip = ipaddress.ip_address(address)
+        assert refusal(ip, public) == strict, address
+        assert refusal(ip, private) == lenient, address
+        assert refusal(ip, intranet) == with_intranet, address
+    with pytest.raises(HostNotAllowed, match="invalid port"):
+        check_url("http://example.com:99999/")
+
+
+def test_urls_normalise_and_deduplicate() -> None:
+    assert normalize_url("HTTP://Example.COM:80/a/b?utm_source=x&b=2&a=1#frag") == (
+        "http://example.com/a/b?b=2&a=1"
+    )
+    assert normalize_url("https://example.com:443") == "https://example.com/"
+    assert normalize_url("https://example.com:8443/x") == "https://example.com:8443/x"
+    assert normalize_url("../c?gclid=1", "https://example.com/a/b/") == "https://example.com/a/c"
+    assert normalize_url("mailto:a@example.com") is None
+    assert normalize_url("javascript:void(0)") is None
+    assert normalize_url("https://example.com/" + "a" * 3000) is None
+    assert dedupe_key("https://www.example.com/about/") == dedupe_key("http://example.com/about")
+    assert dedupe_key("https://example.com/?b=2&a=1") == dedupe_key("https://example.com/?a=1&b=2")
+    assert dedupe_key("https://example.com/a") != dedupe_key("https://example.com/b")
+    assert site_of("https://www.Example.com/x") == site_of("https://example.com") == "example.com"
+    assert site_of("http://127.0.0.1:8080/") == "127.0.0.1:8080"
+    assert trap_key("https://e.com/cal/2026/11") == trap_key("https://e.com/cal/2031/2?x=1")
+
+
+def test_charsets_are_decoded() -> None:
+    text = "Crème brûlée, façade, naïve"
+    assert decode_html(text.encode("latin-1"), "text/html; charset=ISO-8859-1") == text
+    assert decode_html(text.encode("cp1252"), "text/html") == text  # detected
+    assert decode_html(text.encode(), "text/html; charset=iso-8859-1") == text  # wrong header
+    japanese = "<html><head><meta charset='shift_jis'></head><body>日本語のページ</body></html>"
+    assert "日本語のページ" in decode_html(japanese.encode("shift_jis"), "text/html")
+    undeclared = "<html><body>" + "これは日本語で書かれたページです。" * 20 + "</body></html>"
+    assert "日本語で書かれた" in decode_html(undeclared.encode("shift_jis"), "text/html")
+    assert decode_html("hello".encode("utf-8-sig"), "") == "hello"
+    assert decode_html(b"", "text/html") == ""
