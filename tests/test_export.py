@@ -99,6 +99,16 @@ def test_formula_like_text_stays_text() -> None:
         assert sheets and not any(b"<f>" in archive.read(n) for n in sheets)
 
 
+def test_only_web_urls_become_links() -> None:
+    report = sample_report()
+    report.sources[0].url = "javascript:alert(1)"
+    report.sources[1].url = "file:///etc/passwd"
+    sources = _workbook(report)["Sources"]
+    assert sources["A2"].value == "javascript:alert(1)" and sources["A2"].hyperlink is None
+    assert sources["A3"].hyperlink is None
+    assert sources["A4"].hyperlink.target == "https://example.com/p2"
+
+
 def test_control_characters_and_long_text() -> None:
     report = sample_report()
     report.topics[0].title = "bell\x07 and nul\x00 gone"
