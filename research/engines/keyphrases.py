@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
-from research.engines.phrases import collect, phrase_score
+from research.engines.phrases import phrase_score, site_phrases
 from research.models import Keyphrase, Page, PageIssue, SiteAnalysis, host_of
 
 MAX_KEYPHRASES = 50
@@ -33,7 +33,7 @@ NON_COMPETITORS = (
 def analyse_site(url: str, pages: list[Page], issues: list[PageIssue]) -> SiteAnalysis:
     """Return the analysis of a crawled site: title, language, keyphrases, outbound domains."""
     domain = host_of(url)
-    site = collect(domain, pages)
+    site = site_phrases(domain, pages)
     keyphrases = [
         Keyphrase(
             keyword=stat.label,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -13,7 +11,7 @@ from research.engines.briefs import write
 from research.engines.clustering import propose
 from research.engines.gaps import find_gaps, keyword_research
 from research.engines.keyphrases import outbound_link_counts
-from research.engines.phrases import SitePhrases, collect
+from research.engines.phrases import SitePhrases, site_phrases
 from research.models import (
     Brief,
     Competitor,
@@ -24,8 +22,6 @@ from research.models import (
 )
 from research.progress import StageContext
 
-_CACHE_SIZE = 16
-
 
 class LocalEngine:
     """Finds gaps, topics and briefs from crawled pages alone: no key, no downloads."""
@@ -34,27 +30,6 @@ class LocalEngine:
 
     def __init__(self, threads: anyio.CapacityLimiter) -> None:
         self._threads = threads
-        self._cache: OrderedDict[tuple[object, ...], SitePhrases] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def phrases(self, site: SiteAnalysis) -> SitePhrases:
-        """Return the phrase statistics of an analysed site (cached; call in a worker thread)."""
-        key = (
-            site.domain,
-            site.language,
-            tuple((p.url, p.title, len(p.text), hash(p.text)) for p in site.pages),
-        )
-        with self._lock:
-            found = self._cache.get(key)
-            if found is not None:
-                self._cache.move_to_end(key)
-                return found
-        stats = collect(site.domain, site.pages, site.language)
-        with self._lock:
-            self._cache[key] = stats
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return stats
 
     async def find_competitors(
         self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
@@ -90,7 +65,9 @@ class LocalEngine:
         """Return the site's ranked keywords and the gaps its competitors cover."""
 
         def work() -> KeywordResearch:
-            return keyword_research(self.phrases(site), [self.phrases(c) for c in competitors])
+            return keyword_research(
+                site_phrases_of(site), [site_phrases_of(c) for c in competitors]
+            )
 
         research = await anyio.to_thread.run_sync(work, limiter=self._threads)
         if not competitors:
@@ -111,8 +88,8 @@ class LocalEngine:
         """Return topic ideas clustered from the gaps, best first."""
 
         def work() -> list[Topic]:
-            own = self.phrases(site)
-            others = [self.phrases(c) for c in competitors]
+            own = site_phrases_of(site)
+            others = [site_phrases_of(c) for c in competitors]
             wanted = {g.keyword for g in research.gaps}
             gaps = [g for g in find_gaps(own, others) if g.label in wanted] or find_gaps(
                 own, others
@@ -134,7 +111,7 @@ class LocalEngine:
         """Return an extractive brief for the topic citing crawled pages."""
 
         def work() -> Brief:
-            return write(topic, self.phrases(site), [self.phrases(c) for c in competitors])
+            return write(topic, site_phrases_of(site), [site_phrases_of(c) for c in competitors])
 
         brief = await anyio.to_thread.run_sync(work, limiter=self._threads)
         if on_text is not None:
@@ -142,6 +119,11 @@ class LocalEngine:
         if len(brief.passages) < 3:
             ctx.warn(f"Only {len(brief.passages)} passages found for {topic.title!r}.")
         return brief
+
+
+def site_phrases_of(site: SiteAnalysis) -> SitePhrases:
+    """Return the phrase statistics of an analysed site (blocking; call in a worker thread)."""
+    return site_phrases(site.domain, site.pages)
 
 
 def _link_schemes(site: SiteAnalysis) -> dict[str, str]:

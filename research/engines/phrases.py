@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -273,6 +274,27 @@ def phrase_score(stat: PhraseStat) -> float:
     """A phrase's site score: summed page weights, favouring multi-word phrases."""
     length = {1: 0.8, 2: 1.0}.get(stat.words, 1.1)
     return stat.weight * length
+
+
+_CACHE_SIZE = 16
+_cache: OrderedDict[tuple[object, ...], SitePhrases] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def site_phrases(domain: str, pages: Sequence[Page]) -> SitePhrases:
+    """Return the phrase statistics of a site's pages, reusing them for the same pages."""
+    key = (domain, tuple((p.url, p.title, tuple(p.headings), p.language, p.text) for p in pages))
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+    stats = collect(domain, pages)
+    with _cache_lock:
+        _cache[key] = stats
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return stats
 
 
 def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> SitePhrases:
