@@ -6,19 +6,12 @@ topics P@10 brot 0.90, coffee 0.89, email 0.90. The floors sit a little below.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from bench.eval import SetScore, evaluate_all
 
 SET_FLOOR = 0.7
 OVERALL_FLOOR = 0.8
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +40,3 @@ def test_brand_names_and_covered_subjects_are_not_gaps(scores: list[SetScore]) -
     gaps = [text.lower() for text, _ in coffee.gaps]
     assert not any("daily grind" in g for g in gaps)
     assert not any(g in ("grind size", "french press", "brew ratio") for g in gaps)
-
-
-_RUN = """
-import json
-from bench.eval import EVAL_DIR, evaluate
-score = evaluate(EVAL_DIR / "email")
-print(json.dumps([score.gaps, score.topics]))
-"""
-
-
-def test_same_pages_give_the_same_report_in_any_process() -> None:
-    outputs = []
-    for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run(
-            [sys.executable, "-c", _RUN],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        outputs.append(json.loads(done.stdout))
-    assert outputs[0] == outputs[1]
