@@ -192,3 +192,12 @@ def test_same_pages_give_the_same_report_in_any_process() -> None:
     assert [run.returncode for run in runs] == [0, 0]
     assert outputs[0] == outputs[1]
     assert "bulk fermentation" in outputs[0]
+
+
+def _dump(parts: tuple[object, ...]) -> str:
+    def one(x: object) -> object:
+        if isinstance(x, list):
+            return [one(i) for i in x]
+        return x.model_dump(mode="json") if hasattr(x, "model_dump") else x
+
+    return repr([one(p) for p in parts])
