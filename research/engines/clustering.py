@@ -144,6 +144,7 @@ def propose(
         title = topic_title(
             ranked[0].label,
             _companions(ranked),
+            [g.label for g in ranked],
             [h for u in evidence for h in headings.get(u, [])],
             site.language,
         )
@@ -165,12 +166,12 @@ def propose(
 
 
 def _companions(ranked: Sequence[Gap]) -> list[str]:
-    """Recurring phrases of the topic that add words the lead phrase and each other lack."""
+    """Recurring phrases that head a competitor section and add words the others lack."""
     seen = set(ranked[0].key.split())
     chosen: list[str] = []
     for gap in ranked[1:]:
         words = set(gap.key.split())
-        if gap.solid and not words & seen:
+        if gap.solid and gap.headed and not words & seen:
             chosen.append(gap.label)
             seen |= words
     return chosen

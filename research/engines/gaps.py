@@ -29,6 +29,7 @@ class Gap:
     evidence: list[str]
     words: int
     count: int
+    headed: bool
 
     @property
     def solid(self) -> bool:
@@ -63,8 +64,9 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
             (0.5 + 0.5 x centrality_c) x (1 + ln pages_c)
 
     weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
-    passing (phrases the site already covers are not gaps); centrality_c is the phrase's score
-    on competitor c over the best phrase score there; pages_c is how many of c's pages carry it.
+    passing (phrases the site already covers are not gaps); centrality_c is the phrase's TF-IDF
+    weight on the competitor page it is most central to (0..1, see phrases._centrality);
+    pages_c is how many of c's pages carry it.
     """
     by_key: dict[str, list[tuple[SitePhrases, PhraseStat]]] = {}
     for comp in competitors:
@@ -80,8 +82,7 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         total = 0.0
         evidence: list[tuple[float, str]] = []
         for comp, stat in entries:
-            top = phrase_score(comp.ranked[0])
-            centrality = phrase_score(stat) / top if top else 0.0
+            centrality = comp.centrality.get(key, 0.0)
             total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages))
             evidence.extend((w, u) for u, w in stat.weights.items())
         evidence.sort(key=lambda item: (-item[0], item[1]))
@@ -100,6 +101,7 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
                 evidence=[u for _, u in evidence[:MAX_EVIDENCE]],
                 words=entries[0][1].words,
                 count=sum(stat.count for _, stat in entries),
+                headed=any(stat.headed for _, stat in entries),
             )
         )
     gaps.sort(key=lambda g: (-g.score, g.key))

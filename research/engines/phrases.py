@@ -10,6 +10,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from scipy.sparse import csr_matrix
+from sklearn.feature_extraction.text import TfidfTransformer
+
 from research.engines.language import detect_language
 from research.engines.stopwords import edge_verbs, inner_words, stopwords_for
 from research.models import Page
@@ -88,11 +91,7 @@ class SitePhrases:
     stats: dict[str, PhraseStat]
     ranked: list[PhraseStat]
     vocabulary: Counter[str]  # stemmed word -> pages using it
-
-    def score(self, key: str) -> float:
-        """Return the phrase's site score (0 when absent from the ranking)."""
-        stat = self.stats.get(key)
-        return phrase_score(stat) if stat else 0.0
+    centrality: dict[str, float]  # ranked phrase -> its best TF-IDF weight on one page (0..1)
 
 
 def tokens(text: str) -> list[str]:
@@ -343,7 +342,29 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             stats[key].forms[form] += count
         vocabulary.update(own_words)
     ranked = _rank(stats, _brand_keys(domain, brand, lang))
-    return SitePhrases(domain, lang, texts, stats, ranked, vocabulary)
+    return SitePhrases(domain, lang, texts, stats, ranked, vocabulary, _centrality(ranked))
+
+
+def _centrality(ranked: Sequence[PhraseStat]) -> dict[str, float]:
+    """How central each phrase is where it is most central: its top page's TF-IDF weight.
+
+    Rows are pages, columns phrases, cells the page weights (mentions plus title and heading
+    bonus); scikit-learn's TfidfTransformer (sublinear tf, smooth idf, L2 rows) turns them into
+    each phrase's share of a page, discounted for phrases spread over every page.
+    """
+    if not ranked:
+        return {}
+    rows: dict[str, int] = {}
+    data, row_ids, col_ids = [], [], []
+    for col, stat in enumerate(ranked):
+        for url, weight in stat.weights.items():
+            data.append(weight)
+            row_ids.append(rows.setdefault(url, len(rows)))
+            col_ids.append(col)
+    matrix = csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(ranked)))
+    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(matrix)
+    best = tfidf.max(axis=0).toarray().ravel()
+    return {stat.key: round(float(best[col]), 6) for col, stat in enumerate(ranked)}
 
 
 # Title, headings and sentence starts capitalise words, so their spelling counts for little.

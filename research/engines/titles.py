@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from research.engines.phrases import phrase_key
+
 _VERSUS = re.compile(r"^(.+?)\s+(?:vs|versus|v)\s+(.+)$")
+_CHOICE = {
+    lang: re.compile(rf"^(.+?)\s+(?:vs\.?|versus|{word})\s+(.+)$", re.IGNORECASE)
+    for lang, word in (("en", "or"), ("de", "oder"), ("fr", "ou"), ("es", "o"))
+}
 
 # (question or instruction openers seen in headings, template wording) per language.
 _HOW = {
     "en": ("how to ", "how do you ", "how do i "),
-    "de": ("wie ", "so "),
+    "de": ("wie man ", "wie sie ", "wie du ", "so gelingt ", "so klappt "),
     "fr": ("comment ",),
     "es": ("cómo ", "como "),
 }
@@ -69,17 +75,28 @@ def _cap(text: str) -> str:
 
 
 def topic_title(
-    main: str, companions: Sequence[str], headings: Sequence[str], language: str
+    main: str,
+    companions: Sequence[str],
+    related: Sequence[str],
+    headings: Sequence[str],
+    language: str,
 ) -> str:
-    """Return a title a writer would use for a topic led by `main`, with related phrases."""
+    """Return a title a writer would use for a topic led by `main`.
+
+    `companions` are phrases worth naming next to it, `related` all the topic's phrases, and
+    `headings` the titles and headings of its evidence pages, best page first.
+    """
     lang = language if language in _TEMPLATES else "en"
     words = _TEMPLATES[lang]
-    keywords = [main, *companions]
-    for keyword in keywords[:3]:
+    keys = [f" {phrase_key(k, lang)} " for k in related]
+    for keyword in [main, *companions]:
         match = _VERSUS.match(keyword)
         if match:
             return _cap(words["versus"].format(a=match.group(1), b=match.group(2)))
-    how = _how_heading(keywords, headings, lang)
+    pair = _versus_heading(keys, headings, lang)
+    if pair:
+        return _cap(words["versus"].format(a=pair[0], b=pair[1]))
+    how = _how_heading([f" {phrase_key(k, lang)} " for k in (main, *companions)], headings, lang)
     if how:
         return how
     last = main.split()[-1]
@@ -94,14 +111,31 @@ def topic_title(
     return _cap(words["explained"].format(main=main))
 
 
-def _how_heading(keywords: Sequence[str], headings: Sequence[str], lang: str) -> str:
-    """A "How to ..." heading from the evidence pages that names one of the keywords."""
+def _names(keys: Sequence[str], text: str, lang: str) -> bool:
+    padded = f" {phrase_key(text, lang)} "
+    return any(key in padded for key in keys)
+
+
+def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str:
+    """A "How to ..." heading from the evidence pages that names one of the phrases."""
     openers = _HOW.get(lang, ())
     for heading in headings:
         text = " ".join(heading.split()).rstrip("?!.:")
-        lower = text.lower()
-        if not lower.startswith(openers) or len(text) > 80:
-            continue
-        if any(k.lower() in lower for k in keywords[:3]):
+        if text.lower().startswith(openers) and len(text) <= 80 and _names(keys, text, lang):
             return _cap(text)
     return ""
+
+
+def _versus_heading(
+    keys: Sequence[str], headings: Sequence[str], lang: str
+) -> tuple[str, str] | None:
+    """Two of the topic's phrases set against each other in a heading ("Backstahl oder Stein?")."""
+    pattern = _CHOICE.get(lang, _CHOICE["en"])
+    for heading in headings:
+        text = " ".join(heading.split()).split(":")[0].rstrip("?!.")
+        match = pattern.match(text)
+        if match and len(text) <= 80:
+            a, b = match.group(1).strip(), match.group(2).strip()
+            if _names(keys, a, lang) and _names(keys, b, lang):
+                return a, b
+    return None
