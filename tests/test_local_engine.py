@@ -29,7 +29,8 @@ SITE = [
         "Crumb | Sourdough bread at home",
         ["Sourdough bread at home"],
         "Sourdough bread needs only flour, water and salt. A lively sourdough starter does the "
-        "rest. Our sourdough bread recipes start with a simple country loaf.",
+        "rest. Our sourdough bread recipes start with a simple country loaf. Preheat a hot oven "
+        "for a full hour before baking.",
         ["https://rival.test/starter", "https://facebook.com/crumb", "https://flourmill.test/"],
     ),
     _page(
@@ -130,6 +131,21 @@ async def _run_engine(site: SiteAnalysis, rival: SiteAnalysis) -> tuple[object, 
         _ctx(StageName.BRIEFS), topics[0], site, [rival], on_text=streamed.append
     )
     return found, research, topics, brief, streamed
+
+
+@pytest.mark.anyio
+async def test_without_competitors_topics_come_from_under_covered_site_phrases() -> None:
+    site = analyse_site("https://crumb.test/", SITE, [])
+    engine = LocalEngine(anyio.CapacityLimiter(2))
+    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [])
+    assert research.keywords and not research.gaps
+    topics = await engine.propose_topics(_ctx(StageName.TOPICS), site, [], research)
+    assert topics[0].keywords == ["hot oven"]
+    assert "no page is about it" in topics[0].reason
+    assert topics[0].competitor_coverage == 0
+    brief = await engine.write_brief(_ctx(StageName.BRIEFS), topics[0], site, [])
+    assert brief.passages and all(p.url.startswith("https://crumb.test/") for p in brief.passages)
+    assert any("hot oven" in p.text for p in brief.passages)
 
 
 @pytest.mark.anyio

@@ -35,12 +35,12 @@ class Cluster:
     cohesion: float
 
 
-def cluster_gaps(gaps: Sequence[Gap], competitors: Sequence[SitePhrases]) -> list[Cluster]:
-    """Group gaps that share competitor pages and words (agglomerative, cosine, average link)."""
+def cluster_gaps(gaps: Sequence[Gap], sources: Sequence[SitePhrases]) -> list[Cluster]:
+    """Group phrases that share pages and words (agglomerative, cosine, average link)."""
     items = list(gaps[:MAX_ITEMS])
     if len(items) < 2:
         return [Cluster(items, 1.0)] if items else []
-    matrix = _features(items, competitors)
+    matrix = _features(items, sources)
     labels = AgglomerativeClustering(
         n_clusters=None,
         metric="cosine",
@@ -61,14 +61,14 @@ def cluster_gaps(gaps: Sequence[Gap], competitors: Sequence[SitePhrases]) -> lis
     return clusters
 
 
-def _features(items: Sequence[Gap], competitors: Sequence[SitePhrases]) -> np.ndarray:
-    """Rows: one per gap; columns: competitor pages (phrase weight there) and stemmed words."""
+def _features(items: Sequence[Gap], sources: Sequence[SitePhrases]) -> np.ndarray:
+    """Rows: one per phrase; columns: pages (the phrase's weight there) and stemmed words."""
     columns: dict[str, int] = {}
     rows: list[dict[int, float]] = []
     for gap in items:
         row: dict[int, float] = {}
-        for comp in competitors:
-            stat = comp.stats.get(gap.key)
+        for source in sources:
+            stat = source.stats.get(gap.key)
             if stat is None:
                 continue
             for url, weight in stat.weights.items():
@@ -104,38 +104,31 @@ def score_topic(cluster: Cluster, competitors: int, top_demand: float) -> float:
     return round(100 * weakness * (blend + W_COHESION * cluster.cohesion), 1)
 
 
-def topic_reason(cluster: Cluster, competitors: int, language: str) -> str:
+def topic_reason(cluster: Cluster, competitors: int) -> str:
     """Return one plain sentence saying why the topic is worth writing."""
     covering = sorted({d for g in cluster.gaps for d in g.competitors})
     pages = len({u for g in cluster.gaps for u in g.evidence})
+    plural = "s" if pages != 1 else ""
+    if not covering:
+        return (
+            f"Your site mentions this on {pages} page{plural} but no page is about it yet; "
+            "a dedicated article would cover it properly."
+        )
     mentioned = any(g.weakness < 1.0 for g in cluster.gaps)
     own = "your site only mentions it in passing" if mentioned else "your site never covers it"
     names = ", ".join(covering[:3]) + (" and others" if len(covering) > 3 else "")
-    if language == "de":
-        own = (
-            "Ihre Website erwähnt es nur am Rande"
-            if mentioned
-            else "Ihre Website behandelt es nicht"
-        )
-        return (
-            f"{len(covering)} von {competitors} Wettbewerbern ({names}) behandeln das auf "
-            f"{pages} Seiten; {own}."
-        )
-    return (
-        f"{len(covering)} of {competitors} competitors ({names}) cover this on "
-        f"{pages} page{'s' if pages != 1 else ''}; {own}."
-    )
+    return f"{len(covering)} of {competitors} competitors ({names}) cover this on {pages} page{plural}; {own}."
 
 
 def propose(
     site: SitePhrases, competitors: Sequence[SitePhrases], gaps: Sequence[Gap]
 ) -> list[Topic]:
     """Return topic ideas, best first."""
-    clusters = cluster_gaps(gaps, competitors)
+    clusters = cluster_gaps(gaps, [*competitors, site])
     if not clusters:
         return []
     top_demand = max(sum(g.score for g in c.gaps) for c in clusters)
-    headings = {p.url: [p.title, *p.headings] for comp in competitors for p in comp.pages}
+    headings = {p.url: [p.title, *p.headings] for s in (*competitors, site) for p in s.pages}
     topics: list[Topic] = []
     titles: set[str] = set()
     for cluster in clusters:
@@ -156,7 +149,7 @@ def propose(
                 title=title,
                 keywords=[g.label for g in ranked[:MAX_TOPIC_KEYWORDS]],
                 score=score_topic(cluster, len(competitors), top_demand),
-                reason=topic_reason(cluster, len(competitors), site.language),
+                reason=topic_reason(cluster, len(competitors)),
                 evidence=evidence,
                 competitor_coverage=len({d for g in cluster.gaps for d in g.competitors}),
             )

@@ -139,6 +139,46 @@ def _extends_covered(
     return False
 
 
+# Under-covered site phrases count for less than gaps competitors prove.
+UNDER_COVERED_WEIGHT = 0.5
+MAX_UNDER_COVERED = 30
+
+
+def under_covered(site: SitePhrases) -> list[Gap]:
+    """Return phrases the site keeps mentioning though no page is about them, best first.
+
+    score = 0.5 x (0.5 + 0.5 x centrality) x (0.5 + 0.5 x familiar) x (1 + ln mentions), where
+    familiar is the share of its words the site uses on many pages (its themes): recurring in
+    the text, never in a title or heading, on at most two pages. Used for topics when no
+    competitor is analysed.
+    """
+    found: list[Gap] = []
+    familiar_pages = max(2.0, FAMILIAR_SHARE * len(site.pages))
+    for stat in site.ranked:
+        if stat.headed or stat.pages > 2 or stat.count < 2 or stat.words < 2:
+            continue
+        words = stat.key.split()
+        familiar = sum(site.vocabulary[w] >= familiar_pages for w in words) / len(words)
+        centrality = (0.5 + 0.5 * site.centrality.get(stat.key, 0.0)) * (0.5 + 0.5 * familiar)
+        evidence = sorted(stat.weights.items(), key=lambda kv: (-kv[1], kv[0]))
+        found.append(
+            Gap(
+                key=stat.key,
+                label=stat.label,
+                score=UNDER_COVERED_WEIGHT * centrality * (1 + math.log(stat.count)),
+                weakness=PASSING_MENTION,
+                competitors=[],
+                pages=stat.pages,
+                evidence=[u for u, _ in evidence[:MAX_EVIDENCE]],
+                words=stat.words,
+                count=stat.count,
+                headed=False,
+            )
+        )
+    found.sort(key=lambda g: (-g.score, g.key))
+    return found[:MAX_UNDER_COVERED]
+
+
 def covered_parts(site: SitePhrases) -> set[str]:
     """Return the multi-word parts of phrases the site covers (covering "x y z" covers "x y")."""
     parts: set[str] = set()

@@ -9,7 +9,7 @@ import anyio
 from research.engines.base import TextCallback
 from research.engines.briefs import write
 from research.engines.clustering import propose
-from research.engines.gaps import find_gaps, keyword_research
+from research.engines.gaps import find_gaps, keyword_research, under_covered
 from research.engines.keyphrases import outbound_link_counts
 from research.engines.phrases import SitePhrases, site_phrases
 from research.models import (
@@ -90,14 +90,19 @@ class LocalEngine:
         def work() -> list[Topic]:
             own = site_phrases_of(site)
             others = [site_phrases_of(c) for c in competitors]
+            found = find_gaps(own, others)
             wanted = {g.keyword for g in research.gaps}
-            gaps = [g for g in find_gaps(own, others) if g.label in wanted] or find_gaps(
-                own, others
-            )
-            return propose(own, others, gaps)
+            gaps = [g for g in found if g.label in wanted] or found
+            return propose(own, others, gaps or under_covered(own))
 
         topics = await anyio.to_thread.run_sync(work, limiter=self._threads)
-        ctx.info(f"{len(topics)} topic ideas from {len(research.gaps)} gaps.")
+        if research.gaps:
+            ctx.info(f"{len(topics)} topic ideas from {len(research.gaps)} gaps.")
+        else:
+            ctx.info(
+                f"{len(topics)} topic ideas from subjects your site mentions but never gives "
+                "a page of their own (no competitor gaps to work from)."
+            )
         return topics
 
     async def write_brief(

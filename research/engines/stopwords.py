@@ -18,6 +18,8 @@ _WEB_WORDS: dict[str, tuple[str, ...]] = {
         "people person need needs want wants make makes made sure use used uses using "
         "get gets got go goes going take takes come comes let lets kind sort whole "
         "post posts article articles blog guide guides "
+        "gram grams kilogram kilograms litre litres liter liters degree degrees percent "
+        "second seconds "
     ).split(),
     "de": (
         "mehr lesen klicken hier anmelden newsletter datenschutz impressum cookie cookies "
@@ -25,21 +27,24 @@ _WEB_WORDS: dict[str, tuple[str, ...]] = {
         "einfach wirklich eigentlich wichtig beispiel beispiele jahr jahre monat woche tag "
         "tage zeit minuten stunden stunde menschen leute immer dabei dafür damit dazu "
         "gibt geht macht machen kommt lassen sollte sollten kann können muss müssen "
-        "ganz ganze viele vielen beitrag artikel blog"
+        "ganz ganze viele vielen beitrag artikel blog "
+        "gramm kilogramm liter grad prozent sekunde sekunden"
     ).split(),
     "fr": (
         "lire plus cliquez ici connexion newsletter confidentialité mentions légales cookie "
         "cookies droits réservés accueil page partager contact aujourd'hui bon bonne bien "
         "nouveau nouvelle simple simplement vraiment important exemple année ans mois "
         "semaine jour jours temps minutes heure heures personnes gens faire fait toujours "
-        "peut peuvent faut article blog aussi très"
+        "peut peuvent faut article blog aussi très "
+        "gramme grammes kilo kilos litre litres degré degrés pourcent seconde secondes"
     ).split(),
     "es": (
         "leer más haga clic aquí iniciar sesión boletín privacidad aviso legal cookie "
         "cookies derechos reservados inicio página compartir contacto hoy bueno buena buen "
         "nuevo nueva simple simplemente realmente importante ejemplo año años mes meses "
         "semana día días tiempo minutos hora horas personas gente hacer hace siempre "
-        "puede pueden hay artículo blog también muy"
+        "puede pueden hay artículo blog también muy "
+        "gramo gramos kilo kilos litro litros grado grados segundo segundos"
     ).split(),
 }
 
