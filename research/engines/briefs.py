@@ -17,33 +17,33 @@ PASSAGES_PER_PAGE = 2
 MIN_PASSAGE_CHARS = 40
 MAX_PASSAGE_CHARS = 400
 
-_WORDING = {
+_WORDING: dict[str, dict[str, str]] = {
     "en": {
         "intro": "What {main} is and why it matters",
         "end": "Key takeaways and next steps",
-        "questions": ("What is {main}?", "How do you get started with {main}?",
-                      "What mistakes should you avoid with {main}?"),
+        "questions": "What is {main}?|How do you get started with {main}?|"
+                     "What mistakes should you avoid with {main}?",
         "summary": "A piece on {main} ({rest}), drawing on {pages} crawled pages from {sites}.",
     },
     "de": {
         "intro": "Was {main} ist und warum es wichtig ist",
         "end": "Das Wichtigste in Kürze",
-        "questions": ("Was ist {main}?", "Wie fängt man mit {main} an?",
-                      "Welche Fehler sollte man bei {main} vermeiden?"),
+        "questions": "Was ist {main}?|Wie fängt man mit {main} an?|"
+                     "Welche Fehler sollte man bei {main} vermeiden?",
         "summary": "Ein Beitrag über {main} ({rest}), gestützt auf {pages} Seiten von {sites}.",
     },
     "fr": {
         "intro": "{main} : de quoi s'agit-il et pourquoi c'est important",
         "end": "À retenir",
-        "questions": ("Qu'est-ce que {main} ?", "Comment débuter avec {main} ?",
-                      "Quelles erreurs éviter avec {main} ?"),
+        "questions": "Qu'est-ce que {main} ?|Comment débuter avec {main} ?|"
+                     "Quelles erreurs éviter avec {main} ?",
         "summary": "Un article sur {main} ({rest}), fondé sur {pages} pages de {sites}.",
     },
     "es": {
         "intro": "Qué es {main} y por qué importa",
         "end": "Puntos clave",
-        "questions": ("¿Qué es {main}?", "¿Cómo empezar con {main}?",
-                      "¿Qué errores evitar con {main}?"),
+        "questions": "¿Qué es {main}?|¿Cómo empezar con {main}?|"
+                     "¿Qué errores evitar con {main}?",
         "summary": "Un artículo sobre {main} ({rest}), basado en {pages} páginas de {sites}.",
     },
 }  # fmt: skip
@@ -82,7 +82,7 @@ def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -
     main = topic.keywords[0] if topic.keywords else topic.title
     outline = [wording["intro"].format(main=main), *outline_body, wording["end"]]
     questions = _questions(terms, pages)
-    for template in wording["questions"]:
+    for template in wording["questions"].split("|"):
         if len(questions) >= MIN_PASSAGES:
             break
         question = template.format(main=main)

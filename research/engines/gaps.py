@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research.engines.phrases import PhraseStat, SitePhrases, phrase_score
+from research.engines.phrases import PhraseStat, SitePhrases, add_use, phrase_score
 from research.models import ContentGap, Keyword, KeywordResearch
 
 MAX_KEYWORDS = 40
@@ -86,9 +86,10 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
             total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages))
             evidence.extend((w, u) for u, w in stat.weights.items())
         evidence.sort(key=lambda item: (-item[0], item[1]))
-        forms = entries[0][1].forms.copy()
-        for _, stat in entries[1:]:
-            forms.update(stat.forms)
+        forms: dict[str, float] = {}
+        for _, stat in entries:
+            for form, uses in stat.forms.items():
+                add_use(forms, form, uses)
         label = min(forms.items(), key=lambda item: (-item[1], item[0]))[0]
         gaps.append(
             Gap(

@@ -8,6 +8,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from scipy.sparse import csr_matrix
@@ -17,6 +18,7 @@ from research.engines.language import detect_language
 from research.engines.stopwords import edge_verbs, inner_words, stopwords_for
 from research.models import Page
 
+K = TypeVar("K")
 MAX_WORDS = 3
 # German nouns are capitalised: one this long is usually a subject ("Sauerteig", "Poolish").
 GERMAN_NOUN_CHARS = 6
@@ -38,7 +40,7 @@ class PhraseStat:
 
     key: str
     words: int
-    forms: Counter[str] = field(default_factory=Counter)  # spelling -> weighted uses
+    forms: dict[str, float] = field(default_factory=dict)  # spelling -> weighted uses
     count: int = 0
     weights: dict[str, float] = field(default_factory=dict)
     headed: set[str] = field(default_factory=set)
@@ -263,6 +265,11 @@ def site_language(pages: Sequence[Page]) -> str:
     return min(votes.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
+def add_use(counts: dict[K, float], key: K, amount: float) -> None:
+    """Add `amount` to `counts[key]`."""
+    counts[key] = counts.get(key, 0.0) + amount
+
+
 def page_weight(count: int, in_title: bool, in_heading: bool) -> float:
     """How strongly one page is about a phrase: log-damped mentions plus title/heading bonus."""
     base = 1.0 + math.log(count) if count > 0 else 0.5
@@ -270,9 +277,14 @@ def page_weight(count: int, in_title: bool, in_heading: bool) -> float:
 
 
 def phrase_score(stat: PhraseStat) -> float:
-    """A phrase's site score: summed page weights, favouring multi-word phrases."""
-    length = {1: 0.8, 2: 1.0}.get(stat.words, 1.1)
-    return stat.weight * length
+    """A phrase's site score: summed page weights, favouring multi-word phrases.
+
+    One word counts 0.8, scaled down further when short (a German "Wasser" says less than
+    "Anstellgut"); two words 1.0; three or more 1.1.
+    """
+    if stat.words == 1:
+        return stat.weight * 0.8 * min(1.0, len(stat.key) / 10)
+    return stat.weight * (1.0 if stat.words == 2 else 1.1)
 
 
 _CACHE_SIZE = 16
@@ -304,7 +316,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
     vocabulary: Counter[str] = Counter()
     for page in texts:
         body: Counter[str] = Counter()
-        forms: Counter[tuple[str, str]] = Counter()
+        forms: dict[tuple[str, str], float] = {}
         words: dict[str, int] = {}
         inside: Counter[str] = Counter()
         structure = {_norm_line(page.title), *(_norm_line(h) for h in page.headings)}
@@ -316,7 +328,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             for key, form, size, first in candidates(line, lang):
                 body[key] += 1
                 inside[key] += not first
-                forms[(key, form)] += _STRUCTURE_FORM if first else 1.0
+                add_use(forms, (key, form), _STRUCTURE_FORM if first else 1.0)
                 words[key] = size
         titled: set[str] = set()
         headed: set[str] = set()
@@ -325,7 +337,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
                 for key, form, size, first in candidates(text, lang):
                     found.add(key)
                     inside[key] += not first
-                    forms[(key, form)] += _STRUCTURE_FORM
+                    add_use(forms, (key, form), _STRUCTURE_FORM)
                     words[key] = size
         importance = page_importance(page.url)
         for key in sorted(set(body) | titled | headed):
@@ -339,7 +351,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             if key in titled or key in headed:
                 stat.headed.add(page.url)
         for (key, form), count in forms.items():
-            stats[key].forms[form] += count
+            add_use(stats[key].forms, form, count)
         vocabulary.update(own_words)
     ranked = _rank(stats, _brand_keys(domain, brand, lang))
     return SitePhrases(domain, lang, texts, stats, ranked, vocabulary, _centrality(ranked))

@@ -8,7 +8,7 @@ from importlib import resources
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
 
 # Words that carry no topic on the web: calls to action, page furniture, vague quantities.
-_WEB_WORDS: dict[str, tuple[str, ...]] = {
+_WEB_WORDS: dict[str, list[str]] = {
     "en": (
         "read more click here learn sign log login subscribe newsletter cookie cookies privacy "
         "policy terms rights reserved copyright menu home page share tweet email follow "
