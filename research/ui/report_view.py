@@ -11,13 +11,14 @@ from research.models import Report, StageName
 from research.ui.resources import export_bytes
 
 STATUS_ICONS = {
-    "pending": "⏳",
-    "running": "🔄",
-    "done": "✅",
-    "failed": "❌",
-    "skipped": "⏭️",
-    "cancelled": "⛔",
+    "pending": ":material/schedule:",
+    "running": ":material/progress_activity:",
+    "done": ":material/check_circle:",
+    "failed": ":material/error:",
+    "skipped": ":material/skip_next:",
+    "cancelled": ":material/cancel:",
 }
+RECENT_EVENTS = 4
 RESULT_TABS = ["Topics", "Keywords", "Content gaps", "Competitors", "Briefs", "Sources", "Run log"]
 EXPORTS = [
     ("Download Excel", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
@@ -27,22 +28,25 @@ EXPORTS = [
 
 
 def render_stages(report: Report) -> None:
-    """Show the five stages with their state, counts and detail."""
+    """Show the five stages with their state, counts and detail, and the latest log lines."""
+    finished = sum(1 for state in report.stages.values() if state.status in ("done", "skipped"))
+    current = report.current_stage
+    if not report.finished:
+        label = f"{current.label}…" if current else "Starting…"
+        st.progress(finished / len(StageName), text=label)
     columns = st.columns(len(StageName))
     for column, stage in zip(columns, StageName, strict=True):
         state = report.stages[stage]
-        with column:
-            st.markdown(f"**{stage.label}**")
-            st.caption(f"{STATUS_ICONS.get(state.status, '')} {state.status}")
-            if state.detail:
-                st.caption(state.detail)
+        with column.container(border=True):
+            st.markdown(f"{STATUS_ICONS.get(state.status, '')} **{stage.label}**")
+            st.caption(state.status + (f" · {state.detail}" if state.detail else ""))
     drafts = [brief for brief in report.briefs if brief.text and not brief.outline]
     for brief in drafts:
         with st.expander(f"Writing: {brief.topic}", expanded=True):
             st.markdown(brief.text)
-    if report.log:
-        latest = report.log[-1]
-        st.caption(f"{latest.at:%H:%M:%S} {latest.message}")
+    for event in report.log[-RECENT_EVENTS:]:
+        mark = {"warning": ":material/warning: ", "error": ":material/error: "}.get(event.level, "")
+        st.caption(f"{event.at:%H:%M:%S} {mark}{event.message}")
 
 
 def render_status(report: Report) -> None:
@@ -59,7 +63,8 @@ def render_status(report: Report) -> None:
         st.error(f"Run {report.status}: {reason} Partial results are kept.")
     warnings = [e.message for e in report.log if e.level == "warning"]
     if warnings:
-        st.caption(f"{len(warnings)} warnings; see the Run log tab.")
+        noun = "warning" if len(warnings) == 1 else "warnings"
+        st.caption(f"{len(warnings)} {noun}; see the Run log tab.")
 
 
 def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
