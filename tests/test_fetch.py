@@ -18,7 +18,7 @@ from research.net.fetch import ConnectionCounter, Fetcher, GuardedBackend
 from research.net.policy import AddressPolicy
 from tests.fakes.hostile import FixtureServer, Handler, Route, page, serve, statuses
 
-SITE_PAGES = 12
+SITE_PAGES = 3
 SLOW_CALLBACK = 0.25
 
 
@@ -192,6 +192,7 @@ async def test_twenty_crawls_share_the_global_connection_limit(busy_site: Fixtur
     limit = 6
     client = Fetcher(fast_settings(global_connections=limit, per_host_concurrency=16))
     results: list[list[Page]] = []
+    threads = anyio.CapacityLimiter(2)  # one worker pool for every run, as Services has
 
     async def one_run() -> None:
         results.append(
@@ -202,7 +203,7 @@ async def test_twenty_crawls_share_the_global_connection_limit(busy_site: Fixtur
                 max_depth=3,
                 time_budget=60.0,
                 allow_private=True,
-                limiter=anyio.CapacityLimiter(4),
+                limiter=threads,
             )
         )
 

@@ -37,6 +37,7 @@ from research.net.urls import normalize_url, site_of
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _DECODE_IN_THREAD_BYTES = 256 * 1024
+_DRAIN_BYTES = 64 * 1024
 
 # The address policy of the request running in this task; read again at connect time.
 _policy: contextvars.ContextVar[AddressPolicy] = contextvars.ContextVar(
@@ -243,6 +244,15 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a small unwanted body (error page, redirect) so the connection can be reused."""
+    declared = response.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > _DRAIN_BYTES:
+        return  # unknown or large: closing the connection is cheaper
+    async for _chunk in response.aiter_raw():
+        pass
 
 
 class _Inflater:
@@ -490,8 +500,10 @@ class Fetcher:
     ) -> Resource | str:
         status = response.status_code
         if status in REDIRECT_STATUSES and response.headers.get("location"):
+            await _drain(response)
             return response.headers["location"]
         if status >= 400 or status < 200 or status in REDIRECT_STATUSES:
+            await _drain(response)
             error = HTTPStatusError(
                 f"{requested} answered with HTTP {status}"
                 f"{' ' + response.reason_phrase if response.reason_phrase else ''}.",
