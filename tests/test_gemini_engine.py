@@ -139,14 +139,14 @@ def warnings_of(ctx: StageContext) -> list[str]:
 async def test_find_competitors_grounded_and_structured(
     fake: FakeGemini, target_site: SiteServer
 ) -> None:
-    other = target_site.url + "/"
+    other = target_site.url
     fake.values = {
         "url": [SITE_URL, RIVAL_URL, other, "not a url at all"],
         "name": ["Acme", "Rival", "Metricly", "Broken"],
     }
     fake.grounding = [
-        Grounding("Metricly pricing", target_site.url + "/pricing"),
-        Grounding("Gone", target_site.url + "/missing"),
+        Grounding("Metricly pricing", target_site.url + "pricing"),
+        Grounding("Gone", target_site.url + "missing"),
     ]
     ctx = context()
     async with open_engine(settings_for(fake)) as engine:
@@ -171,16 +171,16 @@ async def test_grounded_sources_resolve_redirects_and_keep_titles(
     fake: FakeGemini, target_site: SiteServer
 ) -> None:
     fake.grounding = [
-        Grounding("Metricly pricing", target_site.url + "/pricing"),
-        Grounding("example.org", target_site.url + "/missing"),
-        Grounding("No such page", target_site.url + "/also-missing"),
+        Grounding("Metricly pricing", target_site.url + "pricing"),
+        Grounding("example.org", target_site.url + "missing"),
+        Grounding("No such page", target_site.url + "also-missing"),
     ]
     ctx = context(StageName.BRIEFS)
     async with open_engine(settings_for(fake)) as engine:
         brief = await engine.write_brief(ctx, TOPIC, SITE, [RIVAL])
 
     urls = {s.url: s.title for s in brief.sources}
-    assert urls[target_site.url + "/pricing"] == "Metricly pricing"
+    assert urls[target_site.url + "pricing"] == "Metricly pricing"
     # Unresolvable links keep their title (and a domain-like title becomes the URL).
     assert urls["https://example.org/"] == "example.org"
     assert "No such page" in urls.values()
@@ -323,8 +323,8 @@ async def test_bad_answers_fall_back_to_local_with_a_warning(fake: FakeGemini, k
     ctx = context(StageName.KEYWORDS)
     async with open_engine(settings_for(fake)) as engine:
         research = await engine.expand_keywords(ctx, SITE, [RIVAL])
+        assert research == await engine.local.expand_keywords(context(), SITE, [RIVAL])
 
-    assert research.keywords and all(k.source != "gemini" for k in research.keywords)
     [warning] = warnings_of(ctx)
     assert "local engine" in warning
     if kind == "blocked":
@@ -377,10 +377,10 @@ async def test_hang_ends_by_the_sdk_timeout_and_falls_back(fake: FakeGemini) -> 
         with pytest.raises(GeminiTimeout) as info:
             await engine.client.generate("hello", types.GenerateContentConfig())
         research = await engine.expand_keywords(ctx, SITE, [RIVAL])
+        assert research == await engine.local.expand_keywords(context(), SITE, [RIVAL])
 
     # The SDK's own timeout (httpx2), not our outer deadline, ended the call.
     assert isinstance(info.value.__context__.__context__, httpx2.TimeoutException)
-    assert research.keywords
     [warning] = warnings_of(ctx)
     assert "did not answer within" in warning and "local engine" in warning
 
@@ -446,7 +446,7 @@ async def test_rate_limit_spaces_calls(fake: FakeGemini) -> None:
     assert len(starts) == 7
     for index, start in enumerate(starts):
         in_window = [s for s in starts[index:] if s - start < 0.45]
-        assert len(in_window) <= 3
+        assert len(in_window) <= 3, [round(s - starts[0], 3) for s in starts]
     assert starts[-1] - starts[0] >= 0.9  # 7 calls at 3 per 0.5 s need two full periods
 
 

@@ -315,7 +315,8 @@ class GeminiEngine:
         async def resolve(index: int, uri: str, title: str) -> None:
             async with self._resolve_limiter:
                 try:
-                    page = await self.fetcher.fetch(uri, allow_private=allow_private)
+                    # Only the final URL matters: fetch_resource skips decoding the page.
+                    page = await self.fetcher.fetch_resource(uri, allow_private=allow_private)
                 except ResearchError:
                     return
             resolved[index] = Source(url=page.final_url, title=title or host_of(page.final_url))
@@ -348,7 +349,9 @@ def _competitors(
 ) -> list[Competitor]:
     """Turn the model's competitor ideas into new, valid, distinct competitors."""
     taken = {host_of(site.url), site.domain.lower(), *(host_of(url) for url in known)}
-    by_domain = {host_of(source.url): source for source in sources}
+    by_domain: dict[str, Source] = {}
+    for source in sources:
+        by_domain.setdefault(host_of(source.url), source)
     competitors: list[Competitor] = []
     for idea in ideas.competitors:
         try:

@@ -42,6 +42,42 @@ SEARCH_WITH_SCHEMA_REFUSED = "controlled generation is not supported"
 _DELAY = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")
 
 
+# The SDK types a call touches; google.genai.types builds their validators lazily, which would
+# hold the event loop for ~100 ms on the first call. All 468 types would grow every GC pass.
+_SDK_MODELS = (
+    "HttpOptions",
+    "HttpResponse",
+    "Tool",
+    "GoogleSearch",
+    "Schema",
+    "Part",
+    "Content",
+    "UserContent",
+    "GenerateContentConfig",
+    "_GenerateContentParameters",
+    "GenerateContentResponse",
+    "GenerateContentResponsePromptFeedback",
+    "GenerateContentResponseUsageMetadata",
+    "Candidate",
+    "GroundingMetadata",
+    "GroundingChunk",
+    "GroundingChunkWeb",
+    "GroundingSupport",
+    "Segment",
+)
+
+
+def _complete_sdk_models() -> None:
+    """Build the validators of the SDK types we use at import time, not on the loop."""
+    for name in _SDK_MODELS:
+        model = getattr(types, name, None)
+        if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
+            model.model_rebuild()
+
+
+_complete_sdk_models()
+
+
 class SearchWithSchemaUnsupported(GeminiBadResponse):
     """The model refuses the google_search tool together with a response schema."""
 
@@ -168,27 +204,30 @@ class GeminiClient:
             reraise=True,
         )
 
-    async def _guarded(self, call: Callable[[], Any], deadline: float) -> Any:
-        """Run one attempt within the breaker, the rate and concurrency limits and a deadline."""
+    async def _guarded(self, call: Callable[[Any], Any], limit: float) -> Any:
+        """Run one attempt within the breaker, the rate and concurrency limits and a deadline.
+
+        The SDK's own timeout (`limit`, per read) ends a silent call; `fail_after` bounds the
+        whole attempt, a little later, so a slow drip cannot outlive it either.
+        """
         if not self.breaker.allow():
             raise GeminiCircuitOpen(
                 "Gemini failed several times in a row; its calls are paused for "
                 f"{self.settings.gemini_breaker_cooldown:.0f} s."
             )
         try:
+            aio = await self._aio()
             await self.rate.acquire()
             async with self.limiter:
-                with anyio.fail_after(deadline):
-                    result = await call()
+                with anyio.fail_after(limit + 1.0):
+                    result = await call(aio)
         except genai_errors.APIError as exc:
             error = _api_error(exc)
             self._settle(error)
             raise error from None
         except (TimeoutError, httpx2.TimeoutException):
             self.breaker.record_failure()
-            raise _Retryable(
-                GeminiTimeout(f"Gemini did not answer within {deadline:.0f} s.")
-            ) from None
+            raise _Retryable(GeminiTimeout(f"Gemini did not answer within {limit:g} s.")) from None
         except httpx2.TransportError as exc:
             self.breaker.record_failure()
             raise _Retryable(
@@ -201,6 +240,16 @@ class GeminiClient:
         ):
             self.breaker.record_failure()
             raise _Retryable(GeminiBadResponse("Gemini sent a malformed answer.")) from None
+        except GeminiError:
+            self.breaker.release_trial()
+            raise
+        except Exception as exc:
+            # Anything else the SDK raises: keep the traceback in the log, show one line.
+            self.breaker.release_trial()
+            log.exception("Gemini call failed unexpectedly")
+            raise GeminiBadResponse(
+                f"Gemini's answer could not be read ({type(exc).__name__})."
+            ) from None
         except BaseException:
             # Cancellation or a bug: give back a half-open trial slot, count nothing.
             self.breaker.release_trial()
@@ -228,16 +277,14 @@ class GeminiClient:
         self, contents: str, config: types.GenerateContentConfig, note: Note | None = None
     ) -> types.GenerateContentResponse:
         """Return one generateContent answer, retried on 429, 5xx and timeouts."""
-        deadline = self.settings.gemini_timeout + 1.0
 
-        async def call() -> types.GenerateContentResponse:
-            aio = await self._aio()
+        async def call(aio: Any) -> types.GenerateContentResponse:
             return await aio.models.generate_content(
                 model=self.model, contents=contents, config=config
             )
 
         async def attempt() -> types.GenerateContentResponse:
-            return await self._guarded(call, deadline)  # type: ignore[no-any-return]
+            return await self._guarded(call, self.settings.gemini_timeout)  # type: ignore[no-any-return]
 
         return await self._with_retries(attempt, note)  # type: ignore[no-any-return]
 
@@ -251,8 +298,7 @@ class GeminiClient:
         """Return the full streamed text and its chunks, reporting the text so far to on_text."""
         config = config.model_copy(update={"automatic_continuation": False})
 
-        async def call() -> tuple[str, list[types.GenerateContentResponse]]:
-            aio = await self._aio()
+        async def call(aio: Any) -> tuple[str, list[types.GenerateContentResponse]]:
             chunks: list[types.GenerateContentResponse] = []
             text = ""
             stream: AsyncIterator[

@@ -282,7 +282,7 @@ class SchemaFaker:
         if kind == "array":
             low = int(schema.get("minItems", schema.get("min_items", 0)) or 0)
             high = int(schema.get("maxItems", schema.get("max_items", 0)) or 0) or None
-            count = max(low, len(self.values.get(_singular(name), [])) or 3)
+            count = max(low, len(self.values.get(_singular(name), [])) or 5)
             if high is not None:
                 count = min(count, high)
             return [self._value(schema.get("items") or {}, _singular(name)) for _ in range(count)]

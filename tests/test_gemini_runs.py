@@ -1,0 +1,347 @@
+"""Full discovery runs on the Gemini engine: fixture sites + the fake Gemini server + LoopRunner."""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from research.config import Settings
+from research.engines.gemini import GeminiEngine
+from research.errors import GeminiAuthError
+from research.export import to_json, to_markdown, to_xlsx
+from research.models import DiscoveryRequest, Report, StageName
+from research.runtime.jobs import JobManager
+from research.runtime.loop_runner import LoopRunner
+from tests.fakes.gemini import FakeGemini, FakeRequest, Grounding
+from tests.fakes.site import SiteServer
+
+RIVAL_ONLY = ["server-side tracking", "cookie consent", "attribution model"]
+SITE_PHRASES = ["bounce rate", "marketing dashboard", "conversion funnel"]
+TITLES = [
+    "Server-side tracking for small teams",
+    "Cookie consent that keeps your data",
+    "Attribution models explained",
+    "Bounce rate versus reading time",
+    "Funnels that find drop-offs",
+]
+
+
+def asks(role: str) -> Callable[[FakeRequest], bool]:
+    """Match the requests of one stage by the role its prompt gives the model."""
+    return lambda request: role in request.prompt
+
+
+COMPETITORS, KEYWORDS, TOPICS, BRIEFS = (
+    asks("market researcher"),
+    asks("SEO analyst"),
+    asks("content strategist"),
+    asks("research brief"),
+)
+
+KEYWORDS_OR_REPAIR = lambda request: KEYWORDS(request) or "Previous answer" in request.prompt  # noqa: E731
+
+
+@pytest.fixture
+def fake(sites: tuple[SiteServer, SiteServer]) -> Iterator[FakeGemini]:
+    """The fake Gemini server, answering with the fixture rival as a competitor it 'found'."""
+    _, rival = sites
+    with FakeGemini() as server:
+        server.values = {
+            "url": [rival.url],
+            "name": ["Metricly"],
+            "reason": ["Metricly sells web analytics to the same marketing teams."],
+            "keyword": RIVAL_ONLY + SITE_PHRASES,
+            "title": TITLES,
+        }
+        server.grounding = [
+            Grounding("Metricly", rival.url),
+            Grounding("Cookie consent guide", rival.url + "guides/cookie-consent"),
+            Grounding("metricly.example", rival.url + "no-such-page"),
+        ]
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake: FakeGemini) -> Settings:
+    """Test settings with the fake as the Gemini endpoint (no key: runs pass their own)."""
+    return Settings(
+        allow_private_hosts=True,
+        db_path=tmp_path / "runs.sqlite3",
+        connect_timeout=2.0,
+        read_timeout=3.0,
+        page_timeout=5.0,
+        crawl_time_budget=30.0,
+        gemini_base_url=fake.url,
+        gemini_timeout=5.0,
+        gemini_stream_timeout=10.0,
+        gemini_backoff_initial=0.01,
+        gemini_backoff_max=0.05,
+        gemini_retry_budget=10.0,
+        gemini_resolve_timeout=5.0,
+    )
+
+
+def run(
+    runner: LoopRunner,
+    url: str,
+    key: str | None,
+    timeout: float = 60.0,
+    **request: object,
+) -> Report:
+    jobs = JobManager(runner)
+    discovery = DiscoveryRequest.model_validate(
+        {"url": url, "engine": "auto", "allow_private_hosts": True, "max_pages": 10, **request}
+    )
+    job = jobs.get(jobs.start(discovery, api_key=SecretStr(key) if key else None))
+    assert job is not None and job.wait(timeout), "the run did not finish"
+    return job.snapshot()
+
+
+def warnings(report: Report) -> list[str]:
+    return [event.message for event in report.log if event.level == "warning"]
+
+
+def gemini_warnings(report: Report) -> list[str]:
+    return [w for w in warnings(report) if "Gemini" in w]
+
+
+def test_full_run_finds_grounded_competitors_the_user_did_not_give(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    site, rival = sites
+    streamed: list[int] = []
+    report = run(runner, site.url, fake.api_key)
+
+    assert report.status == "completed", report.errors
+    assert report.engine == "gemini" and not gemini_warnings(report)
+    # 2: a competitor the user did not name, found by Gemini and crawled
+    [found] = [c for c in report.competitors if c.source == "gemini"]
+    assert found.url == rival.url and found.analysis is not None and found.analysis.pages
+    assert "Google Search: Metricly" in found.reason
+    # 3-4: Gemini's keywords and gaps, with coverage counted on the crawl
+    gaps = {g.keyword: g for g in report.gaps}
+    assert gaps["server-side tracking"].competitors == [found.domain]
+    assert all(k.source == "gemini" for k in report.keywords)
+    assert report.topics and report.topics[0].title == "Server-side tracking for small teams"
+    # 5: briefs cite crawled pages, and the grounded sources resolved through the redirects
+    crawled = {p.url for p in report.site.pages} | {p.url for p in found.analysis.pages}
+    assert len(report.briefs) == 5
+    for brief in report.briefs:
+        assert {p.url for p in brief.passages} <= crawled and brief.outline and brief.text
+        streamed.append(len(brief.text))
+    source_urls = {s.url for s in report.sources}
+    resolved = {rival.url, rival.url + "guides/cookie-consent", "https://metricly.example/"}
+    assert resolved <= source_urls
+    # usage per stage, tokens and cost
+    stages = {u.stage for u in report.usage if u.engine == "gemini"}
+    assert stages == {StageName.COMPETITORS, StageName.KEYWORDS, StageName.TOPICS, StageName.BRIEFS}
+    assert all(u.input_tokens > 0 and u.output_tokens > 0 and u.cost_usd > 0 for u in report.usage)
+    streams = fake.log("streamGenerateContent")
+    assert len(streams) == 5 and all(r.search for r in streams)
+
+
+def _kept_earlier_stages(report: Report, upto: StageName) -> None:
+    """Every stage before `upto` finished and its results are in the report."""
+    order = list(StageName)
+    for stage in order[: order.index(upto)]:
+        assert report.stages[stage].status == "done", stage
+    assert report.site is not None and report.site.pages
+    assert any(c.source == "gemini" for c in report.competitors) or upto == StageName.COMPETITORS
+
+
+@pytest.mark.parametrize(
+    ("kind", "stage", "when"),
+    [
+        ("429", StageName.TOPICS, TOPICS),
+        ("503", StageName.KEYWORDS, KEYWORDS),
+        ("truncated_body", StageName.COMPETITORS, COMPETITORS),
+        ("truncated_json", StageName.TOPICS, TOPICS),
+    ],
+)
+def test_transient_faults_are_retried_and_the_run_completes_on_gemini(
+    runner: LoopRunner,
+    sites: tuple[SiteServer, SiteServer],
+    fake: FakeGemini,
+    kind: str,
+    stage: StageName,
+    when: Callable[[FakeRequest], bool],
+) -> None:
+    fake.fail_next(kind, when=when)
+    report = run(runner, sites[0].url, fake.api_key)
+
+    assert report.status == "completed" and not gemini_warnings(report)
+    assert [r.fault for r in fake.log()].count(kind) == 1
+    assert all(report.stages[s].status == "done" for s in StageName)
+    assert any(u.stage == stage and u.engine == "gemini" for u in report.usage)
+
+
+@pytest.mark.parametrize(
+    ("kind", "stage", "when", "says"),
+    [
+        ("blocked", StageName.TOPICS, TOPICS, "blocked"),
+        ("invalid_json", StageName.KEYWORDS, KEYWORDS_OR_REPAIR, "expected shape"),
+        ("hang", StageName.COMPETITORS, COMPETITORS, "did not answer within"),
+    ],
+)
+def test_bad_answers_fall_back_to_local_with_a_warning(
+    runner: LoopRunner,
+    sites: tuple[SiteServer, SiteServer],
+    fake: FakeGemini,
+    kind: str,
+    stage: StageName,
+    when: Callable[[FakeRequest], bool],
+    says: str,
+) -> None:
+    runner.settings.gemini_timeout = 0.5
+    runner.settings.gemini_max_attempts = 1
+    fake.fail_next(kind, times=2, when=when)
+    report = run(runner, sites[0].url, fake.api_key)
+
+    assert report.status == "completed", report.errors
+    [warning] = gemini_warnings(report)
+    assert says in warning and "local engine" in warning
+    assert any(e.stage == stage and e.message == warning for e in report.log)
+    _kept_earlier_stages(report, stage)
+    assert report.topics and report.briefs
+
+
+def test_refused_key_fails_the_stage_with_one_line_and_keeps_earlier_stages(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    fake.fail_next("401", when=KEYWORDS)
+    report = run(runner, sites[0].url, fake.api_key)
+
+    assert report.status == "failed"
+    assert report.errors == ["The Gemini key was refused (HTTP 401); check it in Settings."]
+    assert report.stages[StageName.KEYWORDS].status == "failed"
+    _kept_earlier_stages(report, StageName.KEYWORDS)
+
+
+def test_breaker_opens_and_the_run_completes_on_local(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    runner.settings.gemini_breaker_threshold = 2
+    runner.settings.gemini_max_attempts = 2
+    fake.fail_next("503", times=50, when=lambda request: not COMPETITORS(request))
+    report = run(runner, sites[0].url, fake.api_key)
+
+    assert report.status == "completed", report.errors
+    # Stage 2 on Gemini; stage 3's two attempts fail and open the breaker; then no calls.
+    assert [r.status for r in fake.log()] == [200, 503, 503]
+    [keywords] = [e for e in report.log if e.stage == StageName.KEYWORDS and e.level == "warning"][
+        :1
+    ]
+    assert "HTTP 503" in keywords.message and "local engine" in keywords.message
+    paused = {e.stage for e in report.log if "paused" in e.message and "local engine" in e.message}
+    assert paused == {StageName.TOPICS, StageName.BRIEFS}
+    assert report.topics and len(report.briefs) == 5
+    assert all(u.stage in (StageName.COMPETITORS, StageName.KEYWORDS) for u in report.usage)
+
+
+def test_twenty_concurrent_runs_stay_within_the_limits(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    runner.settings.gemini_concurrency = 6
+    runner.settings.gemini_rpm = 25
+    runner.settings.gemini_rpm_period = 1.0
+    fake.latency = 0.3
+    jobs = JobManager(runner)
+    key = SecretStr(fake.api_key)
+    request = DiscoveryRequest(
+        url=sites[0].url, allow_private_hosts=True, max_pages=2, top_topics=2
+    )
+    started = [jobs.get(jobs.start(request, api_key=key)) for _ in range(20)]
+
+    reports = []
+    for job in started:
+        assert job is not None and job.wait(120)
+        reports.append(job.snapshot())
+    assert all(r.status == "completed" and r.engine == "gemini" for r in reports)
+    assert not [w for r in reports for w in gemini_warnings(r)]
+    log = fake.log()
+    assert len(log) == 20 * 5  # competitors, keywords, topics, two briefs
+    assert fake.max_in_flight <= 6
+    starts = sorted(r.started for r in log)
+    for index, start in enumerate(starts):
+        assert len([s for s in starts[index:] if s - start < 0.95]) <= 25
+
+
+def test_cancel_during_a_hanging_call_ends_the_run_within_one_second(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    runner.settings.gemini_timeout = 60.0
+    fake.fail_next("hang", when=KEYWORDS)
+    jobs = JobManager(runner)
+    request = DiscoveryRequest(url=sites[0].url, allow_private_hosts=True, max_pages=10)
+    job = jobs.get(jobs.start(request, api_key=SecretStr(fake.api_key)))
+    assert job is not None
+    assert fake.hanging.acquire(timeout=30), "the keyword call never reached the fake"
+
+    job.cancel()
+    assert job.wait(1.0), "the run did not end within 1 s of cancel"
+    report = job.snapshot()
+    assert report.status == "cancelled"
+    _kept_earlier_stages(report, StageName.KEYWORDS)
+
+
+def _texts_of(data: bytes) -> list[bytes]:
+    """The bytes of a file and, for a zip (xlsx), of every member."""
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return [archive.read(name) for name in archive.namelist()]
+    return [data]
+
+
+def test_the_key_appears_in_no_artifact(
+    runner: LoopRunner,
+    sites: tuple[SiteServer, SiteServer],
+    fake: FakeGemini,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-gemini-key-5550123"
+    good = run(runner, sites[0].url, fake.api_key)
+    refused = run(runner, sites[0].url, wrong)
+    assert good.status == "completed" and good.engine == "gemini"
+    assert refused.status == "failed" and "refused" in refused.errors[0]
+    assert all(r.key_ok for r in fake.log()[:-1]) and not fake.log()[-1].key_ok
+    runner.shutdown()  # flushes the store
+
+    artifacts: list[bytes] = [caplog.text.encode(), *(m.encode() for m in capsys.readouterr())]
+    for report in (good, refused):
+        artifacts += [report.model_dump_json().encode(), to_json(report), to_markdown(report)]
+        artifacts += _texts_of(to_xlsx(report))
+    artifacts += [path.read_bytes() for path in tmp_path.iterdir() if path.is_file()]
+    assert len(artifacts) > 8 and any(b"server-side tracking" in a for a in artifacts)
+    for secret in (fake.api_key, wrong):
+        assert not [a for a in artifacts if secret.encode() in a], "a key leaked"
+
+
+def test_engine_choice_and_key_precedence(runner: LoopRunner, fake: FakeGemini) -> None:
+    services = runner.services()
+
+    async def pick(name: str, key: str | None) -> object:
+        return services.engine(name, SecretStr(key) if key is not None else None)
+
+    def engine(name: str, key: str | None = None) -> object:
+        return runner.submit(pick(name, key)).result(timeout=10)
+
+    assert engine("auto") is services.local and engine("auto", "  ") is services.local
+    first = engine("auto", "key-one")
+    assert isinstance(first, GeminiEngine) and engine("gemini", "key-one") is first
+    assert engine("gemini", "key-two") is not first
+    with pytest.raises(GeminiAuthError, match="No Gemini key"):
+        engine("gemini")
+    runner.settings.gemini_api_key = SecretStr("key-from-settings")
+    from_settings = engine("auto")
+    assert isinstance(from_settings, GeminiEngine) and from_settings is not first
+    assert engine("auto", "key-one") is first  # the session's own key wins
+    assert engine("local", "key-one") is services.local
