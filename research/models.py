@@ -92,6 +92,7 @@ class Page(BaseModel):
     links: list[str] = Field(default_factory=list)
     depth: int = 0
     status: int = 200
+    keyphrases: list[str] = Field(default_factory=list)
 
 
 class PageIssue(BaseModel):
