@@ -109,6 +109,32 @@ def test_analyse_site_finds_multiword_keyphrases_without_boilerplate() -> None:
     assert analysis.outbound_domains == ["flourmill.test", "rival.test"]
 
 
+def test_singular_and_plural_merge_and_every_page_gets_its_keyphrases() -> None:
+    pages = [
+        Page(
+            url="https://gaps.test/a",
+            title="Finding content gaps",
+            text="A content gap is a subject your rivals cover. List every content gap you find.",
+        ),
+        Page(
+            url="https://gaps.test/b",
+            title="Ranking content gaps",
+            text="Rank content gaps by how many rivals cover them. Keyword research helps.",
+        ),
+        Page(
+            url="https://gaps.test/c",
+            title="Keyword research basics",
+            text="Keyword research starts with one content gap. Keyword research tools help.",
+        ),
+    ]
+    analysis = analyse_site("https://gaps.test/a", pages, [])
+    gaps = [k for k in analysis.keyphrases if k.keyword.startswith("content gap")]
+    assert [(k.keyword, k.pages) for k in gaps] == [("content gap", 3)]
+    keyphrases = {p.url: p.keyphrases for p in analysis.pages}
+    assert keyphrases["https://gaps.test/a"][0] == "content gap"
+    assert keyphrases["https://gaps.test/c"][0] == "keyword research"
+
+
 def test_keyphrase_ports_make_different_domains() -> None:
     analysis = analyse_site("http://127.0.0.1:8001/", [Page(url="http://127.0.0.1:8001/")], [])
     assert analysis.domain == "127.0.0.1:8001"

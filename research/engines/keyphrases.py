@@ -50,7 +50,10 @@ def analyse_site(url: str, pages: list[Page], issues: list[PageIssue]) -> SiteAn
         domain=domain,
         title=_home_title(url, pages),
         language=site.language if pages else None,
-        pages=list(pages),
+        pages=[
+            page.model_copy(update={"keyphrases": site.page_keyphrases.get(page.url, [])})
+            for page in pages
+        ],
         issues=list(issues),
         keyphrases=keyphrases,
         outbound_domains=[d for d, _ in outbound_link_counts(domain, pages)],

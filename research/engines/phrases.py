@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -94,6 +95,7 @@ class SitePhrases:
     ranked: list[PhraseStat]
     vocabulary: Counter[str]  # stemmed word -> pages using it
     centrality: dict[str, float]  # ranked phrase -> its best TF-IDF weight on one page (0..1)
+    page_keyphrases: dict[str, list[str]]  # page URL -> its most central phrases
 
 
 def tokens(text: str) -> list[str]:
@@ -101,6 +103,7 @@ def tokens(text: str) -> list[str]:
     return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str, language: str) -> str:
     """Return a light stem so that singular and plural forms meet."""
     if language == "de":
@@ -120,13 +123,12 @@ def stem(word: str, language: str) -> str:
             ):
                 word = word[:-1]
         return word
-    if len(word) > 4:
-        if word.endswith("ies"):
-            return word[:-3] + "y"
-        if word.endswith(("sses", "ches", "shes", "xes")):
-            return word[:-2]
-        if word.endswith("s") and not word.endswith(("ss", "us", "is", "'s")):
-            return word[:-1]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "ches", "shes", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s")):
+        return word[:-1]
     if word.endswith("'s"):
         return word[:-2]
     return word
@@ -328,7 +330,10 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             for key, form, size, first in candidates(line, lang):
                 body[key] += 1
                 inside[key] += not first
-                add_use(forms, (key, form), _STRUCTURE_FORM if first else 1.0)
+                if first:
+                    add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
+                else:
+                    add_use(forms, (key, form), 1.0)
                 words[key] = size
         titled: set[str] = set()
         headed: set[str] = set()
@@ -337,7 +342,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
                 for key, form, size, first in candidates(text, lang):
                     found.add(key)
                     inside[key] += not first
-                    add_use(forms, (key, form), _STRUCTURE_FORM)
+                    add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
                     words[key] = size
         importance = page_importance(page.url)
         for key in sorted(set(body) | titled | headed):
@@ -354,18 +359,23 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             add_use(stats[key].forms, form, count)
         vocabulary.update(own_words)
     ranked = _rank(stats, _brand_keys(domain, brand, lang))
-    return SitePhrases(domain, lang, texts, stats, ranked, vocabulary, _centrality(ranked))
+    centrality, per_page = _centrality(ranked)
+    return SitePhrases(domain, lang, texts, stats, ranked, vocabulary, centrality, per_page)
 
 
-def _centrality(ranked: Sequence[PhraseStat]) -> dict[str, float]:
-    """How central each phrase is where it is most central: its top page's TF-IDF weight.
+PAGE_KEYPHRASES = 5
+
+
+def _centrality(ranked: Sequence[PhraseStat]) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """How central each phrase is where it is most central, and each page's central phrases.
 
     Rows are pages, columns phrases, cells the page weights (mentions plus title and heading
     bonus); scikit-learn's TfidfTransformer (sublinear tf, smooth idf, L2 rows) turns them into
-    each phrase's share of a page, discounted for phrases spread over every page.
+    each phrase's share of a page, discounted for phrases spread over every page. A phrase's
+    centrality is its best share on any page; a page's keyphrases are its largest shares.
     """
     if not ranked:
-        return {}
+        return {}, {}
     rows: dict[str, int] = {}
     data, row_ids, col_ids = [], [], []
     for col, stat in enumerate(ranked):
@@ -376,11 +386,27 @@ def _centrality(ranked: Sequence[PhraseStat]) -> dict[str, float]:
     matrix = csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(ranked)))
     tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(matrix)
     best = tfidf.max(axis=0).toarray().ravel()
-    return {stat.key: round(float(best[col]), 6) for col, stat in enumerate(ranked)}
+    centrality = {stat.key: round(float(best[col]), 6) for col, stat in enumerate(ranked)}
+    per_page: dict[str, list[str]] = {}
+    for url, row in rows.items():
+        line = tfidf.getrow(row)
+        order = sorted(zip(line.indices, line.data, strict=True), key=lambda c: (-c[1], c[0]))
+        per_page[url] = [ranked[col].label for col, _ in order[:PAGE_KEYPHRASES]]
+    return centrality, per_page
 
 
 # Title, headings and sentence starts capitalise words, so their spelling counts for little.
 _STRUCTURE_FORM = 0.01
+
+
+def _plain_case(form: str, language: str) -> str:
+    """Undo title and sentence capitals ("Keyword Research" -> "keyword research").
+
+    Acronyms and brand-like words keep theirs, and so does German, which capitalises nouns.
+    """
+    if language == "de":
+        return form
+    return " ".join(w.lower() if w[1:].islower() or len(w) == 1 else w for w in form.split())
 
 
 def _brand_keys(domain: str, brand: Sequence[str], language: str) -> tuple[set[str], str]:
@@ -391,6 +417,12 @@ def _brand_keys(domain: str, brand: Sequence[str], language: str) -> tuple[set[s
     return keys, re.sub(r"[^\w]", "", label.lower())
 
 
+def _names_brand(key: str, names: set[str]) -> bool:
+    """Whether a phrase is, or contains, or is part of the site's name ("Acme Analytics")."""
+    padded = f" {key} "
+    return any(f" {name} " in padded or padded in f" {name} " for name in names if name)
+
+
 def _rank(stats: dict[str, PhraseStat], brand: tuple[set[str], str]) -> list[PhraseStat]:
     """Phrases worth listing, best first, without brand names or phrases living in longer ones."""
     names, label = brand
@@ -399,7 +431,7 @@ def _rank(stats: dict[str, PhraseStat], brand: tuple[set[str], str]) -> list[Phr
         for s in stats.values()
         if s.covered()
         and s.confirmed()
-        and s.key not in names
+        and not _names_brand(s.key, names)
         and not (label and len(s.key) > 3 and s.key.replace(" ", "") in label)
     ]
     by_key = {s.key: s for s in kept}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from importlib import resources
+import importlib.util
+from pathlib import Path
 
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
 
@@ -50,8 +51,12 @@ _WEB_WORDS: dict[str, list[str]] = {
 
 
 def _read_list(code: str) -> frozenset[str]:
-    name = f"stopwords_{code}.txt"
-    text = resources.files("yake.core").joinpath("StopwordsList", name).read_text("utf-8")
+    # Locate yake's data without importing yake (its import pulls in a lot for nothing here).
+    spec = importlib.util.find_spec("yake")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("yake is not installed; it ships the stop-word lists.")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "core" / "StopwordsList"
+    text = (folder / f"stopwords_{code}.txt").read_text("utf-8")
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
 
 
