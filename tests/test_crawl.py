@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import anyio
@@ -296,3 +297,52 @@ async def test_cancelling_a_crawl_stops_in_flight_requests(hanging_site: Fixture
         assert gone, server.disconnects
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def polite_site() -> Iterator[FixtureServer]:
+    robots = b"User-agent: *\nCrawl-delay: 0.2\n"
+    routes: dict[str, Route] = {
+        "/": page("Home", links=["/a", "/b", "/c"]),
+        "/a": page("A"),
+        "/b": page("B"),
+        "/c": page("C"),
+        "/robots.txt": lambda handler: handler.send(200, robots, "text/plain"),
+    }
+    with serve(routes) as server:
+        yield server
+
+
+@pytest.mark.anyio
+async def test_crawl_delay_spaces_requests(polite_site: FixtureServer, fetcher: Fetcher) -> None:
+    pages, _issues, _seen = await crawl(fetcher, polite_site.url("/"), max_pages=4, max_depth=1)
+    assert len(pages) == 4
+    stamps = [
+        at
+        for path, at in zip(polite_site.requests, polite_site.times, strict=True)
+        if path in ("/", "/a", "/b", "/c")
+    ]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
+    assert len(gaps) == 3 and min(gaps) >= 0.15, gaps
+
+
+@pytest.mark.anyio
+async def test_time_budget_returns_what_the_crawl_has(hanging_site: FixtureServer) -> None:
+    client = Fetcher(hostile_settings(page_timeout=30.0, read_timeout=30.0))
+    try:
+        pages = await crawl_site(
+            client,
+            hanging_site.url("/"),
+            max_pages=10,
+            max_depth=2,
+            time_budget=0.5,
+            allow_private=False,
+            limiter=anyio.CapacityLimiter(1),
+        )
+    finally:
+        await client.aclose()
+    assert [p.title for p in pages] == ["Home"]
+    gone = await anyio.to_thread.run_sync(
+        hanging_site.wait_until, lambda s: len(s.disconnects) == 4, 1.0
+    )
+    assert gone, hanging_site.disconnects

@@ -6,9 +6,11 @@ import ipaddress
 
 import pytest
 
+from research.config import USER_AGENT
 from research.errors import HostNotAllowed
 from research.net.encoding import decode_html
 from research.net.policy import AddressPolicy, check_url, refusal
+from research.net.robots import Robots
 from research.net.urls import dedupe_key, normalize_url, site_of, trap_key
 
 
@@ -69,3 +71,32 @@ def test_charsets_are_decoded() -> None:
     assert "日本語で書かれた" in decode_html(undeclared.encode("shift_jis"), "text/html")
     assert decode_html("hello".encode("utf-8-sig"), "") == "hello"
     assert decode_html(b"", "text/html") == ""
+
+
+def test_robots_rules_and_crawl_delay_for_our_agent() -> None:
+    text = """
+# comment
+User-agent: Googlebot
+Crawl-delay: 9
+Disallow: /
+
+User-agent: ResearchLab
+User-agent: OtherBot
+Crawl-delay: 0.5
+Disallow: /drafts/
+
+User-agent: *
+Crawl-delay: 2
+Disallow: /private/
+Sitemap: https://e.example/sitemap-a.xml
+"""
+    ours = Robots(text, USER_AGENT)
+    assert ours.crawl_delay == 0.5
+    assert not ours.allowed("https://e.example/drafts/x")
+    assert ours.allowed("https://e.example/private/x")  # our own group replaces '*'
+    assert ours.sitemaps == ["https://e.example/sitemap-a.xml"]
+    anyone = Robots(text, "SomeCrawler/1.0")
+    assert anyone.crawl_delay == 2.0
+    assert not anyone.allowed("https://e.example/private/x")
+    assert Robots(None, USER_AGENT).allowed("https://e.example/anything")
+    assert Robots("Crawl-delay: soon\n", USER_AGENT).crawl_delay == 0.0

@@ -27,9 +27,11 @@ class Robots:
     def __init__(self, text: str | None, user_agent: str) -> None:
         self.user_agent = user_agent
         self._parser: RobotFileParser | None = None
+        self._delays: dict[str, float] = {}
         if text:
             self._parser = RobotFileParser()
             self._parser.parse(text.splitlines())
+            self._delays = _crawl_delays(text)
 
     def allowed(self, url: str) -> bool:
         """Whether our user agent may fetch `url`."""
@@ -38,13 +40,11 @@ class Robots:
     @property
     def crawl_delay(self) -> float:
         """Seconds to wait between requests, as robots.txt asks (0 when it does not)."""
-        if self._parser is None:
-            return 0.0
-        delay = self._parser.crawl_delay(self.user_agent)
-        try:
-            return max(0.0, float(delay or 0))
-        except (TypeError, ValueError):
-            return 0.0
+        product = self.user_agent.split("/", 1)[0].lower()
+        for agent, delay in self._delays.items():
+            if agent != "*" and agent in product:
+                return delay
+        return self._delays.get("*", 0.0)
 
     @property
     def sitemaps(self) -> list[str]:
@@ -52,6 +52,33 @@ class Robots:
         if self._parser is None:
             return []
         return list(self._parser.site_maps() or [])
+
+
+def _crawl_delays(text: str) -> dict[str, float]:
+    """Crawl-delay per user agent (the standard library's parser drops fractional values)."""
+    delays: dict[str, float] = {}
+    agents: list[str] = []
+    in_rules = False
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if ":" not in line:
+            continue
+        field, value = (part.strip() for part in line.split(":", 1))
+        field = field.lower()
+        if field == "user-agent":
+            if in_rules:
+                agents, in_rules = [], False
+            agents.append(value.split("/", 1)[0].lower())
+            continue
+        in_rules = True
+        if field == "crawl-delay":
+            try:
+                delay = max(0.0, float(value))
+            except ValueError:
+                continue
+            for agent in agents:
+                delays[agent] = delay
+    return delays
 
 
 FetchResource = Callable[..., Awaitable["Resource"]]

@@ -11,6 +11,7 @@ import gzip
 import select
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -107,6 +108,7 @@ class FixtureServer(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.hits: Counter[str] = Counter()
         self.requests: list[str] = []
+        self.times: list[float] = []  # time.monotonic() of each request, in arrival order
         self.open_connections = 0
         self.peak_connections = 0
         self.disconnects: list[str] = []
@@ -127,6 +129,7 @@ class FixtureServer(ThreadingHTTPServer):
     def record(self, path: str) -> None:
         """Remember a request."""
         with self._lock:
+            self.times.append(time.monotonic())
             self.requests.append(path)
             self.hits[urlsplit(path).path] += 1
             self._lock.notify_all()
