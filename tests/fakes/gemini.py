@@ -95,7 +95,11 @@ class Grounding:
 
 @dataclass
 class FakeGemini:
-    """The fake server. Start with `with FakeGemini(...) as fake:`; point the SDK at fake.url."""
+    """The fake server. Start with `with FakeGemini(...) as fake:`; point the SDK at fake.url.
+
+    `in_flight` / `max_in_flight` count requests from arrival until their answer starts, the
+    part of a call the client cannot have finished yet (so the peak never over-counts).
+    """
 
     api_key: str = "fake-gemini-key-0123456789"
     latency: float = 0.0
@@ -372,14 +376,22 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests.append(request)
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        self._counted = True
         try:
             request.status = self._serve(request)
         except (BrokenPipeError, ConnectionResetError):
             request.status = -1
         finally:
             request.finished = time.monotonic()
-            with fake._lock:
-                fake.in_flight -= 1
+            self._answering()
+
+    def _answering(self) -> None:
+        """Stop counting this request as in flight: from here the client may see the answer,
+        end its call and start the next, so counting on would over-count its concurrency."""
+        if getattr(self, "_counted", False):
+            self._counted = False
+            with self.owner._lock:
+                self.owner.in_flight -= 1
 
     def _serve(self, request: FakeRequest) -> int:
         fake = self.owner
@@ -460,6 +472,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, events: list[dict[str, Any]], hang: bool = False) -> int:
         fake = self.owner
+        self._answering()
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -486,6 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send_bytes(code, json.dumps(body).encode())
 
     def _send_bytes(self, code: int, data: bytes) -> int:
+        self._answering()
         self.send_response(code)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
