@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from research.models import DiscoveryRequest, ProgressEvent, Report, StageName, Usage, now
 
@@ -12,7 +13,12 @@ log = logging.getLogger("research.run")
 
 
 class RunTracker:
-    """Holds a run's report; every change and every snapshot goes through one lock."""
+    """Holds a run's report, copy-on-write: the loop publishes new versions, readers never wait.
+
+    Every change replaces top-level fields of a shallow copy, so a published report and what it
+    holds are never mutated again; a snapshot is just the current version, and the lock is held
+    only for a pointer swap (the loop must never wait on a page thread that is copying).
+    """
 
     def __init__(self, report: Report) -> None:
         self._report = report
@@ -31,14 +37,26 @@ class RunTracker:
         return self._report.request
 
     def snapshot(self) -> Report:
-        """Return a deep copy of the report, safe to read in another thread."""
+        """Return the current report; treat it (and everything in it) as read-only."""
         with self._lock:
-            return self._report.model_copy(deep=True)
+            return self._report.model_copy()
 
-    def update(self, change: Callable[[Report], None]) -> None:
-        """Apply `change` to the report under the lock."""
+    def set(self, **fields: Any) -> None:
+        """Publish new values for top-level report fields; never mutate them afterwards."""
         with self._lock:
-            change(self._report)
+            self._report = self._report.model_copy(update=fields)
+
+    def _change(self, change: Callable[[Report], dict[str, Any]]) -> None:
+        with self._lock:
+            self._report = self._report.model_copy(update=change(self._report))
+
+    def _change_stage(self, stage: StageName, **fields: Any) -> None:
+        def change(report: Report) -> dict[str, Any]:
+            stages = dict(report.stages)
+            stages[stage] = stages[stage].model_copy(update=fields)
+            return {"stages": stages}
+
+        self._change(change)
 
     def event(self, message: str, stage: StageName | None = None, level: str = "info") -> None:
         """Append a line to the run log (and to the process log)."""
@@ -49,40 +67,36 @@ class RunTracker:
             self.run_id,
             message,
         )
-        with self._lock:
-            self._report.log.append(entry)
+
+        def change(report: Report) -> dict[str, Any]:
+            fields: dict[str, Any] = {"log": [*report.log, entry]}
             if level == "error":
-                self._report.errors.append(message)
+                fields["errors"] = [*report.errors, message]
+            return fields
+
+        self._change(change)
         for listener in self.listeners:
             listener(entry)
 
     def stage_started(self, stage: StageName, detail: str = "") -> None:
         """Mark a stage running."""
-        with self._lock:
-            state = self._report.stages[stage]
-            state.status, state.started_at, state.detail = "running", now(), detail
+        self._change_stage(stage, status="running", started_at=now(), detail=detail)
         self.event(f"{stage.label} started", stage)
 
     def stage_progress(self, stage: StageName, count: int, detail: str = "") -> None:
         """Update a running stage's count and detail."""
-        with self._lock:
-            state = self._report.stages[stage]
-            state.count = count
-            if detail:
-                state.detail = detail
+        self._change_stage(stage, count=count, **({"detail": detail} if detail else {}))
 
     def stage_finished(
         self, stage: StageName, status: str = "done", count: int | None = None, detail: str = ""
     ) -> None:
         """Mark a stage done, failed, skipped or cancelled."""
-        with self._lock:
-            state = self._report.stages[stage]
-            state.status = status  # type: ignore[assignment]
-            state.finished_at = now()
-            if count is not None:
-                state.count = count
-            if detail:
-                state.detail = detail
+        fields: dict[str, Any] = {"status": status, "finished_at": now()}
+        if count is not None:
+            fields["count"] = count
+        if detail:
+            fields["detail"] = detail
+        self._change_stage(stage, **fields)
         self.event(f"{stage.label} {status}" + (f": {detail}" if detail else ""), stage)
 
     def add_usage(
@@ -94,17 +108,24 @@ class RunTracker:
         cost_usd: float,
     ) -> None:
         """Add one model call's tokens and cost to the stage's usage."""
-        with self._lock:
-            for usage in self._report.usage:
-                if usage.stage == stage and usage.engine == engine:
-                    break
-            else:
-                usage = Usage(stage=stage, engine=engine)
-                self._report.usage.append(usage)
-            usage.calls += 1
-            usage.input_tokens += input_tokens
-            usage.output_tokens += output_tokens
-            usage.cost_usd += cost_usd
+
+        def change(report: Report) -> dict[str, Any]:
+            key = (stage, engine)
+            old = next((u for u in report.usage if (u.stage, u.engine) == key), None)
+            base = old or Usage(stage=stage, engine=engine)
+            new = base.model_copy(
+                update={
+                    "calls": base.calls + 1,
+                    "input_tokens": base.input_tokens + input_tokens,
+                    "output_tokens": base.output_tokens + output_tokens,
+                    "cost_usd": base.cost_usd + cost_usd,
+                }
+            )
+            if old is None:
+                return {"usage": [*report.usage, new]}
+            return {"usage": [new if u is old else u for u in report.usage]}
+
+        self._change(change)
 
 
 class StageContext:

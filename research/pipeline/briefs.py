@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from research.errors import ResearchError
-from research.models import Brief, Report, SiteAnalysis, Source, StageName, Topic
+from research.models import Brief, SiteAnalysis, Source, StageName, Topic
 from research.pipeline.context import PipelineRun
 from research.runtime.taskgroups import first_error
 
@@ -35,16 +35,16 @@ async def run_brief_stage(
     limiter = anyio.CapacityLimiter(BRIEF_CONCURRENCY)
     done = 0
 
-    def publish(report: Report) -> None:
-        report.briefs = [brief for brief in slots if brief is not None]
-        report.sources = cited_sources(report.briefs)
+    def publish() -> None:
+        briefs = [brief for brief in slots if brief is not None]
+        run.tracker.set(briefs=briefs, sources=cited_sources(briefs))
 
     async def write(index: int, topic: Topic) -> None:
         nonlocal done
 
         def on_text(text: str) -> None:
             slots[index] = Brief(topic=topic.title, text=text)
-            run.tracker.update(publish)
+            publish()
 
         async with limiter:
             try:
@@ -57,7 +57,7 @@ async def run_brief_stage(
             else:
                 slots[index] = brief
                 done += 1
-            run.tracker.update(publish)
+            publish()
             run.tracker.stage_progress(stage, done, f"{done} of {len(chosen)} briefs written")
 
     with first_error():

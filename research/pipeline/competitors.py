@@ -61,7 +61,7 @@ async def run_competitor_stage(
                         group.start_soon(analyse, competitor)
     finally:
         # Whatever was analysed stays in the report, even when the stage is cancelled.
-        run.tracker.update(lambda report: setattr(report, "competitors", competitors))
+        run.tracker.set(competitors=list(competitors))
 
     analysed = sum(1 for c in competitors if c.analysis is not None)
     listed = len(competitors) - analysed

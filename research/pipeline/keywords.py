@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from research.models import KeywordResearch, Report, SiteAnalysis, StageName
+from research.models import KeywordResearch, SiteAnalysis, StageName
 from research.pipeline.context import PipelineRun
 
 
@@ -14,10 +14,7 @@ async def run_keyword_stage(
     run.tracker.stage_started(stage)
     research = await run.engine.expand_keywords(run.context(stage), site, competitors)
 
-    def store(report: Report) -> None:
-        report.keywords, report.gaps = research.keywords, research.gaps
-
-    run.tracker.update(store)
+    run.tracker.set(keywords=research.keywords, gaps=research.gaps)
     run.tracker.stage_finished(
         stage,
         count=len(research.keywords),

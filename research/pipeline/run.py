@@ -17,6 +17,7 @@ from research.models import (
     Report,
     SiteAnalysis,
     StageName,
+    StageState,
     Topic,
     now,
 )
@@ -83,14 +84,11 @@ def _begin(tracker: RunTracker, engine: str) -> StageName | None:
     snapshot = tracker.snapshot()
     redo = next((s for s in StageName if snapshot.stages[s].status != "done"), None)
     resumed = redo if any(st.status == "done" for st in snapshot.stages.values()) else None
-
-    def start(report: Report) -> None:
-        report.status, report.engine, report.finished_at = "running", engine, None
-        for state in report.stages.values():
-            if state.status != "done":
-                state.status, state.count, state.detail = "pending", 0, ""
-
-    tracker.update(start)
+    stages = {
+        name: state if state.status == "done" else StageState(name=name)
+        for name, state in snapshot.stages.items()
+    }
+    tracker.set(status="running", engine=engine, finished_at=None, stages=stages)
     return resumed
 
 
@@ -98,18 +96,14 @@ def _end(
     tracker: RunTracker, status: str, stage_status: str, message: str, level: str = "info"
 ) -> None:
     """Record the run's final status; stages still running get `stage_status`, pending ones 'skipped'."""
-
-    def finish(report: Report) -> None:
-        report.status = status  # type: ignore[assignment]
-        report.finished_at = now()
-        for state in report.stages.values():
-            if state.status == "running":
-                state.status = stage_status  # type: ignore[assignment]
-                state.finished_at = now()
-            elif state.status == "pending":
-                state.status = "skipped"
-
-    tracker.update(finish)
+    stages = {}
+    for name, state in tracker.snapshot().stages.items():
+        if state.status == "running":
+            state = state.model_copy(update={"status": stage_status, "finished_at": now()})
+        elif state.status == "pending":
+            state = state.model_copy(update={"status": "skipped"})
+        stages[name] = state
+    tracker.set(status=status, finished_at=now(), stages=stages)
     tracker.event(message, level=level)
 
 

@@ -57,11 +57,11 @@ async def run_site_stage(run: PipelineRun, home_ready: anyio.Event) -> SiteAnaly
         analysis = await crawl_and_analyse(run, url, on_page)
     except anyio.get_cancelled_exc_class():
         partial = SiteAnalysis(url=url, domain=host_of(url), pages=crawled)
-        run.tracker.update(lambda report: setattr(report, "site", partial))
+        run.tracker.set(site=partial)
         raise
     home_ready.set()
     run.site = analysis
-    run.tracker.update(lambda report: setattr(report, "site", analysis))
+    run.tracker.set(site=analysis)
     run.tracker.stage_finished(
         stage,
         count=len(analysis.pages),

@@ -16,6 +16,6 @@ async def run_topic_stage(
     stage = StageName.TOPICS
     run.tracker.stage_started(stage)
     topics = await run.engine.propose_topics(run.context(stage), site, competitors, research)
-    run.tracker.update(lambda report: setattr(report, "topics", topics))
+    run.tracker.set(topics=topics)
     run.tracker.stage_finished(stage, count=len(topics), detail=f"{len(topics)} topic ideas")
     return topics

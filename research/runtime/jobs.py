@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 from pydantic import SecretStr
 
-from research.models import DiscoveryRequest, Report
+from research.models import DiscoveryRequest, Report, now
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
 from research.runtime.loop_runner import LoopRunner
@@ -49,12 +49,8 @@ def _finish_on_crash(tracker: RunTracker, future: concurrent.futures.Future[Repo
     if future.cancelled() or future.exception() is None or tracker.finished.is_set():
         return
     message = f"The run could not start ({type(future.exception()).__name__})."
-
-    def fail(report: Report) -> None:
-        report.status = "failed"
-        report.errors.append(message)
-
-    tracker.update(fail)
+    tracker.set(status="failed", finished_at=now())
+    tracker.event(message, level="error")
     tracker.finished.set()
 
 
