@@ -20,7 +20,7 @@ MAX_TOPICS = 20
 MAX_TOPIC_KEYWORDS = 8
 MAX_TOPIC_EVIDENCE = 8
 # Cosine distance under which two phrases belong to the same topic.
-DISTANCE_THRESHOLD = 0.8
+DISTANCE_THRESHOLD = 0.7
 # Word overlap counts less than sharing pages when deciding what belongs together.
 WORD_WEIGHT = 0.6
 # Weights of the topic score (they sum to 1); see score_topic.
@@ -93,13 +93,15 @@ def score_topic(cluster: Cluster, competitors: int, top_demand: float) -> float:
     demand = the cluster's summed gap scores / the best cluster's sum;
     size = log2(1 + phrases) / log2(1 + 8), capped at 1;
     cohesion = mean cosine similarity between its phrases (1 for a single phrase);
-    weakness = the mean of its phrases' site weakness (1 never mentioned, 0.5 in passing).
+    weakness = its phrases' site weakness (1 never mentioned, 0.5 in passing), averaged with
+    their gap scores as weights.
     """
     covering = len({d for g in cluster.gaps for d in g.competitors})
     coverage = covering / competitors if competitors else 0.0
     demand = sum(g.score for g in cluster.gaps) / top_demand if top_demand else 0.0
     size = min(1.0, math.log2(1 + len(cluster.gaps)) / math.log2(1 + MAX_TOPIC_KEYWORDS))
-    weakness = sum(g.weakness for g in cluster.gaps) / len(cluster.gaps)
+    total = sum(g.score for g in cluster.gaps)
+    weakness = sum(g.score * g.weakness for g in cluster.gaps) / total if total else 1.0
     blend = W_COVERAGE * coverage + W_DEMAND * demand + W_SIZE * size
     return round(100 * weakness * (blend + W_COHESION * cluster.cohesion), 1)
 

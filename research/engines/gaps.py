@@ -6,7 +6,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research.engines.phrases import PhraseStat, SitePhrases, add_use, phrase_score
+from research.engines.phrases import (
+    PhraseStat,
+    SitePhrases,
+    add_use,
+    page_importance,
+    phrase_score,
+)
+from research.engines.stopwords import stopwords_for
 from research.models import ContentGap, Keyword, KeywordResearch
 
 MAX_KEYWORDS = 40
@@ -48,10 +55,19 @@ class Gap:
 
 
 def site_weakness(site: SitePhrases, key: str) -> float:
-    """How absent a phrase is from the site: 1 never mentioned, 0.5 in passing, 0 covered."""
+    """How absent a phrase is from the site: 1 never mentioned, 0.5 in passing, 0 covered.
+
+    A page whose headings name one of the phrase's words and whose text has all of them
+    touches the subject in other words ("espresso shot" on a page titled "Espresso basics"):
+    that counts as in passing too.
+    """
     stat = site.stats.get(key)
     if stat is None:
-        return 1.0
+        words = set(key.split())
+        stops = stopwords_for(site.language)
+        named = {w for w in words if w not in stops}
+        touched = any(words <= page.words and named & page.head_words for page in site.pages)
+        return PASSING_MENTION if touched else 1.0
     if stat.covered():
         return 0.0
     return PASSING_MENTION
@@ -79,6 +95,8 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         entries = by_key[key]
         if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
             continue
+        if all(page_importance(u) < 1.0 for _, stat in entries for u in stat.weights):
+            continue  # only on front, pricing or company pages: not something they write about
         total = 0.0
         evidence: list[tuple[float, str]] = []
         for comp, stat in entries:

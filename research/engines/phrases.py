@@ -82,6 +82,8 @@ class PageText:
     title: str
     headings: list[str]
     lines: list[str]
+    words: frozenset[str] = frozenset()  # stemmed words of the text
+    head_words: frozenset[str] = frozenset()  # stemmed words of the title and headings
 
 
 @dataclass
@@ -358,6 +360,10 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         for (key, form), count in forms.items():
             add_use(stats[key].forms, form, count)
         vocabulary.update(own_words)
+        page.words = frozenset(own_words)
+        page.head_words = frozenset(
+            stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
+        )
     ranked = _rank(stats, _brand_keys(domain, brand, lang))
     centrality, per_page = _centrality(ranked)
     return SitePhrases(domain, lang, texts, stats, ranked, vocabulary, centrality, per_page)
