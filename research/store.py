@@ -148,18 +148,18 @@ def _interrupted_row(run_id: str, payload: str) -> tuple[object, ...]:
 class Store:
     """The run history: save, load, list and delete reports; every call off the loop."""
 
-    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection, token: str) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = db
         self._limiter = anyio.CapacityLimiter(1)
         self._pid = os.getpid()
-        self._token = process_token()
+        self._token = token
 
     @classmethod
     async def open(cls, path: Path) -> Store:
         """Open (creating if needed) the history at `path` and mark dead processes' runs."""
-        db = await anyio.to_thread.run_sync(cls._connect, path)
-        store = cls(path, db)
+        db, token = await anyio.to_thread.run_sync(lambda: (cls._connect(path), process_token()))
+        store = cls(path, db, token)
         await store.mark_interrupted()
         return store
 
