@@ -1,21 +1,21 @@
 """History: past runs from the store; open, resume, delete and compare them."""
 
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import pandas as pd
 import streamlit as st
 
 from research.compare import compare_runs
 from research.errors import ResearchError
-from research.models import Report, RunComparison, RunSummary, Topic
+from research.models import Report, RunComparison, RunStatus, RunSummary, Topic
 from research.ui.report_view import render_results, render_stages
 from research.ui.resources import SESSION_JOB, job_manager, load_report, loop_runner, session_key
 
 T = TypeVar("T")
 STORE_TIMEOUT = 30.0
 RESUMABLE = ("interrupted", "failed", "cancelled")
-STATUSES = ("completed", "running", "interrupted", "failed", "cancelled", "pending")
+STATUSES = get_args(RunStatus)
 ALL_SITES, ALL_STATUSES = "All sites", "All statuses"
 CONFIRM_DELETE = "history_confirm_delete"
 
