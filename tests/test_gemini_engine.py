@@ -12,11 +12,12 @@ import anyio
 import httpx2
 import pytest
 from google.genai import types
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from research.config import Settings
 from research.engines.gemini import GeminiEngine
 from research.engines.local import LocalEngine
+from research.engines.prompts import BriefDraft, CompetitorList, KeywordPlan
 from research.errors import GeminiAuthError, GeminiTimeout
 from research.models import (
     DiscoveryRequest,
@@ -286,7 +287,7 @@ async def test_transient_faults_are_retried(fake: FakeGemini, kind: str) -> None
     assert [c.url for c in found] == ["https://newcomer.test/"]
     assert [r.fault for r in fake.log()] == [kind, kind, None]
     assert not warnings_of(ctx)
-    assert sum("Retrying" in e.message for e in ctx.tracker.snapshot().log) == 2
+    assert sum("retrying in" in e.message for e in ctx.tracker.snapshot().log) == 2
 
 
 @pytest.mark.anyio
@@ -299,7 +300,10 @@ async def test_retry_honours_retry_info_delay(fake: FakeGemini) -> None:
 
     first, second = fake.log()
     assert second.started - first.finished >= 0.35
-    assert any("Retrying in 0.4 s" in e.message for e in ctx.tracker.snapshot().log)
+    assert any(
+        "HTTP 429 (rate limited); retrying in 0.4 s" in e.message
+        for e in ctx.tracker.snapshot().log
+    )
 
 
 @pytest.mark.anyio
@@ -472,3 +476,19 @@ async def test_cancel_during_a_hang_ends_within_one_second(fake: FakeGemini, kin
                 await finished.wait()
     assert scope.cancelled_caught
     fake.release()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("schema", [BriefDraft, KeywordPlan, CompetitorList])
+async def test_fake_answers_json_schema_requests_with_valid_json(
+    fake: FakeGemini, schema: type[BaseModel]
+) -> None:
+    config = types.GenerateContentConfig(
+        response_mime_type="application/json", response_json_schema=schema.model_json_schema()
+    )
+    async with open_engine(settings_for(fake)) as engine:
+        response = await engine.client.generate("Answer as JSON.", config)
+
+    [call] = fake.log()
+    assert "responseJsonSchema" in call.body["generationConfig"]
+    assert schema.model_validate_json(response.text)

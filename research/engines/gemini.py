@@ -417,7 +417,7 @@ def _keyword_research(
             continue
         seen.add(phrase.lower())
         covering = {c.domain: _pages_with(phrase, c) for c in competitors}
-        named = {host_of(normalize_or_empty(d)) or d.lower() for d in gap.competitors}
+        named = {host_of(_normalized_or_empty(d)) or d.lower() for d in gap.competitors}
         domains = [d for d, urls in covering.items() if urls] or [
             c.domain for c in competitors if c.domain.lower() in named
         ]
@@ -434,7 +434,7 @@ def _keyword_research(
     return KeywordResearch(keywords=keywords, gaps=gaps)
 
 
-def normalize_or_empty(value: str) -> str:
+def _normalized_or_empty(value: str) -> str:
     """Return the normalised URL for a domain or URL the model gave, or '' when it is not one."""
     try:
         return normalize_start_url(value)

@@ -85,8 +85,9 @@ class SearchWithSchemaUnsupported(GeminiBadResponse):
 class _Retryable(Exception):
     """A failed attempt worth another try; carries the error to raise when tries run out."""
 
-    def __init__(self, error: GeminiError, delay: float | None = None) -> None:
-        super().__init__(error.message)
+    def __init__(self, reason: str, error: GeminiError, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.error = error
         self.delay = delay
 
@@ -115,11 +116,15 @@ def _api_error(exc: genai_errors.APIError) -> GeminiError | _Retryable:
         return GeminiAuthError(f"The Gemini key was refused (HTTP {code}); check it in Settings.")
     if code == 429:
         return _Retryable(
-            GeminiRateLimited("Gemini is rate limiting requests (HTTP 429); try again later."),
+            "Gemini answered HTTP 429 (rate limited)",
+            GeminiRateLimited("Gemini kept rate limiting requests (HTTP 429); try again later."),
             retry_delay(exc.details),
         )
     if code == 408 or code >= 500:
-        return _Retryable(GeminiUnavailable(f"Gemini is unavailable (HTTP {code}); try later."))
+        return _Retryable(
+            f"Gemini answered HTTP {code}",
+            GeminiUnavailable(f"Gemini is unavailable (HTTP {code}); try again later."),
+        )
     if code == 400 and SEARCH_WITH_SCHEMA_REFUSED in message.lower():
         return SearchWithSchemaUnsupported(
             "This Gemini model cannot combine Google Search with structured output."
@@ -189,7 +194,10 @@ class GeminiClient:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             seconds = state.next_action.sleep if state.next_action else 0.0
-            message = f"{exc} Retrying in {seconds:.1f} s (attempt {state.attempt_number + 1})."
+            message = (
+                f"{exc}; retrying in {seconds:.1f} s "
+                f"(attempt {state.attempt_number + 1} of {settings.gemini_max_attempts})."
+            )
             log.info("%s", message)
             if note is not None:
                 note(message)
@@ -227,19 +235,20 @@ class GeminiClient:
             raise error from None
         except (TimeoutError, httpx2.TimeoutException):
             self.breaker.record_failure()
-            raise _Retryable(GeminiTimeout(f"Gemini did not answer within {limit:g} s.")) from None
+            reason = f"Gemini did not answer within {limit:g} s"
+            raise _Retryable(reason, GeminiTimeout(reason + ".")) from None
         except httpx2.TransportError as exc:
             self.breaker.record_failure()
-            raise _Retryable(
-                GeminiUnavailable(f"Gemini could not be reached ({type(exc).__name__}).")
-            ) from None
+            reason = f"Gemini could not be reached ({type(exc).__name__})"
+            raise _Retryable(reason, GeminiUnavailable(reason + ".")) from None
         except (
             json.JSONDecodeError,
             genai_errors.UnknownApiResponseError,
             pydantic.ValidationError,
         ):
             self.breaker.record_failure()
-            raise _Retryable(GeminiBadResponse("Gemini sent a malformed answer.")) from None
+            reason = "Gemini sent a malformed answer"
+            raise _Retryable(reason, GeminiBadResponse(reason + ".")) from None
         except GeminiError:
             self.breaker.release_trial()
             raise
