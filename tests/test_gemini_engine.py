@@ -492,3 +492,18 @@ async def test_fake_answers_json_schema_requests_with_valid_json(
     [call] = fake.log()
     assert "responseJsonSchema" in call.body["generationConfig"]
     assert schema.model_validate_json(response.text)
+
+
+@pytest.mark.anyio
+async def test_no_topics_from_gemini_falls_back_to_local(fake: FakeGemini) -> None:
+    fake.responder = lambda request: json.dumps({"topics": []})
+    ctx = context(StageName.TOPICS)
+    research = KeywordResearch.model_validate(
+        {"gaps": [{"keyword": "cohort analysis", "score": 0.8, "competitors": ["rival.test"]}]}
+    )
+    async with open_engine(settings_for(fake)) as engine:
+        topics = await engine.propose_topics(ctx, SITE, [RIVAL], research)
+        assert topics == await engine.local.propose_topics(context(), SITE, [RIVAL], research)
+
+    [warning] = warnings_of(ctx)
+    assert "Gemini proposed no topics" in warning and "local engine" in warning

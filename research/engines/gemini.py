@@ -116,6 +116,8 @@ class GeminiEngine:
 
         async def gemini() -> KeywordResearch:
             plan = await self._structured(ctx, keywords_prompt(site, competitors), KeywordPlan)
+            if not plan.keywords:
+                raise GeminiBadResponse("Gemini listed no keywords.")
             return await anyio.to_thread.run_sync(
                 _keyword_research, plan, site, competitors, limiter=self._threads
             )
@@ -143,8 +145,10 @@ class GeminiEngine:
                 [g.keyword for g in research.gaps[:40]],
                 [c.domain for c in competitors],
             )
-            ideas = await self._structured(ctx, prompt, TopicList)
-            return _topics(ideas, research)
+            topics = _topics(await self._structured(ctx, prompt, TopicList), research)
+            if not topics:
+                raise GeminiBadResponse("Gemini proposed no topics.")
+            return topics
 
         return await self._or_local(
             ctx,
@@ -174,6 +178,7 @@ class GeminiEngine:
             if chunks:
                 self._record_usage(ctx, chunks[-1])
             if not text.strip():
+                # Raises GeminiBadResponse saying why: a blocked prompt or an empty answer.
                 response_text(chunks[-1] if chunks else types.GenerateContentResponse())
             try:
                 draft = parse_brief(text, len(pages))
@@ -363,8 +368,8 @@ def _competitors(
             continue
         taken.add(domain)
         reason = idea.reason.strip()
-        if (source := by_domain.get(domain)) is not None:
-            reason += f" (Google Search: {source.title or source.url})"
+        if (grounded := by_domain.get(domain)) is not None:
+            reason += f" (Google Search: {grounded.title or grounded.url})"
         competitors.append(
             Competitor(
                 url=url, domain=domain, name=idea.name.strip(), reason=reason, source="gemini"
