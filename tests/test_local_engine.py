@@ -13,6 +13,7 @@ import pytest
 from research.engines.keyphrases import analyse_site
 from research.engines.language import detect_language
 from research.engines.local import LocalEngine
+from research.engines.titles import topic_title
 from research.models import DiscoveryRequest, Page, Report, SiteAnalysis, StageName
 from research.progress import RunTracker, StageContext
 
@@ -243,3 +244,24 @@ def _dump(parts: tuple[object, ...]) -> str:
         return x.model_dump(mode="json") if hasattr(x, "model_dump") else x
 
     return repr([one(p) for p in parts])
+
+
+def test_titles_read_like_a_writer_wrote_them() -> None:
+    headings = ["Burr grinder vs blade grinder", "Setting up DMARC step by step"]
+    assert (
+        topic_title("burr grinder", [], ["burr grinder", "blade grinder"], headings, "en")
+        == "Burr grinder vs blade grinder: when to use which"
+    )
+    assert topic_title("DMARC", [], ["DMARC"], headings, "en") == "How to set up DMARC step by step"
+    assert (
+        topic_title(
+            "Pizzastein", [], ["Pizzastein", "Backstahl"], ["Pizzastein oder Backstahl?"], "de"
+        )
+        == "Pizzastein oder Backstahl: was wann passt"
+    )
+    assert topic_title("Lievito Madre", [], ["Lievito Madre"], [], "de") == (
+        "Lievito Madre einfach erklärt"
+    )
+    assert topic_title("latte art", ["steamed milk"], [], [], "en") == (
+        "Latte art explained: what to know about steamed milk"
+    )

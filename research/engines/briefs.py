@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research.engines.phrases import PageText, SitePhrases, phrase_key, sentences, stem, tokens
+from research.engines.phrases import (
+    PageText,
+    SitePhrases,
+    page_importance,
+    phrase_key,
+    sentences,
+    stem,
+    tokens,
+)
 from research.engines.stopwords import stopwords_for
 from research.models import Brief, Passage, Source, Topic
 
@@ -56,6 +64,7 @@ class _Terms:
     phrases: list[str]
     words: set[str]
     language: str
+    brands: list[str]  # " name " keys of the sites' names, padded for word matching
 
     def phrase_hits(self, key: str) -> int:
         padded = f" {key} "
@@ -65,17 +74,18 @@ class _Terms:
         return sum(1 for w in set(key.split()) if w in self.words)
 
 
-def _terms(topic: Topic, language: str) -> _Terms:
+def _terms(topic: Topic, sites: Sequence[SitePhrases], language: str) -> _Terms:
     stops = stopwords_for(language)
     phrases = [phrase_key(k, language) for k in topic.keywords if k.strip()]
     words = {stem(w, language) for k in topic.keywords for w in tokens(k) if w not in stops}
-    return _Terms([p for p in phrases if p], words, language)
+    brands = sorted({f" {b} " for s in sites for b in s.brand if b})
+    return _Terms([p for p in phrases if p], words, language, brands)
 
 
 def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -> Brief:
     """Return a brief for the topic from the crawled pages of the site and its competitors."""
     language = site.language
-    terms = _terms(topic, language)
+    terms = _terms(topic, [*competitors, site], language)
     pages = _ranked_pages(terms, [*competitors, site], topic.evidence)
     outline_body = _outline(terms, pages)
     wording = _WORDING.get(language, _WORDING["en"])
@@ -143,11 +153,15 @@ def _outline(terms: _Terms, pages: Sequence[PageText]) -> list[str]:
     """Headings about the topic from the best pages, without repeats."""
     outline: list[str] = []
     seen: set[str] = set()
-    for page in pages[:10]:
+    content = [p for p in pages if page_importance(p.url) == 1.0]
+    minor = [p for p in pages if page_importance(p.url) < 1.0]
+    for page in [*content[:10], *minor[:2]]:
         for heading in page.headings:
             text = " ".join(heading.split())
             key = phrase_key(text, terms.language)
             if not key or key in seen or text.endswith("?") or len(text) > 90:
+                continue
+            if any(name in f" {key} " for name in terms.brands):
                 continue
             if terms.phrase_hits(key) or terms.word_hits(key):
                 seen.add(key)
@@ -204,13 +218,22 @@ def _passages(terms: _Terms, pages: Sequence[PageText]) -> list[Passage]:
         chosen.append(Passage(text=sentence, url=url, title=title))
         if len(chosen) >= MAX_PASSAGES:
             break
-    if len(chosen) < MIN_PASSAGES:
-        for _, _, url, title, sentence in scored:
-            if sentence not in seen:
-                seen.add(sentence)
-                chosen.append(Passage(text=sentence, url=url, title=title))
-                if len(chosen) >= MIN_PASSAGES:
-                    break
+    # Too few sentences name the topic: add the ones that do from pages already cited, then
+    # the opening sentences of the pages most about it.
+    fallback = [(url, title, sentence) for _, _, url, title, sentence in scored]
+    fallback += [
+        (page.url, page.title, sentence)
+        for page in pages[:MAX_PASSAGES]
+        for line in page.lines
+        for sentence in sentences(line)
+        if MIN_PASSAGE_CHARS <= len(sentence) <= MAX_PASSAGE_CHARS and not sentence.endswith("?")
+    ]
+    for url, title, sentence in fallback:
+        if len(chosen) >= MIN_PASSAGES:
+            break
+        if sentence not in seen:
+            seen.add(sentence)
+            chosen.append(Passage(text=sentence, url=url, title=title))
     return chosen
 
 

@@ -21,6 +21,7 @@ MAX_TOPIC_KEYWORDS = 8
 MAX_TOPIC_EVIDENCE = 8
 # Cosine distance under which two phrases belong to the same topic.
 DISTANCE_THRESHOLD = 0.7
+HEADED_LEAD = 1.5
 # Word overlap counts less than sharing pages when deciding what belongs together.
 WORD_WEIGHT = 0.6
 # Weights of the topic score (they sum to 1); see score_topic.
@@ -134,7 +135,10 @@ def propose(
     topics: list[Topic] = []
     titles: set[str] = set()
     for cluster in clusters:
-        ranked = sorted(cluster.gaps, key=lambda g: (-g.score, g.key))
+        # A phrase that heads a competitor section makes the better lead for the title.
+        ranked = sorted(
+            cluster.gaps, key=lambda g: (-g.score * (HEADED_LEAD if g.headed else 1.0), g.key)
+        )
         evidence = _evidence(ranked)
         title = topic_title(
             ranked[0].label,

@@ -98,6 +98,7 @@ class SitePhrases:
     vocabulary: Counter[str]  # stemmed word -> pages using it
     centrality: dict[str, float]  # ranked phrase -> its best TF-IDF weight on one page (0..1)
     page_keyphrases: dict[str, list[str]]  # page URL -> its most central phrases
+    brand: list[str]  # keys of the site's name(s), from title parts most pages share
 
 
 def tokens(text: str) -> list[str]:
@@ -366,7 +367,8 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         )
     ranked = _rank(stats, _brand_keys(domain, brand, lang))
     centrality, per_page = _centrality(ranked)
-    return SitePhrases(domain, lang, texts, stats, ranked, vocabulary, centrality, per_page)
+    names = sorted(_brand_keys(domain, brand, lang)[0])
+    return SitePhrases(domain, lang, texts, stats, ranked, vocabulary, centrality, per_page, names)
 
 
 PAGE_KEYPHRASES = 5

@@ -117,13 +117,40 @@ def _names(keys: Sequence[str], text: str, lang: str) -> bool:
 
 
 def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str:
-    """A "How to ..." heading from the evidence pages that names one of the phrases."""
+    """A "How to ..." heading from the evidence pages that names one of the phrases.
+
+    English headings that open with a known gerund ("Setting up DMARC") are turned into one
+    ("How to set up DMARC").
+    """
     openers = _HOW.get(lang, ())
     for heading in headings:
-        text = " ".join(heading.split()).rstrip("?!.:")
-        if text.lower().startswith(openers) and len(text) <= 80 and _names(keys, text, lang):
+        text = " ".join(heading.split()).split(":")[0].rstrip("?!.")
+        if len(text) > 80 or not _names(keys, text, lang):
+            continue
+        if text.lower().startswith(openers):
             return _cap(text)
+        first, _, rest = text.partition(" ")
+        if lang == "en" and rest and first.lower() in _GERUNDS:
+            return f"How to {_GERUNDS[first.lower()]} {rest}"
     return ""
+
+
+# Verbs whose "-ing" form opens instruction headings, for turning them into "How to ..." titles.
+_GERUND_VERBS = (
+    "add bake brew build calculate choose clean compare create descale feed find fix froth "
+    "grind grow improve keep make manage measure plan pour prepare pull reduce remove run "
+    "scale set shape start steam store test track use warm write"
+).split()
+_DOUBLED = ("plan", "run", "set")  # short verbs that double their last letter: "setting"
+
+
+def _gerund(verb: str) -> str:
+    if verb.endswith("e"):
+        return verb[:-1] + "ing"
+    return verb + (verb[-1] if verb in _DOUBLED else "") + "ing"
+
+
+_GERUNDS = {_gerund(verb): verb for verb in _GERUND_VERBS}
 
 
 def _versus_heading(
