@@ -72,7 +72,13 @@ class _Crawl:
         self.shapes: dict[str, int] = {}
         self.attempts = 0
         self.in_flight = 0
+        self.seeding = 0
         self.changed = anyio.Event()
+
+    @property
+    def wants_more(self) -> bool:
+        """Whether the page and attempt budgets leave room for more pages."""
+        return len(self.pages) < self.max_pages and self.attempts < self.max_attempts
 
     @property
     def delay(self) -> float:
@@ -201,9 +207,29 @@ class _Crawl:
             self.in_flight -= 1
             self.changed.set()
 
-    async def walk(self) -> None:
+    async def seed_from_sitemaps(self, site_url: str) -> None:
+        """Queue the same-site pages the sitemaps list (while the walk already runs)."""
+        try:
+            seeds = await sitemap_urls(
+                self.fetcher,
+                site_url,
+                self.robots.sitemaps,
+                allow_private=self.allow_private,
+                limit=self.max_pages * 4,
+                limiter=self.limiter,
+            )
+            for link in seeds:
+                self.enqueue(link, 1)
+        finally:
+            self.seeding -= 1
+            self.changed.set()
+
+    async def walk(self, sitemap_of: str | None) -> None:
         """Visit queued pages breadth-first with bounded concurrency until done or out of budget."""
         async with anyio.create_task_group() as group:
+            if sitemap_of is not None:
+                self.seeding += 1
+                group.start_soon(self.seed_from_sitemaps, sitemap_of)
             while True:
                 while (
                     self.queue
@@ -215,7 +241,8 @@ class _Crawl:
                     self.in_flight += 1
                     self.attempts += 1
                     group.start_soon(self.visit, url, depth)
-                if self.in_flight == 0:
+                if self.in_flight == 0 and (self.seeding == 0 or not self.wants_more):
+                    group.cancel_scope.cancel()  # nothing left worth waiting for
                     return
                 self.changed = anyio.Event()
                 await self.changed.wait()
@@ -252,18 +279,7 @@ async def crawl_site(
         crawl.add_page(home)
         for link in home.links:
             crawl.enqueue(link, 1)
-        if max_depth > 0 and max_pages > 1:
-            seeds = await sitemap_urls(
-                fetcher,
-                home.url,
-                crawl.robots.sitemaps,
-                allow_private=allow_private,
-                limit=max_pages * 4,
-                limiter=limiter,
-            )
-            for link in seeds:
-                crawl.enqueue(link, 1)
-        await crawl.walk()
+        await crawl.walk(home.url if max_depth > 0 and max_pages > 1 else None)
     if scope.cancelled_caught and not crawl.pages:
         raise FetchTimeout(
             f"{start} did not answer within the crawl time budget ({time_budget:g} s).", start
