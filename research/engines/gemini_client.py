@@ -38,7 +38,6 @@ log = logging.getLogger("research.gemini")
 Note = Callable[[str], None]
 TextCallback = Callable[[str], None]
 
-SEARCH_WITH_SCHEMA_REFUSED = "controlled generation is not supported"
 _DELAY = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")
 
 
@@ -108,6 +107,14 @@ def retry_delay(details: Any) -> float | None:
     return None
 
 
+def _refuses_search_with_schema(message: str) -> bool:
+    """Whether a 400 says the model cannot use google_search and a JSON schema together."""
+    text = message.lower()
+    return "controlled generation is not supported" in text or (
+        "tool use" in text and "mime type" in text and "unsupported" in text
+    )
+
+
 def _api_error(exc: genai_errors.APIError) -> GeminiError | _Retryable:
     """Translate an SDK APIError into our error (wrapped in _Retryable when worth retrying)."""
     code = exc.code or 0
@@ -125,7 +132,7 @@ def _api_error(exc: genai_errors.APIError) -> GeminiError | _Retryable:
             f"Gemini answered HTTP {code}",
             GeminiUnavailable(f"Gemini is unavailable (HTTP {code}); try again later."),
         )
-    if code == 400 and SEARCH_WITH_SCHEMA_REFUSED in message.lower():
+    if code == 400 and _refuses_search_with_schema(message):
         return SearchWithSchemaUnsupported(
             "This Gemini model cannot combine Google Search with structured output."
         )
