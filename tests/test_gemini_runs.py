@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ from research.runtime.loop_runner import LoopRunner
 from tests.fakes.gemini import FakeGemini, FakeRequest, Grounding
 from tests.fakes.site import SiteServer
 
+ROOT = Path(__file__).resolve().parents[1]
 RIVAL_ONLY = ["server-side tracking", "cookie consent", "attribution model"]
 SITE_PHRASES = ["bounce rate", "marketing dashboard", "conversion funnel"]
 TITLES = [
@@ -345,3 +349,31 @@ def test_engine_choice_and_key_precedence(runner: LoopRunner, fake: FakeGemini) 
     assert isinstance(from_settings, GeminiEngine) and from_settings is not first
     assert engine("auto", "key-one") is first  # the session's own key wins
     assert engine("local", "key-one") is services.local
+
+
+def test_cli_runs_on_gemini_from_the_environment_and_leaks_no_key(
+    sites: tuple[SiteServer, SiteServer], fake: FakeGemini, tmp_path: Path
+) -> None:
+    site, rival = sites
+    out, js, db = tmp_path / "report.xlsx", tmp_path / "report.json", tmp_path / "runs.sqlite3"
+    env = {
+        **os.environ,
+        "RESEARCH_DB": str(db),
+        "GEMINI_API_KEY": fake.api_key,
+        "GEMINI_BASE_URL": fake.url,
+    }
+    env.pop("RESEARCH_ALLOW_PRIVATE_HOSTS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "research", "discover", site.url, "--max-pages", "10",
+         "--out", str(out), "--json", str(js), "--allow-private-hosts"],
+        cwd=ROOT, env=env, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr.decode()
+    report = Report.model_validate_json(js.read_bytes())
+    assert report.engine == "gemini"
+    assert [c.url for c in report.competitors if c.source == "gemini"] == [rival.url]
+    assert fake.log() and all(r.key_ok for r in fake.log())
+    artifacts = [done.stdout, done.stderr, js.read_bytes(), *_texts_of(out.read_bytes())]
+    artifacts += [path.read_bytes() for path in tmp_path.iterdir() if path.is_file()]
+    assert not [a for a in artifacts if fake.api_key.encode() in a], "the key leaked"
