@@ -73,7 +73,7 @@ class JobManager:
         if existing is not None and not existing.done:
             return run_id
         services = self.runner.services()
-        report = self.runner.submit(services.store.load(run_id)).result(timeout=30)
+        report = self.runner.submit(services.store.claim(run_id)).result(timeout=30)
         return self._launch(RunTracker(report), api_key)
 
     def _launch(self, tracker: RunTracker, api_key: SecretStr | None) -> str:

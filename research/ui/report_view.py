@@ -59,7 +59,7 @@ def render_status(report: Report) -> None:
     elif report.status == "cancelled":
         st.warning(f"Run cancelled{took}; the partial results below are saved.")
     elif report.status in ("failed", "interrupted"):
-        reason = report.errors[-1] if report.errors else report.status
+        reason = report.errors[-1] if report.errors else "the process running it stopped."
         st.error(f"Run {report.status}: {reason} Partial results are kept.")
     warnings = [e.message for e in report.log if e.level == "warning"]
     if warnings:
