@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import SplitResult, urljoin
 
 import anyio
 import httpcore
@@ -198,6 +198,15 @@ class _HostGate:
         self.limiter = anyio.CapacityLimiter(concurrency)
         self.lock = anyio.Lock()
         self.next_at = 0.0
+
+    def idle(self) -> bool:
+        """Whether nobody uses or waits for this gate and no spacing is pending."""
+        return (
+            self.limiter.borrowed_tokens == 0
+            and self.limiter.statistics().tasks_waiting == 0
+            and not self.lock.locked()
+            and self.next_at <= time.monotonic()
+        )
 
     async def space(self, delay: float) -> None:
         """Wait until `delay` seconds have passed since the previous request to this host."""
@@ -459,7 +468,28 @@ class Fetcher:
         """Send one checked request; return the Resource, or the Location of a redirect."""
         parts = check_url(current)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        gate = self._gate(site_of(current))
+        host = site_of(current)
+        gate = self._gate(host)
+        try:
+            return await self._send(
+                current, requested, parts, port, gate, policy, deadline, html_only, delay
+            )
+        finally:
+            if gate.idle():
+                self._gates.pop(host, None)
+
+    async def _send(
+        self,
+        current: str,
+        requested: str,
+        parts: SplitResult,
+        port: int,
+        gate: _HostGate,
+        policy: AddressPolicy,
+        deadline: _Deadline,
+        html_only: bool,
+        delay: float,
+    ) -> Resource | str:
         # Waiting for a host or global slot is not the page's fault: the deadline starts after.
         async with gate.limiter, self._slots:
             await gate.space(max(delay, self.settings.politeness_delay))
