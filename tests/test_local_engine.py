@@ -265,3 +265,47 @@ def test_titles_read_like_a_writer_wrote_them() -> None:
     assert topic_title("latte art", ["steamed milk"], [], [], "en") == (
         "Latte art explained: what to know about steamed milk"
     )
+
+
+def _french(domain: str, pages: list[tuple[str, str]]) -> list[Page]:
+    return [
+        Page(url=f"https://{domain}/{i}", title=title, headings=[title], text=text)
+        for i, (title, text) in enumerate(pages)
+    ]
+
+
+@pytest.mark.anyio
+async def test_french_site_gets_french_phrases_single_word_gaps_and_titles() -> None:
+    site = _french(
+        "levain.test",
+        [
+            ("Le pain au levain", "Le pain au levain demande du temps. Le levain naturel donne "
+             "une mie souple. Nous cuisons le pain au levain chaque semaine."),
+            ("Nourrir le levain", "Le levain naturel se nourrit avec de la farine et de l'eau. "
+             "Un levain naturel actif double de volume."),
+            ("La farine de seigle", "La farine de seigle apporte du goût. La farine de seigle "
+             "absorbe beaucoup d'eau."),
+        ],
+    )  # fmt: skip
+    rival = _french(
+        "fournil.test",
+        [
+            ("Le banneton expliqué", "Le banneton soutient la pâte pendant l'apprêt. Farinez le "
+             "banneton avec de la farine de riz. Un banneton rond convient au pain de campagne."),
+            ("La cuisson en cocotte", "La cuisson en cocotte garde la vapeur. La cocotte en fonte "
+             "doit chauffer une heure. La cuisson en cocotte donne une belle croûte."),
+            ("Le pain au levain", "Le pain au levain se garde longtemps. Le levain naturel "
+             "parfume la mie."),
+        ],
+    )  # fmt: skip
+    analysis = analyse_site("https://levain.test/0", site, [])
+    assert analysis.language == "fr"
+    assert {"pain au levain", "levain naturel", "farine de seigle"} <= {
+        k.keyword for k in analysis.keyphrases
+    }
+    competitor = analyse_site("https://fournil.test/0", rival, [])
+    engine = LocalEngine(anyio.CapacityLimiter(2))
+    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), analysis, [competitor])
+    assert [g.keyword for g in research.gaps] == ["banneton", "cuisson en cocotte"]
+    topics = await engine.propose_topics(_ctx(StageName.TOPICS), analysis, [competitor], research)
+    assert "Banneton expliqué simplement" in [t.title for t in topics]

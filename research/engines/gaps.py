@@ -95,6 +95,8 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         entries = by_key[key]
         if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
             continue
+        if not entries[0][1].named and entries[0][1].words == 1 and site.vocabulary[key]:
+            continue  # a plain word is a gap only when the site never uses it at all
         if all(page_importance(u) < 1.0 for _, stat in entries for u in stat.weights):
             continue  # only on front, pricing or company pages: not something they write about
         total = 0.0
@@ -214,7 +216,7 @@ def covered_parts(site: SitePhrases) -> set[str]:
 def rank_keywords(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Keyword]:
     """Return the site's ranked keywords with their coverage on the site and competitors."""
     keywords: list[Keyword] = []
-    for stat in site.ranked[:MAX_KEYWORDS]:
+    for stat in [s for s in site.ranked if s.listed()][:MAX_KEYWORDS]:
         comp_pages = sum(c.stats[stat.key].pages for c in competitors if stat.key in c.stats)
         keywords.append(
             Keyword(

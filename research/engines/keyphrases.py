@@ -43,7 +43,7 @@ def analyse_site(url: str, pages: list[Page], issues: list[PageIssue]) -> SiteAn
                 :MAX_URLS_PER_PHRASE
             ],
         )
-        for stat in site.ranked[:MAX_KEYPHRASES]
+        for stat in [s for s in site.ranked if s.listed()][:MAX_KEYPHRASES]
     ]
     return SiteAnalysis(
         url=url,

@@ -21,6 +21,14 @@ from research.models import Page
 
 K = TypeVar("K")
 MAX_WORDS = 3
+# Shorter single words are never a subject on their own (acronyms aside).
+MIN_WORD_CHARS = 4
+# Languages whose one-word subjects we only take when they look like names: English builds
+# subjects from several words ("burr grinder"), German capitalises its compound nouns. Other
+# languages also get plain single words that head a section ("banneton", "cocotte").
+_NAMED_WORDS_ONLY = ("en", "de")
+# A plain word used this often inside longer kept phrases is only part of them.
+FRAGMENT_SHARE = 0.5
 # German nouns are capitalised: one this long is usually a subject ("Sauerteig", "Poolish").
 GERMAN_NOUN_CHARS = 6
 _TOKEN = re.compile(r"[^\W_](?:[\w'’]*[^\W_])?(?:-[^\W_]+)*")
@@ -46,10 +54,19 @@ class PhraseStat:
     weights: dict[str, float] = field(default_factory=dict)
     headed: set[str] = field(default_factory=set)
     inside: int = 0  # uses not at the start of a sentence or heading
+    named: bool = False  # a one-word name: acronym (SPF), brand-like (AeroPress), German noun
 
     def confirmed(self) -> bool:
         """Whether a one-word phrase was seen mid-sentence, so its capital is its own."""
         return self.words > 1 or self.inside > 0
+
+    def listed(self) -> bool:
+        """Whether the phrase may appear in keyword lists: multi-word, or a one-word name."""
+        return self.words > 1 or self.named
+
+    def subject_word(self) -> bool:
+        """Whether a plain single word is a subject here: it heads a section and recurs."""
+        return self.words == 1 and bool(self.headed) and self.count >= 3
 
     @property
     def label(self) -> str:
@@ -148,6 +165,7 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
     inner = inner_words(language)
     verbs = edge_verbs(language)
     german = language == "de"
+    plain_words = language not in _NAMED_WORDS_ONLY
     for chunk in _BREAK.split(text):
         cased = [t.replace("’", "'") for t in _TOKEN.findall(chunk)]
         n = len(cased)
@@ -159,7 +177,9 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
         for i in range(n):
             if not good[i] or words[i] in verbs:
                 continue
-            if _single_word_topic(cased[i], german):
+            if _single_word_topic(cased[i], german) or (
+                plain_words and len(words[i]) >= MIN_WORD_CHARS
+            ):
                 yield stems[i], cased[i], 1, i == 0
             content = 1
             for j in range(i + 1, n):
@@ -365,6 +385,10 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         page.head_words = frozenset(
             stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
         )
+    german = lang == "de"
+    for stat in stats.values():
+        if stat.words == 1:
+            stat.named = any(_single_word_topic(form, german) for form in stat.forms)
     ranked = _rank(stats, _brand_keys(domain, brand, lang))
     centrality, per_page = _centrality(ranked)
     names = sorted(_brand_keys(domain, brand, lang)[0])
@@ -439,11 +463,22 @@ def _rank(stats: dict[str, PhraseStat], brand: tuple[set[str], str]) -> list[Phr
         for s in stats.values()
         if s.covered()
         and s.confirmed()
+        and (s.listed() or s.subject_word())
         and not _names_brand(s.key, names)
         and not (label and len(s.key) > 3 and s.key.replace(" ", "") in label)
     ]
     by_key = {s.key: s for s in kept}
-    drop: set[str] = set()
+    # A plain word mostly used inside kept phrases ("grinder" in "burr grinder") is a fragment.
+    in_phrases: Counter[str] = Counter()
+    for stat in kept:
+        if stat.words > 1:
+            for word in set(stat.key.split()):
+                in_phrases[word] += stat.count
+    drop = {
+        s.key
+        for s in kept
+        if s.words == 1 and not s.named and in_phrases[s.key] >= FRAGMENT_SHARE * s.count
+    }
     for stat in kept:
         if stat.words < 2:
             continue
