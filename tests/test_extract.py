@@ -67,3 +67,17 @@ def test_meta_refresh_target_is_a_link() -> None:
     assert refresh_target_of(markup, "https://e.example/") == "https://e.example/new-home"
     assert extract_page(markup, "https://e.example/").links == ["https://e.example/new-home"]
     assert refresh_target_of("<html><body>hi</body></html>", "https://e.example/") is None
+
+
+def test_language_is_guessed_when_not_declared() -> None:
+    samples = {
+        "en": "This page is about the garden and the tools you need for pruning roses in winter.",
+        "de": "Wer seine Rosen im Winter schneidet, sollte auf Frost achten und die Schere ölen.",
+        "fr": "La rose est une fleur que les jardiniers aiment pour sa beauté et son parfum.",
+        "ja": "日本語のページです。東京の天気は晴れです。今日はいい天気ですね。",
+    }
+    for language, text in samples.items():
+        page = extract_page(f"<html><body><p>{text}</p></body></html>", "https://e.example/")
+        assert page.language == language, text
+    short = extract_page("<html><body><p>Home About</p></body></html>", "https://e.example/")
+    assert short.language is None

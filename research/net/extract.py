@@ -8,6 +8,7 @@ import trafilatura
 from lxml import etree, html
 
 from research.models import Page
+from research.net.language import guess_language
 from research.net.urls import normalize_url
 
 _REFRESH_URL = re.compile(r"""^\s*\d*\.?\d*\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']+)["']?""", re.I)
@@ -120,6 +121,7 @@ def extract_page(markup: str, url: str, *, depth: int = 0, status: int = 200) ->
     text = _paragraphs(getattr(document, "text", None)) if document is not None else ""
     if not text:
         text = _visible_text(tree)
+    language = language or guess_language(text)
     return Page(
         url=url,
         title=title or (headings[0] if headings else ""),
