@@ -146,8 +146,10 @@ class _Crawl:
 
     def enqueue(self, link: str, depth: int, parent: str = "") -> None:
         """Queue a same-site link unless seen, too deep, binary, a trap or disallowed."""
+        if depth > self.max_depth or len(self.queue) >= self.max_pages * 4:
+            return  # too deep, or more candidates than the page budget can ever use
         url = normalize_url(link)
-        if url is None or depth > self.max_depth or site_of(url) not in self.sites:
+        if url is None or site_of(url) not in self.sites:
             return
         key = dedupe_key(url)
         if key in self.seen:

@@ -14,6 +14,7 @@ from research.net.urls import normalize_url
 _REFRESH_URL = re.compile(r"""^\s*\d*\.?\d*\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']+)["']?""", re.I)
 _LANG = re.compile(r"^[a-zA-Z]{2,3}")
 _SPACES = re.compile(r"\s+")
+MAX_LINKS = 5000  # a page with more links than this is a link farm; the rest are dropped
 _NON_TEXT = ("script", "style", "noscript", "template", "svg")
 
 
@@ -64,6 +65,8 @@ def _links(tree: html.HtmlElement, url: str) -> list[str]:
         absolute = normalize_url(href, base)
         if absolute is not None and absolute != url:
             found[absolute] = None
+            if len(found) >= MAX_LINKS:
+                break
     refresh = refresh_target(tree, url)
     if refresh is not None and refresh != url:
         found[refresh] = None
@@ -110,14 +113,17 @@ def extract_page(markup: str, url: str, *, depth: int = 0, status: int = 200) ->
     language = _language(tree)
     # Metadata (dates, authors) is not used and costs a third of the time; trafilatura copies
     # the tree it is given, so the parse is shared.
-    document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        favor_recall=True,
-        include_comments=False,
-        include_tables=True,
-        with_metadata=False,
-    )
+    try:
+        document = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            favor_recall=True,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=False,
+        )
+    except (ValueError, etree.LxmlError, RecursionError):
+        document = None  # pathological markup: fall back to the visible text
     text = _paragraphs(getattr(document, "text", None)) if document is not None else ""
     if not text:
         text = _visible_text(tree)
