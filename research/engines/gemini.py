@@ -233,16 +233,10 @@ class GeminiEngine:
         return (input_tokens * price_in + output_tokens * price_out) / 1_000_000
 
     async def _structured(
-        self,
-        ctx: StageContext,
-        prompt: str,
-        schema: type[T],
-        *,
-        tools: list[types.Tool] | None = None,
-        repair: bool = True,
+        self, ctx: StageContext, prompt: str, schema: type[T], *, repair: bool = True
     ) -> T:
         """Return the model's answer validated as `schema`, after one repair request if needed."""
-        value, _ = await self._structured_call(ctx, prompt, schema, tools=tools, repair=repair)
+        value, _ = await self._structured_call(ctx, prompt, schema, repair=repair)
         return value
 
     async def _structured_call(

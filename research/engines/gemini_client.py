@@ -21,6 +21,7 @@ from google.genai import types
 from pydantic import SecretStr
 
 from research.config import Settings
+from research.engines.base import TextCallback
 from research.engines.breaker import CircuitBreaker
 from research.engines.ratelimit import RateLimiter
 from research.errors import (
@@ -36,7 +37,6 @@ from research.errors import (
 log = logging.getLogger("research.gemini")
 
 Note = Callable[[str], None]
-TextCallback = Callable[[str], None]
 
 _DELAY = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")
 
