@@ -95,8 +95,13 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         entries = by_key[key]
         if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
             continue
-        if not entries[0][1].named and entries[0][1].words == 1 and site.vocabulary[key]:
-            continue  # a plain word is a gap only when the site never uses it at all
+        if entries[0][1].words == 1:
+            # One word is ambiguous: it must head a competitor section, and a plain (not
+            # name-like) word must be one the site never uses at all.
+            if not any(stat.headed for _, stat in entries):
+                continue
+            if not entries[0][1].named and site.vocabulary[key]:
+                continue
         if all(page_importance(u) < 1.0 for _, stat in entries for u in stat.weights):
             continue  # only on front, pricing or company pages: not something they write about
         total = 0.0
@@ -230,9 +235,22 @@ def rank_keywords(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list
     return keywords
 
 
+def without_variants(gaps: Sequence[Gap]) -> list[Gap]:
+    """Drop gaps that extend a better-ranked gap on the same pages ("cold brew concentrate")."""
+    kept: list[Gap] = []
+    for gap in gaps:
+        padded = f" {gap.key} "
+        if not any(
+            f" {other.key} " in padded and set(gap.evidence) <= set(other.evidence)
+            for other in kept
+        ):
+            kept.append(gap)
+    return kept
+
+
 def keyword_research(site: SitePhrases, competitors: Sequence[SitePhrases]) -> KeywordResearch:
     """Return ranked site keywords and the top content gaps."""
-    gaps = find_gaps(site, competitors)[:MAX_GAPS]
+    gaps = without_variants(find_gaps(site, competitors))[:MAX_GAPS]
     return KeywordResearch(
         keywords=rank_keywords(site, competitors), gaps=[g.model() for g in gaps]
     )

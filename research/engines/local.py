@@ -90,9 +90,9 @@ class LocalEngine:
         def work() -> list[Topic]:
             own = site_phrases_of(site)
             others = [site_phrases_of(c) for c in competitors]
-            found = find_gaps(own, others)
-            wanted = {g.keyword for g in research.gaps}
-            gaps = [g for g in found if g.label in wanted] or found
+            # The same pages give the same gaps as `research` (or, after another engine's
+            # research, the local view of them); topics keep the variants the gap list merges.
+            gaps = find_gaps(own, others)
             return propose(own, others, gaps or under_covered(own))
 
         topics = await anyio.to_thread.run_sync(work, limiter=self._threads)
