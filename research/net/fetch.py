@@ -564,7 +564,8 @@ class Fetcher:
         """Stream the body, decompressing it ourselves, and stop past the size cap."""
         cap = self.settings.max_body_bytes
         too_large = TooLarge(
-            f"{requested} is larger than {cap / 1_000_000:g} MB; it was skipped.", requested
+            f"{requested} is larger than {round(cap / 1_048_576, 1):g} MB; it was skipped.",
+            requested,
         )
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
