@@ -31,28 +31,28 @@ _WORDING: dict[str, dict[str, str]] = {
         "end": "Key takeaways and next steps",
         "questions": "What is {main}?|How do you get started with {main}?|"
                      "What mistakes should you avoid with {main}?",
-        "summary": "A piece on {main} ({rest}), drawing on {pages} crawled pages from {sites}.",
+        "summary": "A piece on {main}{rest}, drawing on {pages} crawled pages from {sites}.",
     },
     "de": {
         "intro": "Was {main} ist und warum es wichtig ist",
         "end": "Das Wichtigste in Kürze",
         "questions": "Was ist {main}?|Wie fängt man mit {main} an?|"
                      "Welche Fehler sollte man bei {main} vermeiden?",
-        "summary": "Ein Beitrag über {main} ({rest}), gestützt auf {pages} Seiten von {sites}.",
+        "summary": "Ein Beitrag über {main}{rest}, gestützt auf {pages} Seiten von {sites}.",
     },
     "fr": {
         "intro": "{main} : de quoi s'agit-il et pourquoi c'est important",
         "end": "À retenir",
         "questions": "Qu'est-ce que {main} ?|Comment débuter avec {main} ?|"
                      "Quelles erreurs éviter avec {main} ?",
-        "summary": "Un article sur {main} ({rest}), fondé sur {pages} pages de {sites}.",
+        "summary": "Un article sur {main}{rest}, fondé sur {pages} pages de {sites}.",
     },
     "es": {
         "intro": "Qué es {main} y por qué importa",
         "end": "Puntos clave",
         "questions": "¿Qué es {main}?|¿Cómo empezar con {main}?|"
                      "¿Qué errores evitar con {main}?",
-        "summary": "Un artículo sobre {main} ({rest}), basado en {pages} páginas de {sites}.",
+        "summary": "Un artículo sobre {main}{rest}, basado en {pages} páginas de {sites}.",
     },
 }  # fmt: skip
 
@@ -103,16 +103,11 @@ def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -
     for passage in passages:
         if all(s.url != passage.url for s in sources):
             sources.append(Source(url=passage.url, title=passage.title))
-    sites = sorted(
-        {
-            s.domain
-            for s in [*competitors, site]
-            if any(p.url in {x.url for x in sources} for p in s.pages)
-        }
-    )
+    cited = {source.url for source in sources}
+    sites = sorted({s.domain for s in (*competitors, site) for p in s.pages if p.url in cited})
     summary = wording["summary"].format(
         main=main,
-        rest=", ".join(topic.keywords[1:4]) or topic.title,
+        rest=f" ({', '.join(topic.keywords[1:4])})" if topic.keywords[1:] else "",
         pages=len(sources),
         sites=", ".join(sites) or "the crawled sites",
     )
