@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import random
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import SplitResult, urljoin
+from urllib.parse import urljoin
 
 import anyio
 import httpcore
@@ -471,59 +472,47 @@ class Fetcher:
         host = site_of(current)
         gate = self._gate(host)
         try:
-            return await self._send(
-                current, requested, parts, port, gate, policy, deadline, html_only, delay
-            )
+            # Waiting for a host or global slot is not the page's fault: the deadline starts after.
+            async with gate.limiter, self._slots:
+                await gate.space(max(delay, self.settings.politeness_delay))
+                with self._errors(host, requested, deadline):
+                    with anyio.fail_after(deadline.remaining()):
+                        await resolve_allowed(parts.hostname or "", port, policy, current)
+                        async with self._client.stream("GET", current) as response:
+                            return await self._read(
+                                response, current, requested, html_only=html_only
+                            )
         finally:
             if gate.idle():
                 self._gates.pop(host, None)
 
-    async def _send(
-        self,
-        current: str,
-        requested: str,
-        parts: SplitResult,
-        port: int,
-        gate: _HostGate,
-        policy: AddressPolicy,
-        deadline: _Deadline,
-        html_only: bool,
-        delay: float,
-    ) -> Resource | str:
-        # Waiting for a host or global slot is not the page's fault: the deadline starts after.
-        async with gate.limiter, self._slots:
-            await gate.space(max(delay, self.settings.politeness_delay))
-            try:
-                with anyio.fail_after(deadline.remaining()):
-                    await resolve_allowed(parts.hostname or "", port, policy, current)
-                    async with self._client.stream("GET", current) as response:
-                        return await self._read(response, current, requested, html_only=html_only)
-            except TimeoutError:
-                raise FetchTimeout(
-                    f"{requested} did not answer within {deadline.seconds:g} s.", requested
-                ) from None
-            except httpx.ConnectTimeout:
-                raise FetchTimeout(
-                    f"{site_of(current)} did not accept a connection within "
-                    f"{self.settings.connect_timeout:g} s.",
-                    requested,
-                ) from None
-            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
-                raise FetchTimeout(
-                    f"{requested} did not answer within {self.settings.read_timeout:g} s.",
-                    requested,
-                ) from None
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                raise _Retry(
-                    HostUnreachable(
-                        f"{site_of(current)} could not be reached (connection refused or closed).",
-                        requested,
-                    )
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise HostUnreachable(
-                    f"{requested} could not be fetched ({type(exc).__name__}).", requested
-                ) from exc
+    @contextlib.contextmanager
+    def _errors(self, host: str, requested: str, deadline: _Deadline) -> Iterator[None]:
+        """Turn timeouts and httpx errors into FetchErrors (connection failures retryable)."""
+        try:
+            yield
+        except TimeoutError:
+            raise FetchTimeout(
+                f"{requested} did not answer within {deadline.seconds:g} s.", requested
+            ) from None
+        except httpx.ConnectTimeout:
+            raise FetchTimeout(
+                f"{host} did not accept a connection within {self.settings.connect_timeout:g} s.",
+                requested,
+            ) from None
+        except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
+            raise FetchTimeout(
+                f"{requested} did not answer within {self.settings.read_timeout:g} s.", requested
+            ) from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            error = HostUnreachable(
+                f"{host} could not be reached (connection refused or closed).", requested
+            )
+            raise _Retry(error) from exc
+        except httpx.HTTPError as exc:
+            raise HostUnreachable(
+                f"{requested} could not be fetched ({type(exc).__name__}).", requested
+            ) from exc
 
     async def _read(
         self, response: httpx.Response, current: str, requested: str, *, html_only: bool
