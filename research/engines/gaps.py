@@ -54,23 +54,33 @@ class Gap:
         )
 
 
-def site_weakness(site: SitePhrases, key: str) -> float:
-    """How absent a phrase is from the site: 1 never mentioned, 0.5 in passing, 0 covered.
+class Weakness:
+    """How absent phrases are from one site: 1 never mentioned, 0.5 in passing, 0 covered.
 
     A page whose headings name one of the phrase's words and whose text has all of them
     touches the subject in other words ("espresso shot" on a page titled "Espresso basics"):
     that counts as in passing too.
     """
-    stat = site.stats.get(key)
-    if stat is None:
-        words = set(key.split())
-        stops = stopwords_for(site.language)
-        named = {w for w in words if w not in stops}
-        touched = any(words <= page.words and named & page.head_words for page in site.pages)
-        return PASSING_MENTION if touched else 1.0
-    if stat.covered():
-        return 0.0
-    return PASSING_MENTION
+
+    def __init__(self, site: SitePhrases) -> None:
+        self.site = site
+        self.stops = stopwords_for(site.language)
+        self.pages_with: dict[str, set[int]] = {}
+        for index, page in enumerate(site.pages):
+            for word in page.words:
+                self.pages_with.setdefault(word, set()).add(index)
+
+    def of(self, key: str) -> float:
+        """Return the site's weakness on the phrase with this key."""
+        stat = self.site.stats.get(key)
+        if stat is not None:
+            return 0.0 if stat.covered() else PASSING_MENTION
+        words = key.split()
+        carrying = set.intersection(*(self.pages_with.get(w, set()) for w in words))
+        named = {w for w in words if w not in self.stops}
+        if any(named & self.site.pages[i].head_words for i in carrying):
+            return PASSING_MENTION
+        return 1.0
 
 
 def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap]:
@@ -80,18 +90,21 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
             (0.5 + 0.5 x centrality_c) x (1 + ln pages_c)
 
     weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
-    passing (phrases the site already covers are not gaps); centrality_c is the phrase's TF-IDF
-    weight on the competitor page it is most central to (0..1, see phrases._centrality);
-    pages_c is how many of c's pages carry it.
+    passing (see Weakness); centrality_c is the phrase's TF-IDF weight on the competitor page it
+    is most central to (0..1, see phrases._centrality); pages_c is how many of c's pages carry
+    it. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
+    its everyday words; one-word phrases no competitor gives a heading; phrases found only on
+    front, pricing or company pages.
     """
     by_key: dict[str, list[tuple[SitePhrases, PhraseStat]]] = {}
     for comp in competitors:
         for stat in comp.ranked:
             by_key.setdefault(stat.key, []).append((comp, stat))
     inside_covered = covered_parts(site)
+    weakness_of = Weakness(site)
     gaps: list[Gap] = []
     for key in sorted(by_key):
-        weakness = site_weakness(site, key)
+        weakness = weakness_of.of(key)
         entries = by_key[key]
         if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
             continue
