@@ -1,7 +1,8 @@
 """The local engine's quality on the hand-labelled site pairs stays above measured floors.
 
-Measured (bench/eval.py, November 2026): gaps P@10 brot 0.80, coffee 0.90, email 0.90;
-topics P@10 brot 0.90, coffee 0.89, email 0.90. The floors sit a little below.
+Measured (bench/eval.py, November 2026): gaps P@10 brot 0.90, coffee 0.90, email 0.90;
+topics P@10 brot 0.90, coffee 1.00, email 0.90 (overall 0.90 and 0.93). The floors sit a
+little below: one more wrong item in a set's top 10 still passes.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import pytest
 
 from bench.eval import SetScore, evaluate_all
 
-SET_FLOOR = 0.7
-OVERALL_FLOOR = 0.8
+SET_FLOOR = 0.8
+OVERALL_FLOOR = 0.85
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ MAX_TOPIC_KEYWORDS = 8
 MAX_TOPIC_EVIDENCE = 8
 # Cosine distance under which two phrases belong to the same topic.
 DISTANCE_THRESHOLD = 0.7
+# A phrase that heads a competitor section leads its topic's title over a 1.5x better score.
 HEADED_LEAD = 1.5
 # Word overlap counts less than sharing pages when deciding what belongs together.
 WORD_WEIGHT = 0.6
@@ -135,7 +136,6 @@ def propose(
     topics: list[Topic] = []
     titles: set[str] = set()
     for cluster in clusters:
-        # A phrase that heads a competitor section makes the better lead for the title.
         ranked = sorted(
             cluster.gaps, key=lambda g: (-g.score * (HEADED_LEAD if g.headed else 1.0), g.key)
         )
