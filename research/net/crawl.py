@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from functools import partial
 from typing import Literal
@@ -28,6 +28,7 @@ from research.net.urls import dedupe_key, looks_binary, normalize_url, site_of, 
 IssueKind = Literal["skipped", "refused", "failed"]
 MAX_META_REFRESHES = 3
 _SHORT_PAGE_CHARS = 400
+MAX_NOTES = 20  # links left out for the same reason (robots, binary) reported per crawl
 
 
 def issue_kind(error: FetchError) -> IssueKind:
@@ -64,12 +65,12 @@ class _Crawl:
         self.max_attempts = max_pages * 3 + 10
         self.trap_limit = max(5, max_pages // 5)
         self.pages: list[Page] = []
-        self.issues: list[PageIssue] = []
         self.sites: set[str] = set()
         self.robots = Robots(None, fetcher.settings.user_agent)
         self.queue: deque[tuple[str, int]] = deque()
         self.seen: set[str] = set()
         self.shapes: dict[str, int] = {}
+        self.noted: Counter[str] = Counter()
         self.attempts = 0
         self.in_flight = 0
         self.seeding = 0
@@ -85,10 +86,14 @@ class _Crawl:
         return self.robots.crawl_delay
 
     def issue(self, url: str, kind: IssueKind, reason: str) -> None:
-        record = PageIssue(url=url, kind=kind, reason=reason)
-        self.issues.append(record)
         if self.on_issue is not None:
-            self.on_issue(record)
+            self.on_issue(PageIssue(url=url, kind=kind, reason=reason))
+
+    def note(self, category: str, url: str, kind: IssueKind, reason: str) -> None:
+        """Report a link left out before fetching; only the first few of each category."""
+        self.noted[category] += 1
+        if self.noted[category] <= MAX_NOTES:
+            self.issue(url, kind, reason)
 
     def add_page(self, page: Page) -> None:
         self.pages.append(page)
@@ -156,7 +161,7 @@ class _Crawl:
             return
         self.seen.add(key)
         if looks_binary(url):
-            self.issue(url, "skipped", f"{url} is not an HTML page; it was skipped.")
+            self.note("binary", url, "skipped", f"{url} is not an HTML page; it was skipped.")
             return
         # A trap is a series that generates itself: calendar months, endless ?page=N.
         shape = trap_key(url)
@@ -172,11 +177,8 @@ class _Crawl:
                 )
             return
         if not self.robots.allowed(url):
-            self.issue(
-                url,
-                "refused",
-                f"robots.txt of {site_of(url)} does not allow fetching {url}.",
-            )
+            reason = f"robots.txt of {site_of(url)} does not allow fetching {url}."
+            self.note("robots", url, "refused", reason)
             return
         self.queue.append((url, depth))
 
