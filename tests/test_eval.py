@@ -1,8 +1,10 @@
 """The local engine's quality on the hand-labelled site pairs stays above measured floors.
 
-Measured (bench/eval.py, November 2026): gaps P@10 brot 0.90, coffee 0.90, email 0.90;
-topics P@10 brot 0.90, coffee 1.00, email 0.90 (overall 0.90 and 0.93). The floors sit a
-little below: one more wrong item in a set's top 10 still passes.
+Measured (bench/eval.py, November 2026): gaps P@10 brot 0.90, coffee 0.90, email 0.90,
+huerto 0.80; topics P@10 brot 0.90, coffee 1.00, email 0.90, huerto 0.89 (overall 0.88 and
+0.92). The Spanish set (huerto) was written after the engine was tuned on the other three; the
+only changes it prompted were general ones (Spanish "por" may sit inside a phrase, French
+and Spanish titles without gendered participles). The floors sit a little below: one more wrong item in a set still passes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import pytest
 
 from bench.eval import SetScore, evaluate_all
 
-SET_FLOOR = 0.8
+SET_FLOOR = 0.7
 OVERALL_FLOOR = 0.85
 
 
@@ -21,7 +23,7 @@ def scores() -> list[SetScore]:
 
 
 def test_every_labelled_set_is_evaluated(scores: list[SetScore]) -> None:
-    assert [s.name for s in scores] == ["brot", "coffee", "email"]
+    assert [s.name for s in scores] == ["brot", "coffee", "email", "huerto"]
     assert all(len(s.gaps) >= 10 and len(s.topics) >= 5 for s in scores)
 
 

@@ -308,4 +308,4 @@ async def test_french_site_gets_french_phrases_single_word_gaps_and_titles() -> 
     research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), analysis, [competitor])
     assert [g.keyword for g in research.gaps] == ["banneton", "cuisson en cocotte"]
     topics = await engine.propose_topics(_ctx(StageName.TOPICS), analysis, [competitor], research)
-    assert "Banneton expliqué simplement" in [t.title for t in topics]
+    assert "Banneton : le guide pratique" in [t.title for t in topics]

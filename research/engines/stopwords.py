@@ -83,11 +83,11 @@ def stopwords_for(language: str | None) -> frozenset[str]:
 _INNER: dict[str, str] = {
     "en": "of for on in to a an the with from by at per your vs versus",
     "de": "im in mit für zum zur vom von der die das des dem den am ohne auf aus vs",
-    "fr": "de du des la le les à au aux en pour sans d' l' vs",
-    "es": "de del la el los las en con para sin al vs",
-    "it": "di del della dei delle la il lo le gli in con per senza al alla vs",
+    "fr": "de du des la le les à au aux en par pour sans sur d' l' vs",
+    "es": "de del la el los las en con para por sin sobre al a vs",
+    "it": "di del della dei delle la il lo le gli in con per senza al alla a da su vs",
     "nl": "van voor op in met de het een zonder vs",
-    "pt": "de do da dos das o a os as em com para sem ao vs",
+    "pt": "de do da dos das o a os as em com para por sem ao vs",
 }
 
 # English verbs that cannot open a keyphrase ("show the product") or close one in the third

@@ -20,6 +20,7 @@ _HOW = {
     "fr": ("comment ",),
     "es": ("cómo ", "como "),
 }
+# French and Spanish templates avoid participles that would have to agree with the subject.
 _TEMPLATES = {
     "en": {
         "versus": "{a} vs {b}: when to use which",
@@ -43,9 +44,9 @@ _TEMPLATES = {
     },
     "fr": {
         "versus": "{a} ou {b} : lequel choisir et quand",
-        "explained_more": "{main} expliqué : {k2} et {k3}",
-        "explained_pair": "{main} expliqué : ce qu'il faut savoir sur {k2}",
-        "explained": "{main} expliqué simplement",
+        "explained_more": "{main} : le guide pratique, de {k2} à {k3}",
+        "explained_pair": "{main} : le guide pratique, et ce qu'il faut savoir sur {k2}",
+        "explained": "{main} : le guide pratique",
         "mistakes": "{main} : les erreurs courantes et comment les éviter",
         "tips": "{main} : des conseils qui marchent vraiment",
         "tools": "{main} : le comparatif",
@@ -53,9 +54,9 @@ _TEMPLATES = {
     },
     "es": {
         "versus": "{a} o {b}: cuándo usar cada uno",
-        "explained_more": "{main}, explicado: {k2} y {k3}",
-        "explained_pair": "{main}, explicado: lo que debes saber sobre {k2}",
-        "explained": "{main}, explicado de forma sencilla",
+        "explained_more": "{main}: guía práctica sobre {k2} y {k3}",
+        "explained_pair": "{main}: guía práctica y lo que debes saber sobre {k2}",
+        "explained": "{main}: guía práctica",
         "mistakes": "{main}: errores comunes y cómo evitarlos",
         "tips": "{main}: consejos que funcionan de verdad",
         "tools": "{main}: comparativa",
