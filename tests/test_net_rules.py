@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 
 import pytest
@@ -11,6 +12,7 @@ from research.errors import HostNotAllowed
 from research.net.encoding import decode_html
 from research.net.policy import AddressPolicy, check_url, refusal
 from research.net.robots import Robots
+from research.net.sitemap import parse_sitemap
 from research.net.urls import dedupe_key, normalize_url, site_of, trap_key
 
 
@@ -100,3 +102,28 @@ Sitemap: https://e.example/sitemap-a.xml
     assert not anyone.allowed("https://e.example/private/x")
     assert Robots(None, USER_AGENT).allowed("https://e.example/anything")
     assert Robots("Crawl-delay: soon\n", USER_AGENT).crawl_delay == 0.0
+
+
+def test_sitemaps_parse_plain_index_gzip_and_refuse_entities() -> None:
+    urlset = (
+        b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc> https://e.example/a </loc></url><url><loc>https://e.example/b</loc></url>"
+        b"</urlset>"
+    )
+    assert parse_sitemap(urlset) == (["https://e.example/a", "https://e.example/b"], [])
+    assert parse_sitemap(gzip.compress(urlset)) == parse_sitemap(urlset)
+    index = (
+        b'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<sitemap><loc>https://e.example/s1.xml.gz</loc></sitemap></sitemapindex>"
+    )
+    assert parse_sitemap(index) == ([], ["https://e.example/s1.xml.gz"])
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
+        b'<!ENTITY file SYSTEM "file:///etc/passwd">]>'
+        b"<urlset><url><loc>https://e.example/&c;&file;</loc></url></urlset>"
+    )
+    pages, _ = parse_sitemap(laughs)
+    assert all("root:" not in page and "aaaaaaaaaa" * 10 not in page for page in pages)
+    assert parse_sitemap(b"not xml at all") == ([], [])
+    assert parse_sitemap(b"\x1f\x8b broken gzip") == ([], [])
