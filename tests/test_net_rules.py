@@ -127,3 +127,27 @@ def test_sitemaps_parse_plain_index_gzip_and_refuse_entities() -> None:
     assert all("root:" not in page and "aaaaaaaaaa" * 10 not in page for page in pages)
     assert parse_sitemap(b"not xml at all") == ([], [])
     assert parse_sitemap(b"\x1f\x8b broken gzip") == ([], [])
+
+
+def test_robots_wildcards_anchors_and_longest_match() -> None:
+    text = """User-agent: *
+Disallow: /*?sort=
+Disallow: /*.pdf$
+Disallow: /shop/
+Allow: /shop/public/
+Allow: /page
+Disallow: /page
+"""
+    robots = Robots(text, USER_AGENT)
+    assert not robots.allowed("https://e.example/list?sort=price")
+    assert robots.allowed("https://e.example/list?page=2")
+    assert not robots.allowed("https://e.example/files/report.pdf")
+    assert robots.allowed("https://e.example/files/report.pdf.html")
+    assert not robots.allowed("https://e.example/shop/cart")
+    assert robots.allowed("https://e.example/shop/public/offer")  # the longer rule wins
+    assert robots.allowed("https://e.example/page")  # Allow wins a tie
+    assert robots.allowed("https://e.example/robots.txt")
+    assert (
+        Robots("User-agent: *\nDisallow: /\n", USER_AGENT).allowed("https://e.example/x") is False
+    )
+    assert Robots("User-agent: *\nDisallow:\n", USER_AGENT).allowed("https://e.example/x")

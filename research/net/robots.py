@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
+from urllib.parse import unquote, urlsplit
 
 import anyio
 
@@ -21,64 +22,81 @@ ROBOTS_CACHE_SIZE = 512
 MAX_ROBOTS_BYTES = 512 * 1024
 
 
-class Robots:
-    """The robots.txt rules of one origin for one user agent."""
+@dataclass
+class _Group:
+    """One user-agent group: its agents, (allow, pattern) rules and crawl delay."""
 
-    def __init__(self, text: str | None, user_agent: str) -> None:
-        self.user_agent = user_agent
-        self._parser: RobotFileParser | None = None
-        self._delays: dict[str, float] = {}
-        if text:
-            self._parser = RobotFileParser()
-            self._parser.parse(text.splitlines())
-            self._delays = _crawl_delays(text)
-
-    def allowed(self, url: str) -> bool:
-        """Whether our user agent may fetch `url`."""
-        return self._parser is None or self._parser.can_fetch(self.user_agent, url)
-
-    @property
-    def crawl_delay(self) -> float:
-        """Seconds to wait between requests, as robots.txt asks (0 when it does not)."""
-        product = self.user_agent.split("/", 1)[0].lower()
-        for agent, delay in self._delays.items():
-            if agent != "*" and agent in product:
-                return delay
-        return self._delays.get("*", 0.0)
-
-    @property
-    def sitemaps(self) -> list[str]:
-        """Sitemap URLs listed in robots.txt."""
-        if self._parser is None:
-            return []
-        return list(self._parser.site_maps() or [])
+    agents: list[str] = field(default_factory=list)
+    rules: list[tuple[bool, str]] = field(default_factory=list)
+    delay: float | None = None
 
 
-def _crawl_delays(text: str) -> dict[str, float]:
-    """Crawl-delay per user agent (the standard library's parser drops fractional values)."""
-    delays: dict[str, float] = {}
-    agents: list[str] = []
-    in_rules = False
+def _parse(text: str) -> tuple[list[_Group], list[str]]:
+    """Split robots.txt into user-agent groups and Sitemap lines (RFC 9309)."""
+    groups: list[_Group] = []
+    sitemaps: list[str] = []
+    current: _Group | None = None
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if ":" not in line:
             continue
-        field, value = (part.strip() for part in line.split(":", 1))
-        field = field.lower()
-        if field == "user-agent":
-            if in_rules:
-                agents, in_rules = [], False
-            agents.append(value.split("/", 1)[0].lower())
+        name, value = (part.strip() for part in line.split(":", 1))
+        name = name.lower()
+        if name == "sitemap":
+            if value:
+                sitemaps.append(value)
+        elif name == "user-agent":
+            if current is None or current.rules or current.delay is not None:
+                current = _Group()
+                groups.append(current)
+            current.agents.append(value.split("/", 1)[0].strip().lower())
+        elif current is None:
             continue
-        in_rules = True
-        if field == "crawl-delay":
+        elif name in ("allow", "disallow"):
+            if value:
+                current.rules.append((name == "allow", value))
+        elif name == "crawl-delay":
             try:
-                delay = max(0.0, float(value))
+                current.delay = max(0.0, float(value))
             except ValueError:
                 continue
-            for agent in agents:
-                delays[agent] = delay
-    return delays
+    return groups, sitemaps
+
+
+def _pattern(rule: str) -> re.Pattern[str]:
+    """Compile a path rule: '*' matches anything, a final '$' anchors the end."""
+    anchored = rule.endswith("$")
+    body = rule[:-1] if anchored else rule
+    regex = ".*".join(re.escape(unquote(part)) for part in body.split("*"))
+    return re.compile(regex + ("$" if anchored else ""))
+
+
+class Robots:
+    """The robots.txt rules of one origin for one user agent (RFC 9309, with * and $)."""
+
+    def __init__(self, text: str | None, user_agent: str) -> None:
+        self.user_agent = user_agent
+        groups, self.sitemaps = _parse(text or "")
+        product = user_agent.split("/", 1)[0].strip().lower()
+        mine = [g for g in groups if product in g.agents]
+        chosen = mine or [g for g in groups if "*" in g.agents]
+        self._rules = [
+            (len(rule), allow, _pattern(rule)) for group in chosen for allow, rule in group.rules
+        ]
+        delays = [g.delay for g in chosen if g.delay is not None]
+        self.crawl_delay = max(delays) if delays else 0.0
+
+    def allowed(self, url: str) -> bool:
+        """Whether our user agent may fetch `url` (the longest matching rule wins; Allow on ties)."""
+        parts = urlsplit(url)
+        path = unquote(parts.path or "/") + (f"?{unquote(parts.query)}" if parts.query else "")
+        if path == "/robots.txt":
+            return True
+        best: tuple[int, bool] | None = None
+        for length, allow, pattern in self._rules:
+            if pattern.match(path) and (best is None or (length, allow) > best):
+                best = (length, allow)
+        return best is None or best[1]
 
 
 FetchResource = Callable[..., Awaitable["Resource"]]
