@@ -136,9 +136,23 @@ def test_singular_and_plural_merge_and_every_page_gets_its_keyphrases() -> None:
     assert keyphrases["https://gaps.test/c"][0] == "keyword research"
 
 
-def test_keyphrase_ports_make_different_domains() -> None:
-    analysis = analyse_site("http://127.0.0.1:8001/", [Page(url="http://127.0.0.1:8001/")], [])
+@pytest.mark.anyio
+async def test_ports_make_different_domains_and_candidates_keep_their_scheme() -> None:
+    home = Page(
+        url="http://127.0.0.1:8001/",
+        links=["http://127.0.0.1:8002/guide", "/about", "http://127.0.0.1:8001/x"],
+    )
+    analysis = analyse_site("http://127.0.0.1:8001/", [home], [])
     assert analysis.domain == "127.0.0.1:8001"
+    assert analysis.outbound_domains == ["127.0.0.1:8002"]
+    engine = LocalEngine(anyio.CapacityLimiter(1))
+    ctx = _ctx(StageName.COMPETITORS)
+    found = await engine.find_competitors(ctx, analysis, [], 5)
+    assert [(c.url, c.domain, c.source) for c in found] == [
+        ("http://127.0.0.1:8002/", "127.0.0.1:8002", "outbound_link")
+    ]
+    assert await engine.find_competitors(ctx, analysis, ["http://127.0.0.1:8002/"], 5) == []
+    assert "needs Gemini" in ctx.tracker.snapshot().log[-1].message
 
 
 def test_language_detection() -> None:

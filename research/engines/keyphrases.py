@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from research.engines.phrases import phrase_score, site_phrases
@@ -56,7 +57,7 @@ def analyse_site(url: str, pages: list[Page], issues: list[PageIssue]) -> SiteAn
         ],
         issues=list(issues),
         keyphrases=keyphrases,
-        outbound_domains=[d for d, _ in outbound_link_counts(domain, pages)],
+        outbound_domains=[link.domain for link in outbound_links(domain, pages)],
     )
 
 
@@ -78,17 +79,32 @@ def is_non_competitor(domain: str) -> bool:
     )
 
 
-def outbound_link_counts(domain: str, pages: Sequence[Page]) -> list[tuple[str, int]]:
-    """Return external link hosts with how many pages link to them, most linked first."""
+@dataclass(frozen=True)
+class OutboundLink:
+    """An external host the site links to: from how many pages, and over which scheme."""
+
+    domain: str
+    pages: int
+    scheme: str
+
+
+def outbound_links(domain: str, pages: Sequence[Page]) -> list[OutboundLink]:
+    """Return the external hosts a site links to, most linked first (https wins a tie)."""
     counts: Counter[str] = Counter()
+    schemes: dict[str, set[str]] = {}
     for page in pages:
         hosts: set[str] = set()
         for link in page.links:
             absolute = urljoin(page.url, link)
-            if urlsplit(absolute).scheme not in ("http", "https"):
+            scheme = urlsplit(absolute).scheme
+            if scheme not in ("http", "https"):
                 continue
             host = host_of(absolute)
             if host and host != domain and not is_non_competitor(host):
                 hosts.add(host)
+                schemes.setdefault(host, set()).add(scheme)
         counts.update(hosts)
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [
+        OutboundLink(host, count, "https" if "https" in schemes[host] else "http")
+        for host, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]

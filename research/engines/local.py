@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
-
 import anyio
 
 from research.engines.base import TextCallback
 from research.engines.briefs import write
 from research.engines.clustering import propose
 from research.engines.gaps import find_gaps, keyword_research, under_covered
-from research.engines.keyphrases import outbound_link_counts
+from research.engines.keyphrases import OutboundLink, outbound_links
 from research.engines.phrases import SitePhrases, site_phrases
 from research.models import (
     Brief,
@@ -35,23 +33,9 @@ class LocalEngine:
         self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
     ) -> list[Competitor]:
         """Return candidate competitors from the site's outbound links (not crawled here)."""
-        known_domains = {host_of(url) for url in known} | {site.domain}
-        counts = dict(outbound_link_counts(site.domain, site.pages))
-        schemes = _link_schemes(site)
-        found: list[Competitor] = []
-        for domain in site.outbound_domains:
-            if domain in known_domains or len(found) >= limit:
-                continue
-            pages = counts.get(domain, 0)
-            found.append(
-                Competitor(
-                    url=f"{schemes.get(domain, 'https')}://{domain}/",
-                    domain=domain,
-                    name=domain,
-                    reason=f"Your site links to it from {pages} page{'s' if pages != 1 else ''}.",
-                    source="outbound_link",
-                )
-            )
+        found = await anyio.to_thread.run_sync(
+            linked_competitors, site, known, limit, limiter=self._threads
+        )
         ctx.info(
             f"The local engine found {len(found)} candidate competitor"
             f"{'s' if len(found) != 1 else ''} in your site's outbound links; finding competitors "
@@ -131,12 +115,25 @@ def site_phrases_of(site: SiteAnalysis) -> SitePhrases:
     return site_phrases(site.domain, site.pages)
 
 
-def _link_schemes(site: SiteAnalysis) -> dict[str, str]:
-    """The scheme each outbound host is linked with (https wins a tie)."""
-    seen: dict[str, set[str]] = {}
-    for page in site.pages:
-        for link in page.links:
-            parts = urlsplit(urljoin(page.url, link))
-            if parts.scheme in ("http", "https"):
-                seen.setdefault(host_of(parts.geturl()), set()).add(parts.scheme)
-    return {host: "https" if "https" in schemes else "http" for host, schemes in seen.items()}
+def linked_competitors(site: SiteAnalysis, known: list[str], limit: int) -> list[Competitor]:
+    """Return the sites the site links to most as competitor candidates, except `known` ones."""
+    taken = {host_of(url) for url in known} | {site.domain}
+    links = {link.domain: link for link in outbound_links(site.domain, site.pages)}
+    found: list[Competitor] = []
+    for domain in site.outbound_domains:
+        if domain in taken or len(found) >= limit:
+            continue
+        link = links.get(domain, OutboundLink(domain, 0, "https"))
+        plural = "s" if link.pages != 1 else ""
+        found.append(
+            Competitor(
+                url=f"{link.scheme}://{domain}/",
+                domain=domain,
+                name=domain,
+                reason=f"Your site links to it from {link.pages} page{plural}."
+                if link.pages
+                else "Your site links to it.",
+                source="outbound_link",
+            )
+        )
+    return found
