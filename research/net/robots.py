@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 ROBOTS_TTL = 3600.0
 ROBOTS_CACHE_SIZE = 512
 MAX_ROBOTS_BYTES = 512 * 1024
+_PARSE_IN_THREAD_CHARS = 8192
 
 
 @dataclass
@@ -127,7 +128,11 @@ class RobotsCache:
                 if cached is not None and time.monotonic() - cached[0] < ROBOTS_TTL:
                     self._entries.move_to_end(origin)
                     return cached[1]
-                robots = Robots(await self._load(origin, allow_private), self._user_agent)
+                text = await self._load(origin, allow_private)
+                if text is not None and len(text) > _PARSE_IN_THREAD_CHARS:
+                    robots = await anyio.to_thread.run_sync(Robots, text, self._user_agent)
+                else:
+                    robots = Robots(text, self._user_agent)
                 self._entries[origin] = (time.monotonic(), robots)
                 while len(self._entries) > ROBOTS_CACHE_SIZE:
                     self._entries.popitem(last=False)
