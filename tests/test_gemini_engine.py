@@ -367,7 +367,8 @@ async def test_refused_key_fails_with_one_line_and_no_key(
         with pytest.raises(GeminiAuthError) as info:
             await engine.find_competitors(ctx, SITE, [], limit=3)
 
-    assert str(info.value) == "The Gemini key was refused (HTTP 401); check it in Settings."
+    status = 400 if wrong_key else 401  # the real API answers 400 API_KEY_INVALID for a bad key
+    assert str(info.value) == f"The Gemini key was refused (HTTP {status}); check it in Settings."
     assert len(fake.log()) == 1  # never retried
     everything = caplog.text + ctx.tracker.snapshot().model_dump_json() + repr(engine.client)
     assert fake.api_key not in everything and "wrong-key-987654321" not in everything

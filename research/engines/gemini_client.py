@@ -107,6 +107,17 @@ def retry_delay(details: Any) -> float | None:
     return None
 
 
+def _invalid_key(details: Any) -> bool:
+    """Whether an error body says the API key is invalid (the API answers 400 for a bad key)."""
+    error = details.get("error", details) if isinstance(details, dict) else {}
+    reasons = [
+        item.get("reason")
+        for item in (error.get("details") or [] if isinstance(error, dict) else [])
+        if isinstance(item, dict)
+    ]
+    return "API_KEY_INVALID" in reasons
+
+
 def _refuses_search_with_schema(message: str) -> bool:
     """Whether a 400 says the model cannot use google_search and a JSON schema together."""
     text = message.lower()
@@ -119,7 +130,7 @@ def _api_error(exc: genai_errors.APIError) -> GeminiError | _Retryable:
     """Translate an SDK APIError into our error (wrapped in _Retryable when worth retrying)."""
     code = exc.code or 0
     message = (exc.message or "").strip()
-    if code in (401, 403):
+    if code in (401, 403) or (code == 400 and _invalid_key(exc.details)):
         return GeminiAuthError(f"The Gemini key was refused (HTTP {code}); check it in Settings.")
     if code == 429:
         return _Retryable(

@@ -10,7 +10,8 @@ Fault kinds: "429" (with a RetryInfo delay), "500", "503", "401", "hang" (no ans
 server stops or `release()` is called), "truncated_body" (a 200 whose JSON body is cut),
 "truncated_json" (a well-formed answer whose text is cut JSON), "invalid_json" (text that is not
 JSON), "blocked" (promptFeedback.blockReason, no candidates), "stream_hang" (a stream that
-stops after its first event). gemini-2* models given google_search and a schema answer 400.
+stops after its first event). gemini-2* models given google_search and a schema answer 400;
+a wrong key gets the real API's 400 with reason API_KEY_INVALID.
 """
 
 from __future__ import annotations
@@ -398,7 +399,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.latency:
             fake._stopped.wait(fake.latency)
         if not request.key_ok:
-            return self._error(401, "UNAUTHENTICATED", BAD_KEY)
+            # What the real API answers for a wrong key: 400 with reason API_KEY_INVALID.
+            info = {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }
+            return self._error(400, "INVALID_ARGUMENT", BAD_KEY, [info])
         fault = fake._take_fault(request)
         request.fault = fault
         if fault == "429":
