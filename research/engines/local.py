@@ -55,10 +55,14 @@ class LocalEngine:
 
         research = await anyio.to_thread.run_sync(work, limiter=self._threads)
         if not competitors:
-            ctx.warn("No competitor was analysed, so there are no content gaps to compare.")
+            ctx.warn(
+                "No competitor was analysed, so there are no content gaps; add competitor URLs "
+                "to compare your site with theirs."
+            )
         ctx.info(
             f"{len(research.keywords)} keywords ranked for {site.domain}; "
-            f"{len(research.gaps)} gaps found across {len(competitors)} competitors."
+            f"{len(research.gaps)} gaps found across {len(competitors)} "
+            f"competitor{'s' if len(competitors) != 1 else ''}."
         )
         return research
 
