@@ -377,3 +377,21 @@ def test_cli_runs_on_gemini_from_the_environment_and_leaks_no_key(
     artifacts = [done.stdout, done.stderr, js.read_bytes(), *_texts_of(out.read_bytes())]
     artifacts += [path.read_bytes() for path in tmp_path.iterdir() if path.is_file()]
     assert not [a for a in artifacts if fake.api_key.encode() in a], "the key leaked"
+
+
+def test_shutdown_closes_the_gemini_clients(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    assert run(runner, sites[0].url, fake.api_key).engine == "gemini"
+    services = runner.services()
+
+    async def engine() -> GeminiEngine:
+        return services.engine("gemini", SecretStr(fake.api_key))  # type: ignore[return-value]
+
+    gemini = runner.submit(engine()).result(timeout=10)
+    sdk = gemini.client._client
+    assert sdk is not None
+    transport = sdk._api_client._async_httpx_client
+    assert not transport.is_closed
+    runner.shutdown()
+    assert transport.is_closed and gemini.client._client is None
