@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import logging
@@ -509,11 +508,3 @@ async def test_no_topics_from_gemini_falls_back_to_local(fake: FakeGemini) -> No
 
     [warning] = warnings_of(ctx)
     assert "Gemini proposed no topics" in warning and "local engine" in warning
-
-
-def test_aiohttp_is_absent_so_the_sdk_uses_its_httpx2_transport() -> None:
-    # With aiohttp importable the SDK silently switches transport (other timeouts and retries).
-    from google.genai import _api_client
-
-    assert importlib.util.find_spec("aiohttp") is None
-    assert not _api_client.has_aiohttp
