@@ -146,7 +146,7 @@ class FakeGemini:
     def stop(self) -> None:
         """Release hanging requests and stop the server."""
         self._stopped.set()
-        self._release.set()
+        self.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -177,8 +177,18 @@ class FakeGemini:
             self._script.extend([(kind, when or (lambda r: True))] * times)
 
     def release(self) -> None:
-        """Let every hanging request end (they answer 503)."""
-        self._release.set()
+        """Let the requests hanging now end (they answer 503); later hangs hang again."""
+        with self._lock:
+            hanging, self._release = self._release, threading.Event()
+        hanging.set()
+
+    def _hang(self) -> None:
+        """Block this request until release() or stop(); tell `hanging` it has started."""
+        with self._lock:
+            event = self._release
+        self.hanging.release()
+        if not self._stopped.is_set():
+            event.wait()
 
     def log(self, method: str | None = None) -> list[FakeRequest]:
         """A copy of the request log, optionally only one method."""
@@ -426,8 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "401":
             return self._error(401, "UNAUTHENTICATED", BAD_KEY)
         if fault == "hang":
-            fake.hanging.release()
-            fake._release.wait()
+            fake._hang()
             return self._error(503, "UNAVAILABLE", "Released.")
         if request.model.startswith("gemini-2") and request.search and request.schema:
             return self._error(
@@ -487,8 +496,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"data: {json.dumps(event)}\r\n\r\n".encode())
             self.wfile.flush()
             if hang:
-                fake.hanging.release()
-                fake._release.wait()
+                fake._hang()
                 return 200
             if fake.chunk_delay and index < len(events) - 1:
                 fake._stopped.wait(fake.chunk_delay)
