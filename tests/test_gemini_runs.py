@@ -395,3 +395,17 @@ def test_shutdown_closes_the_gemini_clients(
     assert not transport.is_closed
     runner.shutdown()
     assert transport.is_closed and gemini.client._client is None
+
+
+def test_gemini_2_model_runs_with_the_two_call_fallback(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    runner.settings.gemini_model = "gemini-2.5-flash"
+    first = run(runner, sites[0].url, fake.api_key)
+    second = run(runner, sites[0].url, fake.api_key)
+
+    for report in (first, second):
+        assert report.status == "completed" and not gemini_warnings(report)
+        assert [c.url for c in report.competitors if c.source == "gemini"] == [sites[1].url]
+    assert [r.status for r in fake.log()].count(400) == 1  # learnt once, for the process
+    assert all(r.model == "gemini-2.5-flash" for r in fake.log())
