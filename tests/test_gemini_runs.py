@@ -128,6 +128,8 @@ def test_full_run_finds_grounded_competitors_the_user_did_not_give(
     [found] = [c for c in report.competitors if c.source == "gemini"]
     assert found.url == rival.url and found.analysis is not None and found.analysis.pages
     assert "Google Search: Metricly" in found.reason
+    messages = [e.message for e in report.log]
+    assert "Gemini found 1 competitor with Google Search (3 sources)." in messages
     # 3-4: Gemini's keywords and gaps, with coverage counted on the crawl
     gaps = {g.keyword: g for g in report.gaps}
     assert gaps["server-side tracking"].competitors == [found.domain]

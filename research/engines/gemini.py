@@ -100,7 +100,12 @@ class GeminiEngine:
                 ctx, competitors_prompt(site, known, limit), CompetitorList, "a competitor list"
             )
             sources = await self._grounded_sources(ctx, response)
-            return _competitors(ideas, site, known, limit, sources)
+            found = _competitors(ideas, site, known, limit, sources)
+            ctx.info(
+                f"Gemini found {len(found)} competitor{'s' * (len(found) != 1)} with Google "
+                f"Search ({len(sources)} source{'s' * (len(sources) != 1)})."
+            )
+            return found
 
         return await self._or_local(
             ctx,
@@ -118,9 +123,14 @@ class GeminiEngine:
             plan = await self._structured(ctx, keywords_prompt(site, competitors), KeywordPlan)
             if not plan.keywords:
                 raise GeminiBadResponse("Gemini listed no keywords.")
-            return await anyio.to_thread.run_sync(
+            research = await anyio.to_thread.run_sync(
                 _keyword_research, plan, site, competitors, limiter=self._threads
             )
+            ctx.info(
+                f"Gemini ranked {len(research.keywords)} keywords and found "
+                f"{len(research.gaps)} content gaps."
+            )
+            return research
 
         return await self._or_local(
             ctx,
@@ -148,6 +158,7 @@ class GeminiEngine:
             topics = _topics(await self._structured(ctx, prompt, TopicList), research)
             if not topics:
                 raise GeminiBadResponse("Gemini proposed no topics.")
+            ctx.info(f"Gemini proposed {len(topics)} topics.")
             return topics
 
         return await self._or_local(
