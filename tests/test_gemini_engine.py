@@ -447,10 +447,12 @@ async def test_rate_limit_spaces_calls(fake: FakeGemini) -> None:
         for _ in range(7):
             group.start_soon(engine.find_competitors, context(), SITE, [], 3)
 
+    # Arrival times at the server: a window a little shorter than the period absorbs the
+    # jitter between a call starting here and arriving there.
     starts = sorted(r.started for r in fake.log())
     assert len(starts) == 7
     for index, start in enumerate(starts):
-        in_window = [s for s in starts[index:] if s - start < 0.45]
+        in_window = [s for s in starts[index:] if s - start < 0.4]
         assert len(in_window) <= 3, [round(s - starts[0], 3) for s in starts]
     assert starts[-1] - starts[0] >= 0.9  # 7 calls at 3 per 0.5 s need two full periods
 
