@@ -299,7 +299,7 @@ async def test_retry_honours_retry_info_delay(fake: FakeGemini) -> None:
         await engine.find_competitors(ctx, SITE, [], limit=3)
 
     first, second = fake.log()
-    assert second.started - first.finished >= 0.35
+    assert second.started - first.started >= 0.4  # the answer came after first.started
     assert any(
         "HTTP 429 (rate limited); retrying in 0.4 s" in e.message
         for e in ctx.tracker.snapshot().log
