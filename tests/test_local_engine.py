@@ -11,7 +11,6 @@ import anyio
 import pytest
 
 from research.engines.keyphrases import analyse_site
-from research.engines.language import detect_language
 from research.engines.local import LocalEngine
 from research.engines.titles import topic_title
 from research.models import DiscoveryRequest, Page, Report, SiteAnalysis, StageName
@@ -155,11 +154,18 @@ async def test_ports_make_different_domains_and_candidates_keep_their_scheme() -
     assert "needs Gemini" in ctx.tracker.snapshot().log[-1].message
 
 
-def test_language_detection() -> None:
-    assert detect_language("Der Sauerteig braucht Zeit, und das Brot wird dann besser.") == "de"
-    assert detect_language("Le levain a besoin de temps et le pain sera meilleur.") == "fr"
-    assert detect_language("La masa madre necesita tiempo y el pan será mejor.") == "es"
-    assert detect_language("Sourdough needs time and the bread will be better for it.") == "en"
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Der Sauerteig braucht Zeit, und das Brot wird dann besser.", "de"),
+        ("Le levain a besoin de temps et le pain sera meilleur.", "fr"),
+        ("La masa madre necesita tiempo y el pan será mejor.", "es"),
+        ("Sourdough needs time and the bread will be better for it.", "en"),
+    ],
+)
+def test_site_language_is_detected_when_pages_do_not_declare_it(text: str, language: str) -> None:
+    pages = [Page(url=f"https://lang.test/{i}", text=text) for i in range(3)]
+    assert analyse_site("https://lang.test/0", pages, []).language == language
 
 
 async def _run_engine(site: SiteAnalysis, rival: SiteAnalysis) -> tuple[object, ...]:

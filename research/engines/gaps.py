@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from research.engines.phrases import (
     PhraseStat,
     SitePhrases,
-    add_use,
     page_importance,
     phrase_score,
 )
@@ -72,9 +71,10 @@ class Weakness:
 
     def of(self, key: str) -> float:
         """Return the site's weakness on the phrase with this key."""
-        stat = self.site.stats.get(key)
-        if stat is not None:
-            return 0.0 if stat.covered() else PASSING_MENTION
+        if key in self.site.stats:
+            return 0.0
+        if key in self.site.mentioned:
+            return PASSING_MENTION
         words = key.split()
         carrying = set.intersection(*(self.pages_with.get(w, set()) for w in words))
         named = {w for w in words if w not in self.stops}
@@ -124,11 +124,7 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
             total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages))
             evidence.extend((w, u) for u, w in stat.weights.items())
         evidence.sort(key=lambda item: (-item[0], item[1]))
-        forms: dict[str, float] = {}
-        for _, stat in entries:
-            for form, uses in stat.forms.items():
-                add_use(forms, form, uses)
-        label = min(forms.items(), key=lambda item: (-item[1], item[0]))[0]
+        label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
         gaps.append(
             Gap(
                 key=key,
@@ -235,7 +231,7 @@ def rank_keywords(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list
     """Return the site's ranked keywords with their coverage on the site and competitors."""
     keywords: list[Keyword] = []
     for stat in [s for s in site.ranked if s.listed()][:MAX_KEYWORDS]:
-        comp_pages = sum(c.stats[stat.key].pages for c in competitors if stat.key in c.stats)
+        comp_pages = sum(c.pages_with(stat.key) for c in competitors)
         keywords.append(
             Keyword(
                 keyword=stat.label,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from research.engines.stopwords import LANGUAGES, base_stopwords
+from research.engines.stopwords import LANGUAGES, function_words
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _SAMPLE_WORDS = 2000
@@ -18,7 +18,7 @@ def detect_language(text: str) -> str | None:
         return None
     best: tuple[int, str] | None = None
     for code in LANGUAGES:
-        stops = base_stopwords(code)
+        stops = function_words(code)
         hits = sum(1 for w in words if w in stops)
         if hits >= _MIN_HITS and (best is None or hits > best[0]):
             best = (hits, code)

@@ -43,18 +43,23 @@ TITLE_BONUS = 1.5
 HEADING_BONUS = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
 class PhraseStat:
-    """How one normalised phrase occurs across a site's pages."""
+    """How one normalised phrase occurs across a site's pages.
+
+    Kept lean (slots, few containers): a big site has tens of thousands of these, and every
+    container is one more object for the garbage collector to walk while the loop waits.
+    """
 
     key: str
     words: int
-    forms: dict[str, float] = field(default_factory=dict)  # spelling -> weighted uses
     count: int = 0
-    weights: dict[str, float] = field(default_factory=dict)
-    headed: set[str] = field(default_factory=set)
+    weights: dict[str, float] = field(default_factory=dict)  # page URL -> weight there
+    headed: int = 0  # pages whose title or headings carry it
     inside: int = 0  # uses not at the start of a sentence or heading
     named: bool = False  # a one-word name: acronym (SPF), brand-like (AeroPress), German noun
+    label: str = ""  # the most used spelling
+    label_uses: float = 0.0
 
     def confirmed(self) -> bool:
         """Whether a one-word phrase was seen mid-sentence, so its capital is its own."""
@@ -67,11 +72,6 @@ class PhraseStat:
     def subject_word(self) -> bool:
         """Whether a plain single word is a subject here: it heads a section and recurs."""
         return self.words == 1 and bool(self.headed) and self.count >= 3
-
-    @property
-    def label(self) -> str:
-        """The most common surface form (ties broken alphabetically)."""
-        return min(self.forms.items(), key=lambda item: (-item[1], item[0]))[0]
 
     @property
     def pages(self) -> int:
@@ -110,7 +110,14 @@ class SitePhrases:
     domain: str
     language: str
     pages: list[PageText]
-    stats: dict[str, PhraseStat]
+    stats: dict[str, PhraseStat]  # the phrases the site covers
+    mentioned: dict[str, int]  # phrases it only mentions in passing -> pages carrying them
+
+    def pages_with(self, key: str) -> int:
+        """How many pages carry the phrase, covered or only mentioned."""
+        stat = self.stats.get(key)
+        return stat.pages if stat is not None else self.mentioned.get(key, 0)
+
     ranked: list[PhraseStat]
     vocabulary: Counter[str]  # stemmed word -> pages using it
     centrality: dict[str, float]  # ranked phrase -> its best TF-IDF weight on one page (0..1)
@@ -279,15 +286,22 @@ def strip_boilerplate(pages: Sequence[Page]) -> tuple[list[PageText], list[str]]
 
 
 def site_language(pages: Sequence[Page]) -> str:
-    """Return the language most of the pages are written in ('en' when unknown)."""
-    votes: Counter[str] = Counter()
-    for page in pages:
-        code = page.language or detect_language(page.title + "\n" + page.text[:5000])
-        if code:
-            votes[code.split("-")[0].lower()] += 1
+    """Return the language the site is written in ('en' when unknown).
+
+    The words of the site decide first (a template's lang attribute is often left at "en");
+    the pages' declared or guessed languages decide when the words are not enough.
+    """
+    sample = "\n".join(f"{p.title}\n{p.text[:2000]}" for p in pages[:SAMPLE_PAGES])
+    found = detect_language(sample)
+    if found:
+        return found
+    votes = Counter(p.language.split("-")[0].lower() for p in pages if p.language)
     if not votes:
         return "en"
     return min(votes.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+SAMPLE_PAGES = 20
 
 
 def add_use(counts: dict[K, float], key: K, amount: float) -> None:
@@ -312,7 +326,7 @@ def phrase_score(stat: PhraseStat) -> float:
     return stat.weight * (1.0 if stat.words == 2 else 1.1)
 
 
-_CACHE_SIZE = 16
+_CACHE_SIZE = 8  # a few runs at once, three or four sites each
 _cache: OrderedDict[tuple[object, ...], SitePhrases] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -338,6 +352,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
     lang = language or site_language(pages)
     texts, brand = strip_boilerplate(pages)
     stats: dict[str, PhraseStat] = {}
+    spellings: dict[str, dict[str, float]] = {}
     vocabulary: Counter[str] = Counter()
     for page in texts:
         body: Counter[str] = Counter()
@@ -377,22 +392,28 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             weight = page_weight(body[key], key in titled, key in headed)
             stat.weights[page.url] = round(weight * importance, 6)
             if key in titled or key in headed:
-                stat.headed.add(page.url)
+                stat.headed += 1
         for (key, form), count in forms.items():
-            add_use(stats[key].forms, form, count)
+            add_use(spellings.setdefault(key, {}), form, count)
         vocabulary.update(own_words)
         page.words = frozenset(own_words)
         page.head_words = frozenset(
             stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
         )
     german = lang == "de"
-    for stat in stats.values():
+    for key, stat in stats.items():
+        spelled = spellings[key]
+        stat.label, stat.label_uses = min(spelled.items(), key=lambda item: (-item[1], item[0]))
         if stat.words == 1:
-            stat.named = any(_single_word_topic(form, german) for form in stat.forms)
+            stat.named = any(_single_word_topic(form, german) for form in spelled)
     ranked = _rank(stats, _brand_keys(domain, brand, lang))
     centrality, per_page = _centrality(ranked)
     names = sorted(_brand_keys(domain, brand, lang)[0])
-    return SitePhrases(domain, lang, texts, stats, ranked, vocabulary, centrality, per_page, names)
+    covered = {key: stat for key, stat in stats.items() if stat.covered()}
+    mentioned = {key: stat.pages for key, stat in stats.items() if key not in covered}
+    return SitePhrases(
+        domain, lang, texts, covered, mentioned, ranked, vocabulary, centrality, per_page, names
+    )
 
 
 PAGE_KEYPHRASES = 5

@@ -50,7 +50,10 @@ _WEB_WORDS: dict[str, list[str]] = {
 }
 
 
-def _read_list(code: str) -> frozenset[str]:
+@functools.cache
+def function_words(language: str) -> frozenset[str]:
+    """Return the plain function-word list of a language (English when unknown), from yake."""
+    code = language if language in LANGUAGES else "en"
     # Locate yake's data without importing yake (its import pulls in a lot for nothing here).
     spec = importlib.util.find_spec("yake")
     if spec is None or not spec.submodule_search_locations:
@@ -61,17 +64,10 @@ def _read_list(code: str) -> frozenset[str]:
 
 
 @functools.cache
-def base_stopwords(language: str) -> frozenset[str]:
-    """Return the plain function-word list for a language (English when unknown)."""
-    code = language if language in LANGUAGES else "en"
-    return _read_list(code)
-
-
-@functools.cache
 def stopwords_for(language: str | None) -> frozenset[str]:
     """Return the stop words for a language: function words plus web page furniture."""
     code = language if language in LANGUAGES else "en"
-    words = set(base_stopwords(code)) | set(_WEB_WORDS.get(code, ()))
+    words = set(function_words(code)) | set(_WEB_WORDS.get(code, ()))
     if code != "en":
         # Sites in other languages still carry English buttons ("Read more", "Cookies").
         words |= set(_WEB_WORDS["en"])
