@@ -12,12 +12,12 @@ import anyio
 import httpx2
 import pytest
 from google.genai import types
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from research.config import Settings
 from research.engines.gemini import GeminiEngine
 from research.engines.local import LocalEngine
-from research.engines.prompts import BriefDraft, CompetitorList, KeywordPlan
+from research.engines.prompts import BriefDraft, CompetitorList, KeywordPlan, parse_brief
 from research.errors import GeminiAuthError, GeminiTimeout
 from research.models import (
     DiscoveryRequest,
@@ -510,3 +510,17 @@ async def test_no_topics_from_gemini_falls_back_to_local(fake: FakeGemini) -> No
 
     [warning] = warnings_of(ctx)
     assert "Gemini proposed no topics" in warning and "local engine" in warning
+
+
+def test_brief_markdown_parsing_tolerates_common_variants() -> None:
+    text = (
+        "# A brief\n## **Summary:**\nFirst line.\nSecond line.\n"
+        "## Outline\n1. One\n2) Two\n* Three\n## Questions\n- Why?\n"
+        '## Passages\n- "Quoted text" [2].\n- Cites a missing source [9]\n- Cites nothing\n'
+    )
+    draft = parse_brief(text, source_count=3)
+    assert draft.summary == "First line. Second line."
+    assert draft.outline == ["One", "Two", "Three"] and draft.questions == ["Why?"]
+    assert [(p.text, p.source) for p in draft.passages] == [("Quoted text", 2)]
+    with pytest.raises(ValidationError):
+        parse_brief("## Summary\nOnly a summary.", source_count=3)

@@ -200,7 +200,7 @@ def parse_brief(text: str, source_count: int) -> BriefDraft:
     for line in text.splitlines():
         heading = _HEADING.match(line)
         if heading:
-            current = sections.setdefault(heading.group(1).strip().lower(), [])
+            current = sections.setdefault(heading.group(1).strip(" *:").lower(), [])
         elif current is not None and line.strip():
             current.append(line)
     bullets = {
