@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from bench.bench_local import analyse_all, make_sites, package_prose, section_pool
 from research.engines.keyphrases import analyse_site
 from research.engines.local import LocalEngine
 from research.engines.titles import topic_title
 from research.models import DiscoveryRequest, Page, Report, SiteAnalysis, StageName
 from research.progress import RunTracker, StageContext
+from research.runtime.loop_runner import LoopRunner
 
 FOOTER = "Subscribe to our newsletter for weekly baking notes. © Crumb Bakery School"
 
@@ -329,3 +332,12 @@ async def test_french_site_gets_french_phrases_single_word_gaps_and_titles() -> 
     assert [g.keyword for g in research.gaps] == ["banneton", "cuisson en cocotte"]
     topics = await engine.propose_topics(_ctx(StageName.TOPICS), analysis, [competitor], research)
     assert "Banneton : le guide pratique" in [t.title for t in topics]
+
+
+def test_analysis_of_500_pages_runs_off_the_loop(runner: LoopRunner) -> None:
+    """Run on a debug-mode loop: a CPU step left on the loop would be a slow callback."""
+    pool = section_pool() + package_prose()
+    sites = make_sites(pool, random.Random(3), 0)
+    assert sum(len(pages) for _, pages in sites) == 500
+    timings = runner.submit(analyse_all(sites, anyio.CapacityLimiter(2))).result(timeout=120)
+    assert set(timings) == {"site analysis", "keywords & gaps", "topics", "5 briefs", "total"}
