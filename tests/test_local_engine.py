@@ -34,7 +34,13 @@ SITE = [
         "Sourdough bread needs only flour, water and salt. A lively sourdough starter does the "
         "rest. Our sourdough bread recipes start with a simple country loaf. Preheat a hot oven "
         "for a full hour before baking.",
-        ["https://rival.test/starter", "https://facebook.com/crumb", "https://flourmill.test/"],
+        [
+            "https://rival.test/starter",
+            "https://facebook.com/crumb",
+            "https://flourmill.test/",
+            "https://shop.crumb.test/",
+            "https://cdn.jsdelivr.net/x.js",
+        ],
     ),
     _page(
         "https://crumb.test/starter",

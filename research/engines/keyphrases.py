@@ -88,6 +88,11 @@ class OutboundLink:
     scheme: str
 
 
+def _same_site(host: str, domain: str) -> bool:
+    """Whether a host is the site itself or one of its subdomains (blog.example.com)."""
+    return host == domain or host.endswith("." + domain) or domain.endswith("." + host)
+
+
 def outbound_links(domain: str, pages: Sequence[Page]) -> list[OutboundLink]:
     """Return the external hosts a site links to, most linked first (https wins a tie)."""
     counts: Counter[str] = Counter()
@@ -100,7 +105,7 @@ def outbound_links(domain: str, pages: Sequence[Page]) -> list[OutboundLink]:
             if scheme not in ("http", "https"):
                 continue
             host = host_of(absolute)
-            if host and host != domain and not is_non_competitor(host):
+            if host and not _same_site(host, domain) and not is_non_competitor(host):
                 hosts.add(host)
                 schemes.setdefault(host, set()).add(scheme)
         counts.update(hosts)
