@@ -347,3 +347,52 @@ def test_analysis_of_500_pages_runs_off_the_loop(runner: LoopRunner) -> None:
     assert sum(len(pages) for _, pages in sites) == 500
     timings = runner.submit(analyse_all(sites, anyio.CapacityLimiter(2))).result(timeout=120)
     assert set(timings) == {"site analysis", "keywords & gaps", "topics", "5 briefs", "total"}
+
+
+def _site(domain: str, pages: dict[str, tuple[str, str]]) -> SiteAnalysis:
+    built = [
+        Page(url=f"https://{domain}{path}", title=title, headings=[title], text=text)
+        for path, (title, text) in pages.items()
+    ]
+    return analyse_site(f"https://{domain}/", built, [])
+
+
+@pytest.mark.anyio
+async def test_what_is_and_is_not_a_gap() -> None:
+    site = _site(
+        "mine.test",
+        {
+            "/": ("Home", "We write about coffee at home. Good coffee needs good water."),
+            "/press": ("French press guide", "The French press makes rich coffee. Rinse the "
+                       "French press after use. A French press is cheap coffee gear."),
+            "/kettles": ("Kettles", "Pick a kettle for coffee. A steady kettle helps with "
+                         "coffee. Cold brew is something we tried once."),
+        },
+    )  # fmt: skip
+    rival = _site(
+        "rival.test",
+        {
+            "/": ("Rival Coffee", "Welcome to our coffee club with a loyalty card, a loyalty "
+                  "card and one more loyalty card."),
+            "/pricing": ("Pricing", "Our loyalty card costs nothing. Loyalty card holders "
+                         "save. Ask for the loyalty card."),
+            "/press": ("French press coffee", "French press coffee is rich. French press "
+                       "coffee suits dark roasts. Stir French press coffee once."),
+            "/cold": ("Cold brew", "Cold brew steeps overnight. Cold brew is smooth. Dilute "
+                      "cold brew with milk."),
+            "/decaf": ("Swiss Water Process", "The Swiss Water Process removes caffeine. The "
+                       "Swiss Water Process uses water. Look for the Swiss Water Process."),
+        },
+    )  # fmt: skip
+    engine = LocalEngine(anyio.CapacityLimiter(1))
+    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [rival])
+    gaps = {g.keyword: g for g in research.gaps}
+    assert "Swiss Water Process" in gaps  # never mentioned by the site
+    assert "cold brew" in gaps  # mentioned once in passing: still a gap, scored lower
+    assert gaps["cold brew"].score < gaps["Swiss Water Process"].score
+    assert "French press coffee" not in gaps  # the site's French press plus its own word
+    assert "loyalty card" not in gaps  # only on the front and pricing pages
+    topics = await engine.propose_topics(_ctx(StageName.TOPICS), site, [rival], research)
+    reasons = {t.keywords[0]: t.reason for t in topics}
+    assert reasons["cold brew"].endswith("your site only mentions it in passing.")
+    assert reasons["Swiss Water Process"].endswith("your site never covers it.")
