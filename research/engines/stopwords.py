@@ -13,7 +13,7 @@ _WEB_WORDS: dict[str, list[str]] = {
     "en": (
         "read more click here learn sign log login subscribe newsletter cookie cookies privacy "
         "policy terms rights reserved copyright menu home page share tweet email follow "
-        "contact us today best great good new lot lots thing things really actually "
+        "contact us today great good new lot lots thing things really actually "
         "simply just easy easily different important example examples way ways "
         "year years month months week weeks day days time times minute minutes hour hours "
         "people person need needs want wants make makes made sure use used uses using "
