@@ -20,7 +20,7 @@ _WEB_WORDS: dict[str, list[str]] = {
         "get gets got go goes going take takes come comes let lets kind sort whole "
         "post posts article articles blog guide guides "
         "gram grams kilogram kilograms litre litres liter liters degree degrees percent "
-        "second seconds "
+        "second seconds range variety number amount couple plenty bunch majority "
     ).split(),
     "de": (
         "mehr lesen klicken hier anmelden newsletter datenschutz impressum cookie cookies "
@@ -77,7 +77,7 @@ def stopwords_for(language: str | None) -> frozenset[str]:
 # Function words that may sit inside a phrase ("return on investment", "Übernachtgare im
 # Kühlschrank"); any other stop word ends it.
 _INNER: dict[str, str] = {
-    "en": "of for on in to a an the with from by at per your vs versus",
+    "en": "of for on in a an the with from by at per your vs versus",
     "de": "im in mit für zum zur vom von der die das des dem den am ohne auf aus vs",
     "fr": "de du des la le les à au aux en par pour sans sur d' l' vs",
     "es": "de del la el los las en con para por sin sobre al a vs",
@@ -95,7 +95,15 @@ _VERBS = (
     "improve reduce increase protect prevent ensure allow require provide check compare pick "
     "buy sell go come move turn work start matter taste grow hold sit stand believe mean "
     "seem follow carry lose meet win lead build discover enjoy offer apply become catch "
-    "describe dissolve rinse skim fill heat cool wait lower raise measure watch spend"
+    "describe dissolve rinse skim fill heat cool wait lower raise measure watch spend "
+    "develop devote contribute maintain support depend rely adopt ask agree appear arrive "
+    "assume attempt avoid belong borrow bother consider contain convert deliver deny deserve "
+    "encourage enable enter exist expect fail forget generate handle ignore imagine inform "
+    "install intend introduce invite involve join justify manage mention miss notice obtain "
+    "occur own perform permit prefer prepare pretend produce promise propose prove publish "
+    "realise realize receive recommend refer reflect refuse relate release remain remember "
+    "replace reply report represent resolve respond return reveal seek select send suggest "
+    "suppose tend thank treat wish wonder worry"
 ).split()
 
 
