@@ -36,6 +36,16 @@ else:
         "Google Search grounding and to write richer briefs."
     )
 
+clients, open_breakers = runner.submit(runner.services().open_breakers()).result(timeout=10)
+if clients:
+    if open_breakers:
+        st.warning(
+            f"Gemini failed repeatedly; calls pause for {settings.gemini_breaker_cooldown:.0f} s "
+            "and runs finish on the local engine meanwhile."
+        )
+    else:
+        st.caption(f"Gemini circuit breaker closed ({clients} key(s) in use).")
+
 st.subheader("Limits")
 limits = {
     "Pages per site (default)": 30,

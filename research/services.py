@@ -47,6 +47,11 @@ class Services:
             self._gemini[fingerprint] = GeminiEngine(self.settings, self.fetcher, self.local, key)
         return self._gemini[fingerprint]
 
+    async def open_breakers(self) -> tuple[int, int]:
+        """Return (Gemini clients in use, how many of them have their circuit breaker open)."""
+        clients = [engine.client for engine in self._gemini.values()]
+        return len(clients), sum(1 for client in clients if client.breaker.is_open)
+
     async def aclose(self) -> None:
         """Close everything this process opened (HTTP client, Gemini client, store)."""
         with anyio.CancelScope(shield=True):
