@@ -195,7 +195,8 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
                         continue
                     break
                 content += 1
-                if content > MAX_WORDS + (1 if _VERSUS in words[i:j] else 0):
+                # "cold brew vs iced coffee" may have a word more than other phrases
+                if content > MAX_WORDS + (1 if _VERSUS & set(words[i:j]) else 0):
                     break
                 if j - i + 1 - content > 1:
                     break  # at most one function word inside
@@ -206,7 +207,7 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
                 yield " ".join(stems[i : j + 1]), " ".join(cased[i : j + 1]), j - i + 1, i == 0
 
 
-_VERSUS = "vs"
+_VERSUS = frozenset({"vs", "versus"})
 
 
 def _single_word_topic(token: str, german: bool) -> bool:
