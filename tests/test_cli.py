@@ -49,7 +49,7 @@ def test_discover_writes_json_and_excel_and_exits_zero(
     report = Report.model_validate(data)
     assert data["status"] == "completed"
     assert data["site"]["url"] == site.url
-    assert [c["url"] for c in data["competitors"]][0] == rival.url
+    assert data["competitors"][0]["url"] == rival.url
     assert data["keywords"] and all("keyword" in k for k in data["keywords"])
     assert data["gaps"] and data["errors"] == []
     for topic in data["topics"]:
