@@ -1,29 +1,29 @@
 """Every error Research Lab raises on purpose; each message is one sentence a user can act on.
 
-    ResearchError
-    ├── InvalidRequest            the request itself is wrong (bad URL, bad limits)
-    │   └── InvalidURL
-    ├── FetchError                a page or site could not be fetched
-    │   ├── HostNotAllowed        private, loopback, link-local or metadata address
-    │   ├── HostUnreachable       DNS failure, connection refused or reset
-    │   ├── FetchTimeout          no complete answer within the deadline
-    │   ├── TooLarge              body bigger than the size cap
-    │   ├── TooManyRedirects      more hops than allowed, or a loop
-    │   ├── BlockedByRobots       robots.txt disallows the URL for our user agent
-    │   ├── UnsupportedContent    not HTML (PDF, image, binary)
-    │   └── HTTPStatusError       a 4xx/5xx answer that retries did not fix
-    ├── EngineError               an analysis engine could not do its part
-    │   └── GeminiError
-    │       ├── GeminiAuthError       401/403: the key was refused
-    │       ├── GeminiRateLimited     429 after retries
-    │       ├── GeminiTimeout         no answer within the deadline
-    │       ├── GeminiUnavailable     5xx, or the circuit breaker is open
-    │       │   └── GeminiCircuitOpen  too many failures in a row; paused
-    │       └── GeminiBadResponse     blocked, empty or invalid output
-    ├── StoreError                the run history could not be read or written
-    ├── ExportError               an export could not be built
-    ├── RunNotFound               no run with that id
-    └── RunNotResumable           the run completed, or another process is running it
+ResearchError
+├── InvalidRequest            the request itself is wrong (bad URL, bad limits)
+│   └── InvalidURL
+├── FetchError                a page or site could not be fetched
+│   ├── HostNotAllowed        private, loopback, link-local or metadata address
+│   ├── HostUnreachable       DNS failure, connection refused or reset
+│   ├── FetchTimeout          no complete answer within the deadline
+│   ├── TooLarge              body bigger than the size cap
+│   ├── TooManyRedirects      more hops than allowed, or a loop
+│   ├── BlockedByRobots       robots.txt disallows the URL for our user agent
+│   ├── UnsupportedContent    not HTML (PDF, image, binary)
+│   └── HTTPStatusError       a 4xx/5xx answer that retries did not fix
+├── EngineError               an analysis engine could not do its part
+│   └── GeminiError
+│       ├── GeminiAuthError       401/403: the key was refused
+│       ├── GeminiRateLimited     429 after retries
+│       ├── GeminiTimeout         no answer within the deadline
+│       ├── GeminiUnavailable     5xx, or the circuit breaker is open
+│       │   └── GeminiCircuitOpen  too many failures in a row; paused
+│       └── GeminiBadResponse     blocked, empty or invalid output
+├── StoreError                the run history could not be read or written
+├── ExportError               an export could not be built
+├── RunNotFound               no run with that id
+└── RunNotResumable           the run completed, or another process is running it
 """
 
 from __future__ import annotations

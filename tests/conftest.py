@@ -58,6 +58,12 @@ def no_blocking_on_loop(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """anyio's pytest plugin runs async tests on asyncio, the backend the dashboard uses."""
+    return "asyncio"
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings for tests: private hosts allowed, a temporary database, short deadlines."""
     return Settings(

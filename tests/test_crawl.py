@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterator
 
@@ -34,21 +33,6 @@ from tests.fakes.hostile import (
 
 MAX_PAGES = 60
 TRAP_LIMIT = MAX_PAGES // 5
-SLOW_CALLBACK = 0.25
-
-
-pytestmark = pytest.mark.usefixtures("loop_threshold")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def loop_threshold() -> None:
-    """Report loop steps slower than the suite's threshold (in-process servers share the GIL)."""
-    asyncio.get_running_loop().slow_callback_duration = SLOW_CALLBACK
 
 
 def hostile_settings(**changes: object) -> Settings:

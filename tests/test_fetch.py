@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 
@@ -19,21 +18,6 @@ from research.net.policy import AddressPolicy
 from tests.fakes.hostile import FixtureServer, Handler, Route, page, serve, statuses
 
 SITE_PAGES = 3
-SLOW_CALLBACK = 0.25
-
-
-pytestmark = pytest.mark.usefixtures("loop_threshold")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def loop_threshold() -> None:
-    """Report loop steps slower than the suite's threshold (in-process servers share the GIL)."""
-    asyncio.get_running_loop().slow_callback_duration = SLOW_CALLBACK
 
 
 def fast_settings(**changes: object) -> Settings:

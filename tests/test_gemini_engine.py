@@ -38,11 +38,6 @@ RIVAL_URL = "https://rival.test/"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeGemini]:
     with FakeGemini() as server:
         yield server

@@ -72,22 +72,18 @@ def fake(sites: tuple[SiteServer, SiteServer]) -> Iterator[FakeGemini]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, fake: FakeGemini) -> Settings:
+def settings(settings: Settings, fake: FakeGemini) -> Settings:
     """Test settings with the fake as the Gemini endpoint (no key: runs pass their own)."""
-    return Settings(
-        allow_private_hosts=True,
-        db_path=tmp_path / "runs.sqlite3",
-        connect_timeout=2.0,
-        read_timeout=3.0,
-        page_timeout=5.0,
-        crawl_time_budget=30.0,
-        gemini_base_url=fake.url,
-        gemini_timeout=5.0,
-        gemini_stream_timeout=10.0,
-        gemini_backoff_initial=0.01,
-        gemini_backoff_max=0.05,
-        gemini_retry_budget=10.0,
-        gemini_resolve_timeout=5.0,
+    return settings.model_copy(
+        update=dict(
+            gemini_base_url=fake.url,
+            gemini_timeout=5.0,
+            gemini_stream_timeout=10.0,
+            gemini_backoff_initial=0.01,
+            gemini_backoff_max=0.05,
+            gemini_retry_budget=10.0,
+            gemini_resolve_timeout=5.0,
+        )
     )
 
 
