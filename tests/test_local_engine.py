@@ -94,11 +94,6 @@ RIVAL = [
 ]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _ctx(stage: StageName) -> StageContext:
     return StageContext(
         RunTracker(Report(request=DiscoveryRequest(url="https://crumb.test"))), stage
