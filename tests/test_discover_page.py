@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,6 +95,11 @@ def test_full_run_reaches_results_tabs_and_downloads(
         "Run log",
     ]
     assert app.success and "completed" in app.success[0].value
+    # the Topics tab opens with the map of topics: score against competitor coverage
+    [chart] = app.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["x"]["title"] == "competitor coverage"
+    assert spec["encoding"]["y"]["title"] == "score"
     labels = [d.label for d in app.get("download_button")]
     assert "Download Excel" in labels and "Download JSON" in labels
 
