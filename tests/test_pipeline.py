@@ -64,7 +64,9 @@ def test_outbound_links_are_listed_as_candidates_without_competitors(
     candidates = [c for c in report.competitors if c.source == "outbound_link"]
     assert rival.url.removeprefix("http://").rstrip("/") in {c.domain for c in candidates}
     assert any("Gemini" in e.message for e in report.log)
-    assert report.topics, "topics come from the site's own under-covered phrases"
+    assert report.topics, "topics come from the site's own thinly covered subjects"
+    assert all(t.competitor_coverage == 0 and "your site" in t.reason for t in report.topics)
+    assert any("bounce rate" in " ".join(t.keywords).lower() for t in report.topics)
 
 
 def test_cancel_mid_crawl_ends_cancelled_within_a_second_and_keeps_partial_report(

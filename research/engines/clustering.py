@@ -12,7 +12,7 @@ from sklearn.preprocessing import normalize
 
 from research.engines.gaps import Gap
 from research.engines.phrases import SitePhrases
-from research.engines.titles import topic_title
+from research.engines.titles import deeper_title, topic_title
 from research.models import Topic
 
 MAX_ITEMS = 60
@@ -113,6 +113,11 @@ def topic_reason(cluster: Cluster, competitors: int) -> str:
     covering = sorted({d for g in cluster.gaps for d in g.competitors})
     pages = len({u for g in cluster.gaps for u in g.evidence})
     plural = "s" if pages != 1 else ""
+    if not covering and all(g.headed for g in cluster.gaps):
+        return (
+            f"Only {pages} page{plural} of your site treat{'s' if pages == 1 else ''} this; "
+            "a follow-up piece would deepen it and link the subject together."
+        )
     if not covering:
         return (
             f"Your site mentions this on {pages} page{plural} but no page is about it yet; "
@@ -140,13 +145,16 @@ def propose(
             cluster.gaps, key=lambda g: (-g.score * (HEADED_LEAD if g.headed else 1.0), g.key)
         )
         evidence = _evidence(ranked)
-        title = topic_title(
-            ranked[0].label,
-            _companions(ranked),
-            [g.label for g in ranked],
-            [h for u in evidence for h in headings.get(u, [])],
-            site.language,
-        )
+        if all(g.headed and not g.competitors for g in ranked):
+            title = deeper_title(ranked[0].label, site.language)
+        else:
+            title = topic_title(
+                ranked[0].label,
+                _companions(ranked),
+                [g.label for g in ranked],
+                [h for u in evidence for h in headings.get(u, [])],
+                site.language,
+            )
         if title.lower() in titles:
             title = f"{title} ({ranked[0].label})"
         titles.add(title.lower())

@@ -263,3 +263,38 @@ def keyword_research(site: SitePhrases, competitors: Sequence[SitePhrases]) -> K
     return KeywordResearch(
         keywords=rank_keywords(site, competitors), gaps=[g.model() for g in gaps]
     )
+
+
+# The site's own thin subjects count for less still: they only deepen what it has.
+THIN_COVERAGE_WEIGHT = 0.3
+
+
+def thinly_covered(site: SitePhrases) -> list[Gap]:
+    """Return subjects the site gives at most two pages to, for follow-up pieces, best first.
+
+    score = 0.3 x (0.5 + 0.5 x centrality) x (1 + ln mentions), over phrases in a title or
+    heading on at most two pages. Used for topics when no competitor is analysed and nothing
+    is under-covered.
+    """
+    found: list[Gap] = []
+    for stat in site.ranked:
+        if not stat.headed or stat.pages > 2 or stat.words < 2:
+            continue
+        centrality = 0.5 + 0.5 * site.centrality.get(stat.key, 0.0)
+        evidence = sorted(stat.weights.items(), key=lambda kv: (-kv[1], kv[0]))
+        found.append(
+            Gap(
+                key=stat.key,
+                label=stat.label,
+                score=THIN_COVERAGE_WEIGHT * centrality * (1 + math.log(stat.count)),
+                weakness=PASSING_MENTION,
+                competitors=[],
+                pages=stat.pages,
+                evidence=[u for u, _ in evidence[:MAX_EVIDENCE]],
+                words=stat.words,
+                count=stat.count,
+                headed=True,
+            )
+        )
+    found.sort(key=lambda g: (-g.score, g.key))
+    return found[:MAX_UNDER_COVERED]

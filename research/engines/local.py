@@ -7,7 +7,7 @@ import anyio
 from research.engines.base import TextCallback
 from research.engines.briefs import write
 from research.engines.clustering import propose
-from research.engines.gaps import find_gaps, keyword_research, under_covered
+from research.engines.gaps import find_gaps, keyword_research, thinly_covered, under_covered
 from research.engines.keyphrases import OutboundLink, outbound_links
 from research.engines.phrases import SitePhrases, site_phrases
 from research.models import (
@@ -81,15 +81,15 @@ class LocalEngine:
             # The same pages give the same gaps as `research` (or, after another engine's
             # research, the local view of them); topics keep the variants the gap list merges.
             gaps = find_gaps(own, others)
-            return propose(own, others, gaps or under_covered(own))
+            return propose(own, others, gaps or under_covered(own) or thinly_covered(own))
 
         topics = await anyio.to_thread.run_sync(work, limiter=self._threads)
         if research.gaps:
             ctx.info(f"{len(topics)} topic ideas from {len(research.gaps)} gaps.")
         else:
             ctx.info(
-                f"{len(topics)} topic ideas from subjects your site mentions but never gives "
-                "a page of their own (no competitor gaps to work from)."
+                f"{len(topics)} topic ideas from subjects your site mentions in passing or "
+                "treats on only one or two pages (no competitor gaps to work from)."
             )
         return topics
 

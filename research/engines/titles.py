@@ -75,6 +75,19 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+_DEEPER = {
+    "en": "{}: the complete guide",
+    "de": "{}: der komplette Leitfaden",
+    "fr": "{} : le guide complet",
+    "es": "{}: la guía completa",
+}
+
+
+def deeper_title(label: str, lang: str | None) -> str:
+    """Return the title of a follow-up piece that deepens a subject the site already has."""
+    return _DEEPER.get(lang or "en", _DEEPER["en"]).format(_cap(label))
+
+
 def topic_title(
     main: str,
     companions: Sequence[str],
