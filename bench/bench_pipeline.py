@@ -2,15 +2,17 @@
 
 Run with `.venv/bin/python -m bench.bench_pipeline`. The bound is what the crawl cannot beat:
 for each site, ceil(pages / per-host concurrency) x the per-page latency measured in this run
-(one page fetched alone), the slower site setting the pace since the sites are crawled at once.
+(one page fetched alone). The sites are served from a child process, the slower site setting the pace since the sites are crawled at once.
 Prints wall time, bound, their ratio, and the loop's scheduling lag p99/max during the run.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
 import urllib.request
+from multiprocessing.connection import Connection
 
 from research.config import Settings
 from research.models import DiscoveryRequest
@@ -36,12 +38,27 @@ def grown(articles: dict[str, Article], pages: int) -> dict[str, Article]:
     return out
 
 
-def measured_latency(server: SiteServer) -> float:
+def serve_sites(pipe: Connection) -> None:
+    """Serve the grown site and competitor in this (child) process until the pipe closes."""
+    rival = SiteServer(build_pages(grown(RIVAL, PAGES_PER_SITE), "Metricly", {}), latency=LATENCY)
+    rival.start()
+    site_pages = build_pages(grown(ACME, PAGES_PER_SITE), "Acme", {"rival": rival.url})
+    site = SiteServer(site_pages, latency=LATENCY).start()
+    pipe.send((site.url, rival.url))
+    try:
+        pipe.recv()
+    except EOFError:
+        pass
+    site.stop()
+    rival.stop()
+
+
+def measured_latency(url: str) -> float:
     """Seconds to fetch one page alone, measured now (median of five)."""
     times = []
     for _ in range(5):
         start = time.perf_counter()
-        with urllib.request.urlopen(server.url, timeout=5) as answer:
+        with urllib.request.urlopen(url, timeout=5) as answer:
             answer.read()
         times.append(time.perf_counter() - start)
     return sorted(times)[2]
@@ -49,17 +66,20 @@ def measured_latency(server: SiteServer) -> float:
 
 def main() -> None:
     """Run the benchmark and print its table."""
-    rival = SiteServer(build_pages(grown(RIVAL, PAGES_PER_SITE), "Metricly", {}), latency=LATENCY)
-    rival.start()
-    site_pages = build_pages(grown(ACME, PAGES_PER_SITE), "Acme", {"rival": rival.url})
-    site = SiteServer(site_pages, latency=LATENCY).start()
+    # The sites run in their own process, so serving them does not compete for our GIL.
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    server = multiprocessing.get_context("spawn").Process(
+        target=serve_sites, args=(child,), daemon=True
+    )
+    server.start()
+    site_url, rival_url = parent.recv()
     settings = Settings(allow_private_hosts=True, db_path="/tmp/bench-pipeline.sqlite3")
     runner = LoopRunner(settings)
     try:
-        latency = measured_latency(site)
+        latency = measured_latency(site_url)
         jobs = JobManager(runner)
         request = DiscoveryRequest(
-            url=site.url, competitors=[rival.url], max_pages=PAGES_PER_SITE, engine="local"
+            url=site_url, competitors=[rival_url], max_pages=PAGES_PER_SITE, engine="local"
         )
         runner.services()
         runner.reset_lag()
@@ -96,8 +116,8 @@ def main() -> None:
             print(f"  {name:<{width}}  {value}")
     finally:
         runner.shutdown()
-        site.stop()
-        rival.stop()
+        parent.send("stop")
+        server.join(10)
 
 
 if __name__ == "__main__":
