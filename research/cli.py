@@ -72,6 +72,7 @@ async def write_outputs(report: Report, outputs: dict[str, Path | None]) -> None
         if path is not None:
             data = await export_report(report, fmt)
             await anyio.Path(path).write_bytes(data)
+            print(f"wrote {path} ({len(data):,} bytes)", file=sys.stderr)
 
 
 async def _discover(
