@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 VERSION = "0.1.0"
 PROJECT_URL = "https://github.com/research-lab/research-lab"
@@ -78,6 +79,19 @@ class Settings(BaseModel):
     # Jobs
     job_retention: int = 50
 
+    @field_validator("allowed_networks")
+    @classmethod
+    def _check_networks(cls, values: list[str]) -> list[str]:
+        networks = []
+        for value in values:
+            try:
+                networks.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a network like 10.0.0.0/8 (RESEARCH_ALLOWED_NETWORKS)."
+                ) from None
+        return networks
+
     @property
     def has_gemini_key(self) -> bool:
         """Whether a Gemini key is configured."""
@@ -121,4 +135,6 @@ class Settings(BaseModel):
             values["db_path"] = Path(db)
         flag = (pick("RESEARCH_ALLOW_PRIVATE_HOSTS") or "").lower()
         values["allow_private_hosts"] = flag in ("1", "true", "yes", "on")
+        if networks := pick("RESEARCH_ALLOWED_NETWORKS"):
+            values["allowed_networks"] = networks.replace(",", " ").split()
         return cls.model_validate(values)

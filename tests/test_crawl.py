@@ -37,9 +37,9 @@ TRAP_LIMIT = MAX_PAGES // 5
 
 def hostile_settings(**changes: object) -> Settings:
     """Short deadlines; 127.0.0.1 allowed as an intranet, other private addresses refused."""
+    intranet = Settings.from_env({"RESEARCH_ALLOWED_NETWORKS": "127.0.0.1"}, secrets_file=None)
     values: dict[str, object] = {
-        "allow_private_hosts": False,
-        "allowed_networks": ["127.0.0.1/32"],
+        **intranet.model_dump(),
         "connect_timeout": 0.5,
         "read_timeout": 2.0,
         "page_timeout": 1.0,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import re
 
 import pytest
+from pydantic import ValidationError
 
-from research.config import USER_AGENT
+from research.config import USER_AGENT, Settings
 from research.errors import HostNotAllowed
 from research.net.encoding import decode_html
 from research.net.policy import AddressPolicy, check_url, refusal
@@ -34,6 +36,12 @@ def test_address_policy_classifies_addresses() -> None:
         ("169.254.169.254", "metadata", "metadata", "metadata"),
         ("::ffff:169.254.169.254", "metadata", "metadata", "metadata"),
         ("fd00:ec2::254", "metadata", "metadata", "metadata"),
+        # IPv6 addresses that carry an IPv4 address are judged by it (6to4, NAT64)
+        ("2002:a9fe:a9fe::1", "metadata", "metadata", "metadata"),
+        ("64:ff9b::a9fe:a9fe", "metadata", "metadata", "metadata"),
+        ("2002:7f00:1::1", "private", None, "private"),
+        ("64:ff9b::a01:203", "private", None, None),
+        ("64:ff9b::5db8:d822", None, None, None),
     ]
     for address, strict, lenient, with_intranet in cases:
         ip = ipaddress.ip_address(address)
@@ -42,6 +50,15 @@ def test_address_policy_classifies_addresses() -> None:
         assert refusal(ip, intranet) == with_intranet, address
     with pytest.raises(HostNotAllowed, match="invalid port"):
         check_url("http://example.com:99999/")
+
+
+def test_allowed_networks_come_from_the_environment() -> None:
+    env = {"RESEARCH_ALLOWED_NETWORKS": "10.1.0.0/16, 192.168.5.7 fd12::/64"}
+    settings = Settings.from_env(env, secrets_file=None)
+    assert settings.allowed_networks == ["10.1.0.0/16", "192.168.5.7/32", "fd12::/64"]
+    assert Settings.from_env({}, secrets_file=None).allowed_networks == []
+    with pytest.raises(ValidationError, match=re.escape("'10.0.0.0/33' is not a network")):
+        Settings.from_env({"RESEARCH_ALLOWED_NETWORKS": "10.0.0.0/33"}, secrets_file=None)
 
 
 def test_urls_normalise_and_deduplicate() -> None:

@@ -20,6 +20,8 @@ METADATA_NETWORKS = (
     ipaddress.ip_network("169.254.0.0/16"),
     ipaddress.ip_network("fd00:ec2::254/128"),
 )
+# The well-known NAT64 prefix: its addresses reach the IPv4 address in their last 32 bits.
+NAT64_NETWORK = ipaddress.ip_network("64:ff9b::/96")
 
 
 def check_url(url: str) -> SplitResult:
@@ -41,8 +43,14 @@ def check_url(url: str) -> SplitResult:
 
 
 def _plain(ip: IPAddress) -> IPAddress:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
+    """Return the IPv4 address an IPv6 address leads to (mapped, 6to4, NAT64), else `ip`."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip in NAT64_NETWORK:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
 
