@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from research.ui.resources import SESSION_JOB, job_manager
+from research.runtime.jobs import Job
+from research.ui.resources import SESSION_JOB, job_manager, loop_runner
 from tests.fakes.gemini import FakeGemini, Grounding
 from tests.fakes.site import SiteServer
 
@@ -39,11 +41,30 @@ def app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: FakeGemini) -> It
 
 
 def _texts(at: AppTest) -> str:
-    """Every rendered text of the page except the key's own password field."""
+    """Every rendered text of the page."""
     parts = [e.value for kind in ("markdown", "caption", "success", "warning", "error", "info")
              for e in at.get(kind)]  # fmt: skip
     parts += [str(m.value) for m in at.get("metric")]
     return " ".join(str(p) for p in parts)
+
+
+def _everything(at: AppTest) -> str:
+    """Every element the page sent (protos, so tables' data too), except text inputs."""
+    parts: list[str] = []
+
+    def walk(node: object) -> None:
+        if getattr(node, "type", "") == "text_input":
+            return
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    walk(at.sidebar)
+    parts += [df.value.to_csv() for df in at.dataframe]
+    return "\n".join(parts)
 
 
 def test_session_key_from_settings_runs_discover_on_gemini(
@@ -72,9 +93,17 @@ def test_session_key_from_settings_runs_discover_on_gemini(
     assert report.status == "completed" and report.engine == "gemini"
     assert rival.url in [c.url for c in report.competitors if c.source == "gemini"]
     assert fake.log() and all(r.key_ok for r in fake.log())
+    tokens = sum(u.input_tokens + u.output_tokens for u in report.usage)
+    cost = sum(u.cost_usd for u in report.usage)
+    assert tokens > 0 and cost > 0
     shown = _texts(app)
-    assert "Model usage" in shown
-    assert fake.api_key not in shown
+    assert f"Model usage: {tokens:,} tokens, about ${cost:.4f}." in shown
+    everything = _everything(app)
+    assert report.keywords[0].keyword in everything and report.log[-1].message in everything
+    assert fake.api_key not in everything
+    app.switch_page("pages/settings.py")
+    app.run()
+    assert fake.api_key not in _everything(app)
 
 
 def test_without_a_key_the_dashboard_runs_local_and_never_calls_gemini(
@@ -87,3 +116,82 @@ def test_without_a_key_the_dashboard_runs_local_and_never_calls_gemini(
     job = job_manager().get(app.session_state[SESSION_JOB])
     assert job is not None and job.wait(60)
     assert job.snapshot().engine == "local" and fake.log() == []
+
+
+def _start_run(app: AppTest, url: str, key: str) -> Job:
+    """Type the session key on Settings, start a run on Discover and return its job."""
+    app.run()
+    app.switch_page("pages/settings.py")
+    app.run()
+    app.text_input(key="gemini-key-input").input(key)
+    app.run()
+    app.switch_page("pages/discover.py")
+    app.run()
+    app.text_input[0].input(url)
+    next(b for b in app.button if b.label == "Discover Topics").click()
+    app.run()
+    job = job_manager().get(app.session_state[SESSION_JOB])
+    assert job is not None
+    return job
+
+
+def test_breaker_shows_in_the_run_log_on_discover_and_on_settings(
+    app: AppTest, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    app.run()
+    settings = loop_runner().settings
+    settings.gemini_breaker_threshold = 2
+    settings.gemini_max_attempts = 2
+    settings.gemini_backoff_initial = settings.gemini_backoff_max = 0.01
+    app.switch_page("pages/settings.py")
+    app.run()
+    assert not app.warning  # no Gemini client yet, so no breaker to report
+    fake.fault = "503"
+    job = _start_run(app, sites[0].url, fake.api_key)
+    assert job.wait(60)
+    app.run()
+    assert not app.exception
+
+    assert job.snapshot().status == "completed" and len(fake.log()) == 2
+    log = next(df.value for df in app.dataframe if "Message" in df.value.columns)
+    paused = [m for m in log["Message"] if "paused" in m and "local engine" in m]
+    assert len(paused) >= 2  # every later Gemini task said it ran on local
+    assert any("warnings; see the Run log tab" in c.value for c in app.caption)
+
+    app.switch_page("pages/settings.py")
+    app.run()
+    assert not app.exception
+    [warning] = app.warning
+    assert "Gemini failed repeatedly" in warning.value and "local engine" in warning.value
+
+
+def test_streamed_brief_text_shows_live_on_discover(
+    app: AppTest, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    fake.fail_next("stream_hang", when=lambda request: request.stream)
+    job = _start_run(app, sites[0].url, fake.api_key)
+    assert fake.hanging.acquire(timeout=60), "no brief stream reached the fake"
+
+    drafts: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 30
+    while not drafts and time.monotonic() < deadline:
+        app.run()  # the live fragment renders the job's snapshot inline
+        drafts = [
+            (e.label, " ".join(m.value for m in e.markdown))
+            for e in app.expander
+            if e.label.startswith("Writing: ")
+        ]
+    assert not job.done, "the held stream must keep the run going"
+    assert drafts, "the partial brief never appeared on the page"
+    label, text = drafts[0]
+    assert text.startswith("## Summary") and "## Passages" not in text  # a first piece only
+
+    fake.release()
+    assert job.wait(60)
+    app.run()
+    assert not app.exception
+    topic = label.removeprefix("Writing: ")
+    [brief] = [b for b in job.snapshot().briefs if b.topic == topic]
+    assert brief.outline and brief.text.startswith(text)
+    assert not [e for e in app.expander if e.label.startswith("Writing: ")]
+    assert topic in [e.label for e in app.expander]
