@@ -1,7 +1,7 @@
 """Exports of a report: the Excel workbook, JSON and a Markdown brief document; built off the loop.
 
-Every text cell is cleaned before it reaches the workbook: control characters that corrupt
-the file are removed, text longer than Excel's 32,767-character cell limit is cut with a note,
+Every text cell is cleaned before it reaches the workbook: control characters and code points
+XML cannot hold (which would corrupt the file) are removed, text longer than Excel's 32,767-character cell limit is cut with a note,
 and text that a spreadsheet could read as a formula (starting with = + - @, tab or carriage
 return) is stored as a literal string with Excel's quote prefix.
 """
@@ -19,7 +19,6 @@ from typing import Literal
 import anyio
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -39,6 +38,10 @@ URL_LIMIT = 2_000  # Excel ignores hyperlink targets longer than about 2,080 cha
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 SCORE_FORMAT = "0.000"
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+
+# Control characters other than tab, line feed and carriage return (C0 and C1), lone
+# surrogates, and the two non-characters XML 1.0 forbids.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
@@ -60,15 +63,16 @@ class Column:
 
 def clean_text(value: str) -> str:
     """Return text safe for a workbook cell: no control characters, within Excel's cell limit."""
-    text = ILLEGAL_CHARACTERS_RE.sub("", value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    if len(text) > CELL_LIMIT:
-        note = f" … [cut: the full text has {len(text):,} characters; see the JSON export]"
-        text = text[: CELL_LIMIT - len(note)] + note
-    return text
+    text = CONTROL_CHARACTERS.sub("", value)
+    if len(text) <= CELL_LIMIT // 2:
+        return text
+    # Excel counts UTF-16 code units: a character beyond the BMP (an emoji) counts twice.
+    units = text.encode("utf-16-le")
+    if len(units) <= 2 * CELL_LIMIT:
+        return text
+    note = f" … [cut: the full text has {len(text):,} characters; see the JSON export]"
+    keep = units[: 2 * (CELL_LIMIT - len(note))].decode("utf-16-le", "ignore")
+    return keep + note
 
 
 def _naive_utc(value: datetime) -> datetime:

@@ -45,6 +45,7 @@ def test_workbook_has_every_sheet_with_a_formatted_header() -> None:
     wb = _workbook(sample_report())
     assert wb.sheetnames == list(HEADERS)
     for name in HEADERS:
+        assert len(name) <= 31 and not set(name) & set("[]:*?/\\"), name  # Excel's rules
         ws = wb[name]
         assert [c.value for c in ws[1]] == HEADERS[name], name
         assert all(c.font.bold for c in ws[1])
@@ -86,14 +87,18 @@ def test_formula_like_text_stays_text() -> None:
     report = sample_report()
     report.topics[0].title = EVIL
     report.topics[1].title = "+cmd|' /C calc'!A0"
-    report.errors = ["-2+3", "\tTAB", "@SUM(1)"]
+    report.sources[0].title = EVIL  # a crawled page titled like a formula
+    report.errors = ["-2+3", "\tTAB", "\r=1+1", "@SUM(1)", "\x01=1+2"]
     data = to_xlsx(report)
     wb = load_workbook(io.BytesIO(data))
     cells = [c for ws in wb for row in ws.iter_rows() for c in row]
-    for text in (EVIL, "+cmd|' /C calc'!A0", "-2+3", "\tTAB", "@SUM(1)", "@mention"):
+    formulas = (EVIL, "+cmd|' /C calc'!A0", "-2+3", "\tTAB", "\r=1+1", "@SUM(1)", "=1+2")
+    for text in (*formulas, "@mention"):
         matches = [c for c in cells if c.value == text]
         assert matches, text
         assert all(c.data_type == "s" and c.quotePrefix for c in matches), text
+    assert wb["Sources"]["B2"].value == EVIL and wb["Sources"]["B2"].data_type == "s"
+    assert wb["Summary"]["C2"].quotePrefix is False  # plain text gets no quote prefix
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
         assert sheets and not any(b"<f>" in archive.read(n) for n in sheets)
@@ -111,13 +116,21 @@ def test_only_web_urls_become_links() -> None:
 
 def test_control_characters_and_long_text() -> None:
     report = sample_report()
-    report.topics[0].title = "bell\x07 and nul\x00 gone"
+    report.topics[0].title = "bell\x07 nul\x00 esc\x1b del\x7f nel\x85 \ud800\ufffe\uffffgone"
     report.topics[0].reason = "x" * 40_000
+    report.topics[1].reason = "\U0001f331" * 20_000  # Excel counts each as two characters
+    report.keywords[0].keyword = "tab\tline\nreturn\r kept"
     wb = _workbook(report)
-    assert wb["Topics"]["B2"].value == "bell and nul gone"
+    assert wb["Topics"]["B2"].value == "bell nul esc del nel gone"
     reason = wb["Topics"]["E2"].value
     assert len(reason) == CELL_LIMIT
     assert reason.endswith("40,000 characters; see the JSON export]")
+    emoji = wb["Topics"]["E3"].value
+    assert len(emoji.encode("utf-16-le")) // 2 <= CELL_LIMIT
+    assert emoji.startswith("\U0001f331") and emoji.endswith(
+        "20,000 characters; see the JSON export]"
+    )
+    assert wb["Keywords"]["A2"].value == "tab\tline\nreturn\r kept"
 
 
 def test_json_validates_against_the_report_model() -> None:
