@@ -27,30 +27,31 @@ MAX_PASSAGE_CHARS = 400
 
 _WORDING: dict[str, dict[str, str]] = {
     "en": {
-        "intro": "What {main} is and why it matters",
+        "intro": "{Main}: the basics and why they matter",
         "end": "Key takeaways and next steps",
-        "questions": "What is {main}?|How do you get started with {main}?|"
+        "questions": "What should a beginner know about {main}?|"
+                     "How do you get started with {main}?|"
                      "What mistakes should you avoid with {main}?",
         "summary": "A piece on {main}{rest}, drawing on {pages} crawled pages from {sites}.",
     },
     "de": {
-        "intro": "Was {main} ist und warum es wichtig ist",
+        "intro": "{Main}: die Grundlagen und warum sie wichtig sind",
         "end": "Das Wichtigste in Kürze",
-        "questions": "Was ist {main}?|Wie fängt man mit {main} an?|"
+        "questions": "Was sollte man über {main} wissen?|Wie fängt man mit {main} an?|"
                      "Welche Fehler sollte man bei {main} vermeiden?",
         "summary": "Ein Beitrag über {main}{rest}, gestützt auf {pages} Seiten von {sites}.",
     },
     "fr": {
-        "intro": "{main} : de quoi s'agit-il et pourquoi c'est important",
+        "intro": "{Main} : les bases et pourquoi elles comptent",
         "end": "À retenir",
-        "questions": "Qu'est-ce que {main} ?|Comment débuter avec {main} ?|"
+        "questions": "Que faut-il savoir sur {main} ?|Comment débuter avec {main} ?|"
                      "Quelles erreurs éviter avec {main} ?",
         "summary": "Un article sur {main}{rest}, fondé sur {pages} pages de {sites}.",
     },
     "es": {
-        "intro": "Qué es {main} y por qué importa",
+        "intro": "{Main}: lo básico y por qué importa",
         "end": "Puntos clave",
-        "questions": "¿Qué es {main}?|¿Cómo empezar con {main}?|"
+        "questions": "¿Qué hay que saber sobre {main}?|¿Cómo empezar con {main}?|"
                      "¿Qué errores evitar con {main}?",
         "summary": "Un artículo sobre {main}{rest}, basado en {pages} páginas de {sites}.",
     },
@@ -90,7 +91,8 @@ def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -
     outline_body = _outline(terms, pages)
     wording = _WORDING.get(language, _WORDING["en"])
     main = topic.keywords[0] if topic.keywords else topic.title
-    outline = [wording["intro"].format(main=main), *outline_body, wording["end"]]
+    intro = wording["intro"].format(Main=main[:1].upper() + main[1:])
+    outline = [intro, *outline_body, wording["end"]]
     questions = _questions(terms, pages)
     for template in wording["questions"].split("|"):
         if len(questions) >= MIN_PASSAGES:

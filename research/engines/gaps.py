@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,14 +94,16 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
     passing (see Weakness); centrality_c is the phrase's TF-IDF weight on the competitor page it
     is most central to (0..1, see phrases._centrality); pages_c is how many of c's pages carry
     it. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
-    its everyday words; one-word phrases no competitor gives a heading; phrases found only on
-    front, pricing or company pages.
+    its everyday words, or (German) covers in its own compounds ("Weizen" in "Weizenmehl");
+    one-word phrases no competitor gives a heading; phrases found only on front, pricing or
+    company pages.
     """
     by_key: dict[str, list[tuple[SitePhrases, PhraseStat]]] = {}
     for comp in competitors:
         for stat in comp.ranked:
             by_key.setdefault(stat.key, []).append((comp, stat))
     inside_covered = covered_parts(site)
+    compounds = _compound_words(site)
     weakness_of = Weakness(site)
     gaps: list[Gap] = []
     for key in sorted(by_key):
@@ -115,7 +118,9 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
                 continue
             if not entries[0][1].named and site.vocabulary[key]:
                 continue
-        if all(page_importance(u) < 1.0 for _, stat in entries for u in stat.weights):
+            if _opens_compounds(compounds, entries[0][1].label.lower()):
+                continue
+        if all(_minor_only(stat) for _, stat in entries):
             continue  # only on front, pricing or company pages: not something they write about
         total = 0.0
         evidence: list[tuple[float, str]] = []
@@ -141,6 +146,25 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         )
     gaps.sort(key=lambda g: (-g.score, g.key))
     return gaps
+
+
+def _minor_only(stat: PhraseStat) -> bool:
+    """Whether the phrase is only on front, pricing or company pages."""
+    return all(page_importance(url) < 1.0 for url in stat.weights)
+
+
+def _compound_words(site: SitePhrases) -> list[str]:
+    """Sorted lower-case words of a German site's covered phrases (its compounds); else none."""
+    if site.language != "de":
+        return []
+    return sorted({w.lower() for stat in site.stats.values() for w in stat.label.split()})
+
+
+def _opens_compounds(words: Sequence[str], word: str) -> bool:
+    """Whether two or more of the sorted `words` are compounds opening with `word` ("Weizen")."""
+    at = bisect.bisect_right(words, word)
+    following = words[at : at + 2]
+    return len(word) >= 4 and len(following) == 2 and following[1].startswith(word)
 
 
 # A word on this share of the site's pages is part of its everyday vocabulary.
@@ -184,13 +208,16 @@ def under_covered(site: SitePhrases) -> list[Gap]:
 
     score = 0.5 x (0.5 + 0.5 x centrality) x (0.5 + 0.5 x familiar) x (1 + ln mentions), where
     familiar is the share of its words the site uses on many pages (its themes): recurring in
-    the text, never in a title or heading, on at most two pages. Used for topics when no
+    the text, never in a title or heading, on at most two content pages, and not a phrase the
+    site covers plus its everyday words ("hoher Hydration"). Used for topics when no
     competitor is analysed.
     """
     found: list[Gap] = []
     familiar_pages = max(2.0, FAMILIAR_SHARE * len(site.pages))
     for stat in site.ranked:
         if stat.headed or stat.pages > 2 or stat.count < 2 or stat.words < 2:
+            continue
+        if _minor_only(stat) or _extends_covered(site, stat.key, [(site, stat)]):
             continue
         words = stat.key.split()
         familiar = sum(site.vocabulary[w] >= familiar_pages for w in words) / len(words)
@@ -273,12 +300,12 @@ def thinly_covered(site: SitePhrases) -> list[Gap]:
     """Return subjects the site gives at most two pages to, for follow-up pieces, best first.
 
     score = 0.3 x (0.5 + 0.5 x centrality) x (1 + ln mentions), over phrases in a title or
-    heading on at most two pages. Used for topics when no competitor is analysed and nothing
+    heading on at most two pages, not only on front or company pages. Used for topics when no competitor is analysed and nothing
     is under-covered.
     """
     found: list[Gap] = []
     for stat in site.ranked:
-        if not stat.headed or stat.pages > 2 or stat.words < 2:
+        if not stat.headed or stat.pages > 2 or stat.words < 2 or _minor_only(stat):
             continue
         centrality = 0.5 + 0.5 * site.centrality.get(stat.key, 0.0)
         evidence = sorted(stat.weights.items(), key=lambda kv: (-kv[1], kv[0]))

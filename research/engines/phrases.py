@@ -16,7 +16,7 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfTransformer
 
 from research.engines.language import detect_language
-from research.engines.stopwords import edge_verbs, inner_words, stopwords_for
+from research.engines.stopwords import edge_verbs, head_nouns, inner_words, stopwords_for
 from research.models import Page
 
 K = TypeVar("K")
@@ -171,6 +171,7 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
     stops = stopwords_for(language)
     inner = inner_words(language)
     verbs = edge_verbs(language)
+    heads = head_nouns(language)
     german = language == "de"
     plain_words = language not in _NAMED_WORDS_ONLY
     for chunk in _BREAK.split(text):
@@ -181,11 +182,14 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
         words = [t.lower() for t in cased]
         good = [_content_word(w, stops) for w in words]
         stems = [stem(w, language) for w in words]
+        # A phrase right before a stop-listed noun only modifies it ("total brew" time).
+        cut = [j + 1 < n and words[j + 1] in heads for j in range(n)]
         for i in range(n):
             if not good[i] or words[i] in verbs:
                 continue
-            if _single_word_topic(cased[i], german) or (
-                plain_words and len(words[i]) >= MIN_WORD_CHARS
+            if not cut[i] and (
+                _single_word_topic(cased[i], german)
+                or (plain_words and len(words[i]) >= MIN_WORD_CHARS)
             ):
                 yield stems[i], cased[i], 1, i == 0
             content = 1
@@ -202,7 +206,7 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
                     break  # at most one function word inside
                 if german and not cased[j][:1].isupper():
                     continue  # a German phrase ends on a noun
-                if words[j] in verbs:
+                if words[j] in verbs or cut[j]:
                     continue
                 yield " ".join(stems[i : j + 1]), " ".join(cased[i : j + 1]), j - i + 1, i == 0
 

@@ -21,6 +21,10 @@ _WEB_WORDS: dict[str, list[str]] = {
         "post posts article articles blog guide guides "
         "gram grams kilogram kilograms litre litres liter liters degree degrees percent "
         "second seconds range variety number amount couple plenty bunch majority "
+        # comparatives describe a change, not a subject ("hotter water", "grind finer")
+        "hotter colder warmer cooler finer coarser faster slower stronger weaker bigger "
+        "quickly slowly evenly properly usually gently roughly finely fully exactly nearly "
+        "smaller larger longer shorter thicker thinner darker lighter cheaper "
     ).split(),
     "de": (
         "mehr lesen klicken hier anmelden newsletter datenschutz impressum cookie cookies "
@@ -45,6 +49,7 @@ _WEB_WORDS: dict[str, list[str]] = {
         "nuevo nueva simple simplemente realmente importante ejemplo año años mes meses "
         "semana día días tiempo minutos hora horas personas gente hacer hace siempre "
         "puede pueden hay artículo blog también muy "
+        "tu tus mi mis vuestro vuestra vuestros vuestras nuestra nuestros nuestras "
         "gramo gramos kilo kilos litro litros grado grados segundo segundos"
     ).split(),
 }
@@ -105,6 +110,20 @@ _VERBS = (
     "replace reply report represent resolve respond return reveal seek select send suggest "
     "suppose tend thank treat wish wonder worry"
 ).split()
+
+
+# English nouns a phrase may modify ("total brew time"): a phrase right before one is a
+# fragment of a longer subject the stop words cut off.
+_HEAD_NOUNS = (
+    "time times day days week weeks month months year years minute minutes hour hours "
+    "way ways thing things"
+).split()
+
+
+@functools.cache
+def head_nouns(language: str | None) -> frozenset[str]:
+    """Return stop-listed nouns that a phrase before them modifies (English only)."""
+    return frozenset(_HEAD_NOUNS) if language in (None, "en") else frozenset()
 
 
 def _inflections(verb: str) -> tuple[str, ...]:

@@ -75,16 +75,18 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+# The site already has a page on the subject, so the title must not promise the same article
+# again ("X: the complete guide" beside "X explained"); it names the next step.
 _DEEPER = {
-    "en": "{}: the complete guide",
-    "de": "{}: der komplette Leitfaden",
-    "fr": "{} : le guide complet",
-    "es": "{}: la guía completa",
+    "en": "{}: beyond the basics",
+    "de": "{} für Fortgeschrittene",
+    "fr": "{} : aller plus loin",
+    "es": "{}: más allá de lo básico",
 }
 
 
 def deeper_title(label: str, lang: str | None) -> str:
-    """Return the title of a follow-up piece that deepens a subject the site already has."""
+    """Return the title of a follow-up piece that goes further than the site's own page."""
     return _DEEPER.get(lang or "en", _DEEPER["en"]).format(_cap(label))
 
 
