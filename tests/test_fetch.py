@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import anyio
 import httpcore
 import pytest
 
 from research.config import Settings
-from research.errors import HostNotAllowed, HostUnreachable, HTTPStatusError
-from research.models import Page
-from research.net.crawl import crawl_site
+from research.errors import HostNotAllowed, HostUnreachable, HTTPStatusError, TooManyRedirects
+from research.models import DiscoveryRequest
 from research.net.fetch import ConnectionCounter, Fetcher, GuardedBackend
 from research.net.policy import AddressPolicy
+from research.runtime.jobs import JobManager
+from research.runtime.loop_runner import LoopRunner
+from tests.conftest import SLOW_CALLBACK
 from tests.fakes.hostile import FixtureServer, Handler, Route, page, serve, statuses
 
-SITE_PAGES = 3
+SITE_PAGES = 5
 
 
 def fast_settings(**changes: object) -> Settings:
@@ -157,47 +162,138 @@ async def test_connect_time_check_refuses_what_the_policy_refuses(
     assert isinstance(stream, httpcore.AsyncNetworkStream)
 
 
-def many_pages_site() -> dict[str, Route]:
-    links = [f"/p/{n}" for n in range(1, SITE_PAGES)]
-    routes: dict[str, Route] = {"/": page("Home", links=links)}
-    for n in range(1, SITE_PAGES):
-        routes[f"/p/{n}"] = page(f"Page {n}", links=["/", f"/p/{(n % (SITE_PAGES - 1)) + 1}"])
+def five_hops_routes() -> dict[str, Route]:
+    def hop(handler: Handler) -> None:
+        number = int(handler.path.rsplit("/", 1)[-1])
+        handler.redirect(f"/r/{number + 1}", 301 if number % 2 else 307)
+
+    routes: dict[str, Route] = {f"/r/{n}": hop for n in range(6)}
+    routes["/r/6"] = page("Arrived")
     return routes
 
 
-@pytest.fixture
-def busy_site() -> Iterator[FixtureServer]:
-    with serve(many_pages_site(), latency=0.02) as server:
-        yield server
+@pytest.mark.anyio
+async def test_five_redirects_are_followed_a_sixth_is_not(fetcher: Fetcher) -> None:
+    with serve(five_hops_routes()) as server:
+        fetched = await fetcher.fetch(server.url("/r/1"), allow_private=True)
+        assert (fetched.url, fetched.final_url) == (server.url("/r/1"), server.url("/r/6"))
+        assert "Arrived" in fetched.text
+        with pytest.raises(TooManyRedirects) as caught:
+            await fetcher.fetch(server.url("/r/0"), allow_private=True)
+        assert str(caught.value) == f"{server.base}/r/0 redirects more than 5 times."
+        assert server.hits["/r/6"] == 1  # the sixth hop of /r/0 was never requested
 
 
 @pytest.mark.anyio
-async def test_twenty_crawls_share_the_global_connection_limit(busy_site: FixtureServer) -> None:
-    limit = 6
-    client = Fetcher(fast_settings(global_connections=limit, per_host_concurrency=16))
-    results: list[list[Page]] = []
-    threads = anyio.CapacityLimiter(2)  # one worker pool for every run, as Services has
-
-    async def one_run() -> None:
-        results.append(
-            await crawl_site(
-                client,
-                busy_site.url("/"),
-                max_pages=SITE_PAGES,
-                max_depth=3,
-                time_budget=60.0,
-                allow_private=True,
-                limiter=threads,
-            )
-        )
-
+async def test_retry_after_is_waited_for(fetcher: Fetcher) -> None:
+    client = Fetcher(fast_settings(fetch_backoff=0.01, retry_after_cap=10.0))
+    routes = {"/busy": statuses(429, headers={"Retry-After": "1"})}
     try:
-        async with anyio.create_task_group() as group:
-            for _ in range(20):
-                group.start_soon(one_run)
+        with serve(routes) as server:
+            fetched = await client.fetch(server.url("/busy"), allow_private=True)
     finally:
         await client.aclose()
-    assert [len(pages) for pages in results] == [SITE_PAGES] * 20
-    assert 2 <= busy_site.peak_connections <= limit
-    assert client.peak_connections <= limit
-    assert busy_site.hits["/robots.txt"] == 1  # fetched once for every run on the host
+    assert "Recovered" in fetched.text
+    first, second = server.times
+    assert second - first >= 0.9  # Retry-After, not the 10 ms backoff
+
+
+def rebinding_resolver(answers: list[str]) -> Callable[..., Awaitable[list[Any]]]:
+    """A DNS that gives `answers` in turn (the last one from then on), like a rebinding attacker."""
+    calls = iter(answers)
+    last = answers[-1]
+
+    async def getaddrinfo(host: str, port: int, **_kwargs: Any) -> list[Any]:
+        assert host == "rebind.test", host
+        address = next(calls, last)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    return getaddrinfo
+
+
+@pytest.mark.anyio
+async def test_the_address_connected_to_is_the_one_checked(
+    retry_site: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host is checked before the request and again, by the connection itself, at connect
+    time: a DNS answer that turns private in between is refused, not connected to."""
+    port = retry_site.server_address[1]
+    client = Fetcher(fast_settings(allow_private_hosts=False, allowed_networks=["127.0.0.1/32"]))
+    try:
+        monkeypatch.setattr(anyio, "getaddrinfo", rebinding_resolver(["93.184.216.34", "10.0.0.1"]))
+        with pytest.raises(HostNotAllowed) as caught:
+            await client.fetch(f"http://rebind.test:{port}/ok")
+        assert str(caught.value) == (
+            "rebind.test resolves to a private or reserved address (10.0.0.1); "
+            "fetching it is not allowed (see --allow-private-hosts)."
+        )
+        assert client.connections.total == 0
+        # The connection goes to the checked address itself (the name is known only to our DNS).
+        monkeypatch.setattr(anyio, "getaddrinfo", rebinding_resolver(["127.0.0.1"]))
+        fetched = await client.fetch(f"http://rebind.test:{port}/ok")
+        assert "OK" in fetched.text
+        assert client.connections.total == 1
+    finally:
+        await client.aclose()
+    assert retry_site.hits["/ok"] == 1
+
+
+def many_pages_site(topic: str) -> dict[str, Route]:
+    paragraph = (
+        f"Our {topic} guide covers {topic} planning, {topic} tools and {topic} mistakes. "
+        f"Good {topic} planning saves time; the right {topic} tools make the work lighter. "
+    )
+    links = [f"/p/{n}" for n in range(1, SITE_PAGES)]
+    routes: dict[str, Route] = {"/": page(f"{topic.title()} home", paragraph * 3, links)}
+    for n in range(1, SITE_PAGES):
+        routes[f"/p/{n}"] = page(f"{topic.title()} part {n}", paragraph * 4, ["/", *links])
+    return routes
+
+
+TOPICS = ("garden", "kitchen", "bicycle", "camera")
+
+
+@pytest.fixture
+def busy_sites() -> Iterator[list[FixtureServer]]:
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(serve(many_pages_site(t), latency=0.05)) for t in TOPICS]
+
+
+def test_twenty_runs_share_the_global_connection_limit(
+    busy_sites: list[FixtureServer], tmp_path: Path
+) -> None:
+    """20 runs at once on 4 hosts: 4 per host could open 16 sockets; the global limit is 6."""
+    limit, per_host = 6, 4
+    settings = fast_settings(
+        global_connections=limit, per_host_concurrency=per_host, db_path=tmp_path / "runs.db"
+    )
+    runner = LoopRunner(settings, debug=True, slow_callback=SLOW_CALLBACK)
+    try:
+        jobs = JobManager(runner, retention=20)
+        ids = [
+            jobs.start(
+                DiscoveryRequest(
+                    url=busy_sites[n % len(busy_sites)].url("/"),
+                    engine="local",
+                    max_pages=SITE_PAGES,
+                    allow_private_hosts=True,
+                )
+            )
+            for n in range(20)
+        ]
+        reports = []
+        for job_id in ids:
+            job = jobs.get(job_id)
+            assert job is not None and job.wait(120)
+            reports.append(job.snapshot())
+        fetcher = runner.services().fetcher
+        client_peak, client_total = fetcher.peak_connections, fetcher.connections.total
+    finally:
+        runner.shutdown()
+    assert [r.status for r in reports] == ["completed"] * 20, [r.errors for r in reports]
+    assert all(r.site is not None and len(r.site.pages) == SITE_PAGES for r in reports)
+    assert client_peak == limit, client_peak  # reached, and never passed
+    assert client_total >= len(busy_sites)
+    for server in busy_sites:
+        assert server.peak_connections <= per_host, server.peak_connections
+        assert server.hits["/robots.txt"] == 1  # fetched once for all five runs on the host
