@@ -152,6 +152,7 @@ async def test_find_competitors_grounded_and_structured(
     assert found[0].source == "gemini" and found[0].name == "Metricly"
     [call] = fake.log()
     assert call.method == "generateContent" and call.version == "v1beta"
+    assert call.server_timeout == "3"  # gemini_timeout, sent by the SDK's own timeout
     assert call.key_ok and call.search and call.schema is not None
     assert fake.api_key not in json.dumps(call.body)
     # The grounding link was followed to the fixture page; the title is kept.
@@ -258,6 +259,7 @@ async def test_write_brief_streams_text_and_cites_crawled_pages(fake: FakeGemini
 
     [call] = fake.log()
     assert call.stream and call.search
+    assert call.server_timeout == "5"  # the stream's deadline (gemini_stream_timeout), not 3 s
     assert len(seen) > 1 and all(b.startswith(a) for a, b in itertools.pairwise(seen))
     assert seen[-1] == brief.text
     crawled = {p.url for p in SITE.pages + RIVAL.pages}
@@ -372,15 +374,24 @@ async def test_refused_key_fails_with_one_line_and_no_key(
 async def test_hang_ends_by_the_sdk_timeout_and_falls_back(fake: FakeGemini) -> None:
     fake.fault = "hang"
     ctx = context(StageName.KEYWORDS)
-    settings = settings_for(fake, gemini_timeout=0.3, gemini_max_attempts=2)
+    settings = settings_for(
+        fake,
+        gemini_timeout=0.3,
+        gemini_stream_timeout=0.3,
+        gemini_max_attempts=2,
+        gemini_breaker_threshold=10,
+    )
     async with open_engine(settings) as engine:
         with pytest.raises(GeminiTimeout) as info:
             await engine.client.generate("hello", types.GenerateContentConfig())
+        with pytest.raises(GeminiTimeout) as streamed:
+            await engine.client.stream("hello", types.GenerateContentConfig())
         research = await engine.expand_keywords(ctx, SITE, [RIVAL])
         assert research == await engine.local.expand_keywords(context(), SITE, [RIVAL])
 
     # The SDK's own timeout (httpx2), not our outer deadline, ended the call.
-    assert isinstance(info.value.__context__.__context__, httpx2.TimeoutException)
+    for error in (info.value, streamed.value):
+        assert isinstance(error.__context__.__context__, httpx2.TimeoutException)
     [warning] = warnings_of(ctx)
     assert "did not answer within" in warning and "local engine" in warning
 

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 from pydantic import SecretStr
 
@@ -48,6 +49,7 @@ COMPETITORS, KEYWORDS, TOPICS, BRIEFS = (
     asks("research brief"),
 )
 
+FIRST_BRIEF = lambda request: request.stream and TITLES[0] in request.prompt  # noqa: E731
 KEYWORDS_OR_REPAIR = lambda request: KEYWORDS(request) or "Previous answer" in request.prompt  # noqa: E731
 
 
@@ -146,6 +148,14 @@ def test_full_run_finds_grounded_competitors_the_user_did_not_give(
     assert all(u.input_tokens > 0 and u.output_tokens > 0 and u.cost_usd > 0 for u in report.usage)
     streams = fake.log("streamGenerateContent")
     assert len(streams) == 5 and all(r.search for r in streams)
+    # the Excel Summary sheet carries each stage's tokens and cost, and the total
+    sheet = openpyxl.load_workbook(io.BytesIO(to_xlsx(report)))["Summary"]
+    usage = {row[1]: row[2:4] for row in sheet.iter_rows(values_only=True) if row[0] == "Usage"}
+    for u in report.usage:
+        tokens, detail = usage[f"{u.stage.label} · gemini"]
+        assert tokens == u.input_tokens + u.output_tokens and f"${u.cost_usd:.4f}" in detail
+    total = sum(u.input_tokens + u.output_tokens for u in report.usage)
+    assert usage["Total tokens"][0] == total > 0
 
 
 def _kept_earlier_stages(report: Report, upto: StageName) -> None:
@@ -161,6 +171,7 @@ def _kept_earlier_stages(report: Report, upto: StageName) -> None:
     ("kind", "stage", "when"),
     [
         ("429", StageName.TOPICS, TOPICS),
+        ("500", StageName.BRIEFS, BRIEFS),
         ("503", StageName.KEYWORDS, KEYWORDS),
         ("truncated_body", StageName.COMPETITORS, COMPETITORS),
         ("truncated_json", StageName.TOPICS, TOPICS),
@@ -189,6 +200,7 @@ def test_transient_faults_are_retried_and_the_run_completes_on_gemini(
         ("blocked", StageName.TOPICS, TOPICS, "blocked"),
         ("invalid_json", StageName.KEYWORDS, KEYWORDS_OR_REPAIR, "expected shape"),
         ("hang", StageName.COMPETITORS, COMPETITORS, "did not answer within"),
+        ("stream_hang", StageName.BRIEFS, FIRST_BRIEF, "did not answer within"),
     ],
 )
 def test_bad_answers_fall_back_to_local_with_a_warning(
@@ -200,7 +212,7 @@ def test_bad_answers_fall_back_to_local_with_a_warning(
     when: Callable[[FakeRequest], bool],
     says: str,
 ) -> None:
-    runner.settings.gemini_timeout = 0.5
+    runner.settings.gemini_timeout = runner.settings.gemini_stream_timeout = 0.5
     runner.settings.gemini_max_attempts = 1
     fake.fail_next(kind, times=2, when=when)
     report = run(runner, sites[0].url, fake.api_key)
@@ -210,7 +222,7 @@ def test_bad_answers_fall_back_to_local_with_a_warning(
     assert says in warning and "local engine" in warning
     assert any(e.stage == stage and e.message == warning for e in report.log)
     _kept_earlier_stages(report, stage)
-    assert report.topics and report.briefs
+    assert report.topics and len(report.briefs) == 5
 
 
 def test_refused_key_fails_the_stage_with_one_line_and_keeps_earlier_stages(
@@ -407,3 +419,22 @@ def test_gemini_2_model_runs_with_the_two_call_fallback(
         assert [c.url for c in report.competitors if c.source == "gemini"] == [sites[1].url]
     assert [r.status for r in fake.log()].count(400) == 1  # learnt once, for the process
     assert all(r.model == "gemini-2.5-flash" for r in fake.log())
+
+
+def test_cli_engine_gemini_without_a_key_fails_with_one_line(
+    sites: tuple[SiteServer, SiteServer], fake: FakeGemini, tmp_path: Path
+) -> None:
+    env = {**os.environ, "RESEARCH_DB": str(tmp_path / "runs.sqlite3"), "GEMINI_BASE_URL": fake.url}
+    env.pop("GEMINI_API_KEY", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "research", "discover", sites[0].url, "--engine", "gemini",
+         "--allow-private-hosts"],
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: The Gemini engine needs GEMINI_API_KEY; use --engine local."
+    )
+    assert fake.log() == [] and sites[0].requests == []

@@ -323,7 +323,15 @@ class GeminiClient:
         note: Note | None = None,
     ) -> tuple[str, list[types.GenerateContentResponse]]:
         """Return the full streamed text and its chunks, reporting the text so far to on_text."""
-        config = config.model_copy(update={"automatic_continuation": False})
+        # A brief takes longer than a short answer: give the SDK (and the server's deadline
+        # header it sends) the stream's time, not the per-call one.
+        timeout = int(self.settings.gemini_stream_timeout * 1000)
+        config = config.model_copy(
+            update={
+                "automatic_continuation": False,
+                "http_options": types.HttpOptions(timeout=timeout),
+            }
+        )
 
         async def call(aio: Any) -> tuple[str, list[types.GenerateContentResponse]]:
             chunks: list[types.GenerateContentResponse] = []

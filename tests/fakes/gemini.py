@@ -53,6 +53,7 @@ class FakeRequest:
     body: dict[str, Any]
     key_ok: bool
     started: float
+    server_timeout: str | None = None
     finished: float = 0.0
     status: int = 0
     fault: str | None = None
@@ -382,6 +383,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=json.loads(raw or b"{}"),
             key_ok=self.headers.get("x-goog-api-key") == fake.api_key,
             started=time.monotonic(),
+            server_timeout=self.headers.get("X-Server-Timeout"),
         )
         with fake._lock:
             fake.requests.append(request)
