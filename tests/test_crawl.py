@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -16,9 +18,12 @@ from research.errors import (
     HTTPStatusError,
     UnsupportedContent,
 )
-from research.models import Page, PageIssue
+from research.models import DiscoveryRequest, Page, PageIssue, Report, StageName
 from research.net.crawl import crawl_site
 from research.net.fetch import Fetcher
+from research.runtime.jobs import JobManager
+from research.runtime.loop_runner import LoopRunner
+from tests.conftest import SLOW_CALLBACK
 from tests.fakes.hostile import (
     LATIN1_TEXT,
     SJIS_TEXT,
@@ -125,6 +130,9 @@ async def test_hostile_site_each_case_ends_as_expected(
     for path, (kind, reason) in expected.items():
         assert path in by_url, f"no issue for {path}: {[i.url for i in issues]}"
         assert (by_url[path].kind, by_url[path].reason) == (kind, reason), path
+    # Nothing else went wrong: the only other issue is the calendar trap's (below).
+    others = [path for path in by_url if path not in expected]
+    assert len(others) == 1 and others[0].startswith("/calendar/"), others
 
     urls = {p.url.removeprefix(base) for p in pages}
     regular = {"/", "/about", "/blog/", "/blog/post-1", "/blog/post-2", "/contact"}
@@ -146,6 +154,12 @@ async def test_hostile_site_each_case_ends_as_expected(
     assert hostile.hits["/flaky"] == 2
     assert hostile.hits["/busy"] == 2
     assert hostile.hits["/missing"] == 1
+    # Timeouts, caps and refusals are final: each was requested once, and no redirect was
+    # followed past a refusal, a loop or the fifth hop.
+    once = ["/slow", "/hang", "/big", "/big-chunked", "/bomb", "/report", "/to-metadata"]
+    once += ["/to-private", "/loop-a", "/loop-b", *(f"/hop/{n}" for n in range(1, 7))]
+    assert {path: hostile.hits[path] for path in once} == dict.fromkeys(once, 1)
+    assert hostile.hits["/hop/7"] == 0
     # Robots-disallowed and binary-looking links are never requested; robots.txt only once.
     assert hostile.hits["/private/secret"] == 0
     assert hostile.hits["/doc.pdf"] == 0
@@ -330,3 +344,70 @@ async def test_time_budget_returns_what_the_crawl_has(hanging_site: FixtureServe
         hanging_site.wait_until, lambda s: len(s.disconnects) == 4, 1.0
     )
     assert gone, hanging_site.disconnects
+
+
+@pytest.fixture
+def hostile_runner(tmp_path: Path) -> Iterator[LoopRunner]:
+    """A debug-mode LoopRunner whose services use the hostile settings."""
+    runner = LoopRunner(
+        hostile_settings(db_path=tmp_path / "runs.sqlite3"), debug=True, slow_callback=SLOW_CALLBACK
+    )
+    yield runner
+    runner.shutdown()
+
+
+def run_to_end(runner: LoopRunner, url: str, **request: Any) -> Report:
+    """Start a local-engine run through JobManager and return its final report."""
+    jobs = JobManager(runner)
+    job = jobs.get(jobs.start(DiscoveryRequest(url=url, engine="local", **request)))
+    assert job is not None and job.wait(60)
+    return job.snapshot()
+
+
+PIPELINE_START_FAILURES = [
+    ("/hang", "{base}/hang did not answer within 1 s."),
+    ("/report", "{base}/report is not an HTML page (application/pdf); it was skipped."),
+    (
+        "/to-private",
+        "127.0.0.2 resolves to a private or reserved address (127.0.0.2); "
+        "fetching it is not allowed (see --allow-private-hosts).",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "message"), PIPELINE_START_FAILURES)
+def test_failing_start_url_fails_stage_one_with_its_sentence(
+    hostile: FixtureServer, hostile_runner: LoopRunner, path: str, message: str
+) -> None:
+    report = run_to_end(hostile_runner, hostile.url(path))
+    sentence = message.format(base=hostile.base)
+    assert report.status == "failed"
+    assert report.stages[StageName.SITE].status == "failed"
+    assert report.stages[StageName.SITE].detail == sentence
+    assert report.errors == [sentence]
+    assert report.stages[StageName.BRIEFS].status == "skipped"
+
+
+def test_failing_pages_are_warnings_and_the_run_completes(
+    hostile: FixtureServer, hostile_runner: LoopRunner
+) -> None:
+    report = run_to_end(hostile_runner, hostile.url("/"), max_pages=MAX_PAGES, max_depth=10)
+    assert report.status == "completed", report.errors
+    assert report.errors == []
+    warnings = {event.message for event in report.log if event.level == "warning"}
+    base = hostile.base
+    for sentence in (
+        f"{base}/slow did not answer within 1 s.",
+        f"{base}/bomb is larger than 1 MB; it was skipped.",
+        f"{base}/loop-a redirects in a loop.",
+        "169.254.169.254 points to a cloud metadata address (169.254.169.254), "
+        "which is never fetched.",
+        f"{base}/report is not an HTML page (application/pdf); it was skipped.",
+        f"{base}/missing answered with HTTP 404 Not Found.",
+    ):
+        assert sentence in warnings, sorted(warnings)
+    assert report.site is not None
+    assert {i.reason for i in report.site.issues} <= warnings
+    crawled = {p.url.removeprefix(base) for p in report.site.pages}
+    assert {"/", "/about", "/blog/post-1", "/latin1", "/sjis", "/only-in-sitemap"} <= crawled
+    assert report.topics and report.briefs
