@@ -394,3 +394,127 @@ async def test_what_is_and_is_not_a_gap() -> None:
     reasons = {t.keywords[0]: t.reason for t in topics}
     assert reasons["cold brew"].endswith("your site only mentions it in passing.")
     assert reasons["Swiss Water Process"].endswith("your site never covers it.")
+
+
+def test_phrases_are_not_cut_off_fragments() -> None:
+    """Stop words must not leave the front of a longer subject or a comparative behind."""
+    texts = [
+        "A total brew time of four minutes suits pour-over coffee. Use hotter water then.",
+        "Pour-over coffee extracts quickly, so keep the total brew time short.",
+        "Good pour-over coffee needs a steady hand and hotter water than you think.",
+    ]
+    pages = [Page(url=f"https://brew.test/{i}", text=text) for i, text in enumerate(texts)]
+    words = {k.keyword for k in analyse_site("https://brew.test/0", pages, []).keyphrases}
+    assert "pour-over coffee" in words
+    assert not words & {"total brew", "hotter water", "extracts quickly"}, words
+    textos = [
+        "Las macetas de barro en tu balcón necesitan riego diario.",
+        "Mira tu balcón antes de elegir las macetas de barro.",
+        "El huerto urbano crece en macetas de barro junto a tu balcón.",
+    ]
+    spanish = [Page(url=f"https://huerta.test/{i}", text=t) for i, t in enumerate(textos)]
+    found = {k.keyword for k in analyse_site("https://huerta.test/0", spanish, []).keyphrases}
+    assert "macetas de barro" in found and "tu balcón" not in found, found
+
+
+@pytest.mark.anyio
+async def test_german_word_the_site_covers_in_its_compounds_is_not_a_gap() -> None:
+    site = _site(
+        "krume.test",
+        {
+            "/mehl": ("Weizenmehl", "Weizenmehl Type 550 ist das Mehl für helle Brote. Das "
+                      "Weizenmehl braucht Wasser. Roggen und Weizen mischen wir gern."),
+            "/teig": ("Weizensauerteig", "Der Weizensauerteig ist mild. Ein Weizensauerteig "
+                      "braucht Wärme und viel Zeit."),
+            "/brot": ("Bauernbrot", "Das Bauernbrot bleibt lange frisch. Das Bauernbrot "
+                      "backen wir im Gusseisentopf."),
+        },
+    )  # fmt: skip
+    rival = _site(
+        "liebe.test",
+        {
+            "/weizen": ("Weizen", "Weizen ist das wichtigste Getreide. Weizen bringt Kleber. "
+                        "Ohne Weizen kein lockeres Brot."),
+            "/dinkel": ("Dinkel", "Der Dinkel ist mit Weizen verwandt. Unser Dinkel braucht "
+                        "kurze Knetzeiten. Frischer Dinkel schmeckt nussig."),
+            "/poolish": ("Poolish", "Ein Poolish ist ein flüssiger Vorteig. Der Poolish reift "
+                         "über Nacht. Poolish macht Brötchen luftig."),
+        },
+    )  # fmt: skip
+    engine = LocalEngine(anyio.CapacityLimiter(1))
+    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [rival])
+    gaps = [g.keyword for g in research.gaps]
+    assert {"Dinkel", "Poolish"} <= set(gaps), gaps
+    assert "Weizen" not in gaps  # Weizenmehl, Weizensauerteig: the site covers wheat
+
+
+@pytest.mark.anyio
+async def test_gaps_rank_by_competitors_then_pages_and_list_evidence() -> None:
+    openers = ["Why the", "Choosing a", "Caring for a", "Buying a"]
+
+    def rival(domain: str, subjects: list[str]) -> SiteAnalysis:
+        pages = {
+            f"/{i}": (f"{openers[i]} {subject}", f"{openers[i]} {subject} matters. A good {subject} takes "
+                      f"practice number {i} at {domain}.")
+            for i, subject in enumerate(subjects)
+        }  # fmt: skip
+        return _site(domain, pages)
+
+    site = _site("mine.test", {"/": ("Home", "Notes on sourdough bread and baking at home.")})
+    one = rival("one.test", ["banneton basket", "bench knife", "bench knife", "dough scraper"])
+    two = rival("two.test", ["banneton basket", "proofing box"])
+    engine = LocalEngine(anyio.CapacityLimiter(1))
+    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [one, two])
+    gaps = {g.keyword: g for g in research.gaps}
+    order = [g.keyword for g in research.gaps]
+    # two competitors beat one; two pages of one competitor beat one page
+    assert (
+        order.index("banneton basket") < order.index("bench knife") < order.index("dough scraper")
+    )
+    assert gaps["banneton basket"].competitors == ["one.test", "two.test"]
+    assert gaps["banneton basket"].evidence == ["https://one.test/0", "https://two.test/0"]
+    assert gaps["bench knife"].competitor_pages == 2
+    assert gaps["dough scraper"].score == gaps["proofing box"].score
+
+
+def test_topic_score_follows_its_documented_formula() -> None:
+    from research.engines.clustering import Cluster, score_topic
+    from research.engines.gaps import Gap
+
+    def gap(key: str, score: float, weakness: float, competitors: list[str]) -> Gap:
+        return Gap(key, key, score, weakness, competitors, 1, [], 2, 2, True)
+
+    cluster = Cluster([gap("a b", 3.0, 1.0, ["x.test"]), gap("c d", 1.0, 0.5, ["y.test"])], 0.6)
+    # coverage 2/4, demand 4/8, size log2(3)/log2(9) = 0.5, cohesion 0.6,
+    # weakness (3 x 1 + 1 x 0.5) / 4 = 0.875
+    expected = 100 * 0.875 * (0.35 * 0.5 + 0.35 * 0.5 + 0.15 * 0.5 + 0.15 * 0.6)
+    assert score_topic(cluster, 4, 8.0) == round(expected, 1)
+    alone = Cluster([gap("a b", 8.0, 1.0, ["x.test", "y.test", "z.test", "w.test"])], 1.0)
+    # coverage 1, demand 1, size log2(2)/log2(9), cohesion 1, weakness 1
+    assert score_topic(alone, 4, 8.0) == 89.7
+
+
+@pytest.mark.anyio
+async def test_without_gaps_follow_up_topics_go_further_than_the_sites_own_pages() -> None:
+    from research.net.extract import extract_page
+    from tests.fakes.fixtures import ACME, build_pages
+
+    html = build_pages(ACME, "Acme Analytics", {"rival": "http://127.0.0.1:9"})
+    pages = [extract_page(body, f"https://acme.test{path}", depth=1) for path, body in html.items()]
+    site = analyse_site("https://acme.test/", pages, [])
+    engine = LocalEngine(anyio.CapacityLimiter(1))
+    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [])
+    topics = await engine.propose_topics(_ctx(StageName.TOPICS), site, [], research)
+    assert "bounce rate" in topics[0].keywords
+    assert topics[0].title == "Bounce rate: beyond the basics"
+    own_titles = {p.title.split(" | ")[0].lower() for p in pages}
+    assert all(t.title.endswith(": beyond the basics") for t in topics), topics
+    assert not {t.title.lower() for t in topics} & own_titles
+    assert all("follow-up piece" in t.reason for t in topics)
+    # "Built for marketing teams" is a front-page heading, not a subject the site writes on
+    assert not any("marketing teams" in t.keywords for t in topics)
+    brief = await engine.write_brief(_ctx(StageName.BRIEFS), topics[0], site, [])
+    assert brief.outline[0] == "Bounce rate: the basics and why they matter"
+    assert brief.questions[-1] == "What mistakes should you avoid with bounce rate?"
+    assert not any(q.startswith("What is ") for q in brief.questions)
+    assert len(brief.passages) >= 3 and {p.url for p in brief.passages} <= {p.url for p in pages}
