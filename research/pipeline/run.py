@@ -58,6 +58,7 @@ async def run_pipeline(
         resumed = _begin(tracker, engine.name)
         if resumed:
             tracker.event(f"Resumed; continuing from {resumed.label}")
+        await run.save()  # saved from the start, so a killed process leaves it `interrupted`
         await _run_stages(run)
     except anyio.get_cancelled_exc_class():
         _end(tracker, "cancelled", "cancelled", "Run cancelled; partial results kept")
