@@ -72,8 +72,15 @@ async def fetcher() -> AsyncIterator[Fetcher]:
 
 
 async def crawl(
-    fetcher: Fetcher, url: str, *, max_pages: int = MAX_PAGES, max_depth: int = 10
+    fetcher: Fetcher,
+    url: str,
+    *,
+    max_pages: int = MAX_PAGES,
+    max_depth: int = 10,
+    time_budget: float = 30.0,
+    allow_private: bool = False,
 ) -> tuple[list[Page], list[PageIssue], list[Page]]:
+    """Crawl `url`; return the pages, the issues reported and the pages reported as they came."""
     issues: list[PageIssue] = []
     seen: list[Page] = []
     pages = await crawl_site(
@@ -81,8 +88,8 @@ async def crawl(
         url,
         max_pages=max_pages,
         max_depth=max_depth,
-        time_budget=30.0,
-        allow_private=False,
+        time_budget=time_budget,
+        allow_private=allow_private,
         limiter=anyio.CapacityLimiter(2),
         on_page=seen.append,
         on_issue=issues.append,
@@ -232,14 +239,8 @@ async def test_private_start_refused_unless_allowed(hostile: FixtureServer) -> N
             await crawl(strict, hostile.url("/"))
         assert hostile.hits["/"] == 0
         assert hostile.hits["/robots.txt"] == 0
-        pages = await crawl_site(
-            strict,
-            hostile.url("/about"),
-            max_pages=1,
-            max_depth=0,
-            time_budget=5.0,
-            allow_private=True,
-            limiter=anyio.CapacityLimiter(1),
+        pages, _issues, _seen = await crawl(
+            strict, hostile.url("/about"), max_pages=1, max_depth=0, allow_private=True
         )
         assert [p.title for p in pages] == ["About"]
     finally:
@@ -328,14 +329,8 @@ async def test_crawl_delay_spaces_requests(polite_site: FixtureServer, fetcher: 
 async def test_time_budget_returns_what_the_crawl_has(hanging_site: FixtureServer) -> None:
     client = Fetcher(hostile_settings(page_timeout=30.0, read_timeout=30.0))
     try:
-        pages = await crawl_site(
-            client,
-            hanging_site.url("/"),
-            max_pages=10,
-            max_depth=2,
-            time_budget=0.5,
-            allow_private=False,
-            limiter=anyio.CapacityLimiter(1),
+        pages, _issues, _seen = await crawl(
+            client, hanging_site.url("/"), max_pages=10, max_depth=2, time_budget=0.5
         )
     finally:
         await client.aclose()
