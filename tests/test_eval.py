@@ -1,10 +1,12 @@
 """The local engine's quality on the hand-labelled site pairs stays above measured floors.
 
-Measured (bench/eval.py, November 2026): gaps P@10 brot 0.90, coffee 0.90, email 0.90,
-huerto 0.80; topics P@10 brot 0.90, coffee 1.00, email 0.90, huerto 0.89 (overall 0.88 and
-0.92). The Spanish set (huerto) was written after the engine was tuned on the other three; the
-only changes it prompted were general ones (Spanish "por" may sit inside a phrase, French
-and Spanish titles without gendered participles). The floors sit a little below: one more wrong item in a set still passes.
+Measured (bench/eval.py, November 2026, after the review pass): gaps P@10 brot 0.90, coffee
+0.90, email 0.90, huerto 0.80; topics P@10 brot 1.00, coffee 1.00, email 0.90, huerto 0.89
+(overall 0.88 and 0.95; before the review pass topics were 0.90 for brot, 0.92 overall). The
+Spanish set (huerto) was written after the engine was tuned on the other three; the only
+changes it prompted were general ones (Spanish "por" may sit inside a phrase, French and
+Spanish titles without gendered participles). The floors sit a little below: one more wrong
+item in a set (two sets for topics) still passes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import pytest
 from bench.eval import SetScore, evaluate_all
 
 SET_FLOOR = 0.7
-OVERALL_FLOOR = 0.85
+GAP_OVERALL_FLOOR = 0.85
+TOPIC_OVERALL_FLOOR = 0.9
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +37,8 @@ def test_precision_at_10_per_set(scores: list[SetScore]) -> None:
 
 
 def test_precision_at_10_overall(scores: list[SetScore]) -> None:
-    assert sum(s.gap_precision for s in scores) / len(scores) >= OVERALL_FLOOR
-    assert sum(s.topic_precision for s in scores) / len(scores) >= OVERALL_FLOOR
+    assert sum(s.gap_precision for s in scores) / len(scores) >= GAP_OVERALL_FLOOR
+    assert sum(s.topic_precision for s in scores) / len(scores) >= TOPIC_OVERALL_FLOOR
 
 
 def test_brand_names_and_covered_subjects_are_not_gaps(scores: list[SetScore]) -> None:
@@ -43,3 +46,11 @@ def test_brand_names_and_covered_subjects_are_not_gaps(scores: list[SetScore]) -
     gaps = [text.lower() for text, _ in coffee.gaps]
     assert not any("daily grind" in g for g in gaps)
     assert not any(g in ("grind size", "french press", "brew ratio") for g in gaps)
+
+
+def test_german_topics_do_not_promise_everyday_or_covered_words(scores: list[SetScore]) -> None:
+    brot = next(s for s in scores if s.name == "brot")
+    titles = [title for title, _ in brot.topics]
+    assert any(t.startswith("Knusprige Brötchen") for t in titles), titles
+    # "Bäcker" is a word the site uses; wheat is covered by its Weizenmehl and Weizensauerteig
+    assert not any("Bäcker" in t or t.startswith("Weizen ") for t in titles), titles

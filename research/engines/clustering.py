@@ -173,12 +173,17 @@ def propose(
 
 
 def _companions(ranked: Sequence[Gap]) -> list[str]:
-    """Recurring phrases that head a competitor section and add words the others lack."""
+    """Recurring phrases that head a competitor section and add words the others lack.
+
+    A single word the site itself uses is no companion: it is an everyday word there
+    ("Bäcker" next to "knusprige Brötchen"), not a subject to promise in the title.
+    """
     seen = set(ranked[0].key.split())
     chosen: list[str] = []
     for gap in ranked[1:]:
         words = set(gap.key.split())
-        if gap.solid and gap.headed and not words & seen:
+        everyday = gap.words == 1 and gap.weakness < 1.0
+        if gap.solid and gap.headed and not everyday and not words & seen:
             chosen.append(gap.label)
             seen |= words
     return chosen
