@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import anyio
 from pydantic import SecretStr
 
@@ -13,6 +15,10 @@ from research.engines.local import LocalEngine
 from research.net.fetch import Fetcher
 from research.store import Store
 
+# Gemini engines (one per key: client, limits, breaker) kept open, most recently used first;
+# browser sessions may each type their own key, so older ones are let go.
+GEMINI_ENGINES_KEPT = 4
+
 
 class Services:
     """Fetcher, store, engines and thread limiter; open on the loop, close with aclose()."""
@@ -23,7 +29,7 @@ class Services:
         self.store = store
         self.threads = anyio.CapacityLimiter(settings.worker_threads)
         self.local = LocalEngine(self.threads)
-        self._gemini: dict[str, GeminiEngine] = {}
+        self._gemini: OrderedDict[str, GeminiEngine] = OrderedDict()
 
     @classmethod
     async def open(cls, settings: Settings) -> Services:
@@ -32,7 +38,7 @@ class Services:
         store = await Store.open(settings.db_path)
         return cls(settings, fetcher, store)
 
-    def engine(self, name: str, api_key: SecretStr | None = None) -> Engine:
+    async def engine(self, name: str, api_key: SecretStr | None = None) -> Engine:
         """Return the engine for 'local', 'gemini' or 'auto'; a session's own key wins."""
         key = self.settings.gemini_api_key
         if api_key is not None and api_key.get_secret_value().strip():
@@ -42,10 +48,18 @@ class Services:
         if resolved == "local":
             return self.local
         fingerprint = key_fingerprint(key) if key is not None else ""
-        if fingerprint not in self._gemini:
+        gemini = self._gemini.get(fingerprint)
+        if gemini is None:
             # Raises GeminiAuthError (a one-line message) when there is no key at all.
-            self._gemini[fingerprint] = GeminiEngine(self.settings, self.fetcher, self.local, key)
-        return self._gemini[fingerprint]
+            gemini = self._gemini[fingerprint] = GeminiEngine(
+                self.settings, self.fetcher, self.local, key
+            )
+        self._gemini.move_to_end(fingerprint, last=False)
+        while len(self._gemini) > GEMINI_ENGINES_KEPT:
+            # Runs still holding the evicted engine keep working; its client closes when idle.
+            _, evicted = self._gemini.popitem()
+            await evicted.retire()
+        return gemini
 
     async def open_breakers(self) -> tuple[int, int]:
         """Return (Gemini clients in use, how many of them have their circuit breaker open)."""

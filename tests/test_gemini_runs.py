@@ -8,24 +8,28 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import openpyxl
 import pytest
+from google.genai import types
 from pydantic import SecretStr
 
 from research.config import Settings
 from research.engines.gemini import GeminiEngine
-from research.errors import GeminiAuthError
+from research.errors import GeminiAuthError, GeminiUnavailable
 from research.export import to_json, to_markdown, to_xlsx
 from research.models import DiscoveryRequest, Report, StageName
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
+from research.services import GEMINI_ENGINES_KEPT
 from tests.fakes.gemini import FakeGemini, FakeRequest, Grounding
 from tests.fakes.site import SiteServer
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 RIVAL_ONLY = ["server-side tracking", "cookie consent", "attribution model"]
 SITE_PHRASES = ["bounce rate", "marketing dashboard", "conversion funnel"]
 TITLES = [
@@ -343,7 +347,7 @@ def test_engine_choice_and_key_precedence(runner: LoopRunner, fake: FakeGemini) 
     services = runner.services()
 
     async def pick(name: str, key: str | None) -> object:
-        return services.engine(name, SecretStr(key) if key is not None else None)
+        return await services.engine(name, SecretStr(key) if key is not None else None)
 
     def engine(name: str, key: str | None = None) -> object:
         return runner.submit(pick(name, key)).result(timeout=10)
@@ -359,6 +363,43 @@ def test_engine_choice_and_key_precedence(runner: LoopRunner, fake: FakeGemini) 
     assert isinstance(from_settings, GeminiEngine) and from_settings is not first
     assert engine("auto", "key-one") is first  # the session's own key wins
     assert engine("local", "key-one") is services.local
+
+
+def test_engine_cache_keeps_a_few_keys_and_closes_evicted_clients_once_idle(
+    runner: LoopRunner, fake: FakeGemini
+) -> None:
+    runner.settings.gemini_max_attempts = 1
+    services = runner.services()
+    hello = types.GenerateContentConfig()
+
+    async def engine(key: str) -> GeminiEngine:
+        return await services.engine("gemini", SecretStr(key))  # type: ignore[return-value]
+
+    def on_loop(coro: Coroutine[Any, Any, T]) -> T:
+        return runner.submit(coro).result(timeout=30)
+
+    first = on_loop(engine(fake.api_key))
+    on_loop(first.client.generate("hello", hello))
+    sdk = first.client._client
+    assert sdk is not None
+    transport = sdk._api_client._async_httpx_client
+    fake.fail_next("hang")
+    hanging = runner.submit(first.client.generate("hello", hello))
+    assert fake.hanging.acquire(timeout=10)
+    others = [on_loop(engine(f"other-key-{n}")) for n in range(GEMINI_ENGINES_KEPT)]
+
+    # Evicted while a call is using it: the call's connection stays open until it ends.
+    assert on_loop(services.open_breakers()) == (GEMINI_ENGINES_KEPT, 0)
+    assert not transport.is_closed
+    fake.release()
+    with pytest.raises(GeminiUnavailable):
+        hanging.result(timeout=10)
+    assert transport.is_closed and first.client._client is None
+    # A run still holding it goes on working; each call opens and closes its own client.
+    assert on_loop(first.client.generate("hello", hello)).text
+    assert first.client._client is None
+    assert on_loop(engine(fake.api_key)) is not first
+    assert on_loop(engine(f"other-key-{GEMINI_ENGINES_KEPT - 1}")) is others[-1]
 
 
 def test_cli_runs_on_gemini_from_the_environment_and_leaks_no_key(
@@ -396,7 +437,7 @@ def test_shutdown_closes_the_gemini_clients(
     services = runner.services()
 
     async def engine() -> GeminiEngine:
-        return services.engine("gemini", SecretStr(fake.api_key))  # type: ignore[return-value]
+        return await services.engine("gemini", SecretStr(fake.api_key))  # type: ignore[return-value]
 
     gemini = runner.submit(engine()).result(timeout=10)
     sdk = gemini.client._client

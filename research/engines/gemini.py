@@ -88,6 +88,10 @@ class GeminiEngine:
         """Close the Gemini client."""
         await self.client.aclose()
 
+    async def retire(self) -> None:
+        """Let go of the Gemini client's connections once runs still using it are done with it."""
+        await self.client.retire()
+
     # -- the Engine protocol -------------------------------------------------------------------
 
     async def find_competitors(
@@ -179,7 +183,9 @@ class GeminiEngine:
         """Return a brief streamed from Gemini, citing crawled pages and grounded sources."""
 
         async def gemini() -> Brief:
-            pages = _pages_for(topic, [site, *competitors])
+            pages = await anyio.to_thread.run_sync(
+                _pages_for, topic, [site, *competitors], limiter=self._threads
+            )
             if not pages:
                 raise GeminiBadResponse("There are no crawled pages to cite for this topic.")
             config = types.GenerateContentConfig(tools=[_SEARCH])

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -161,6 +161,8 @@ class GeminiClient:
         self._client: genai.Client | None = None
         self._client_lock = anyio.Lock()
         self._closed = False
+        self._holders = 0  # calls using the SDK client right now
+        self._retired = False  # dropped from the cache: keep the SDK client only while in use
         self.limiter = anyio.CapacityLimiter(max(1, settings.gemini_concurrency))
         self.rate = RateLimiter(settings.gemini_rpm, settings.gemini_rpm_period)
         self.breaker = CircuitBreaker(
@@ -188,13 +190,33 @@ class GeminiClient:
                     self._client = await anyio.to_thread.run_sync(self._build)
         return self._client.aio
 
-    async def aclose(self) -> None:
-        """Close the SDK's async HTTP client; the client cannot be used afterwards."""
-        self._closed = True
+    @asynccontextmanager
+    async def _holding(self) -> AsyncIterator[Any]:
+        """Lend the SDK's async side to one call; a retired client closes once idle again."""
+        self._holders += 1
+        try:
+            yield await self._aio()
+        finally:
+            self._holders -= 1
+            if self._retired and self._holders == 0:
+                await self._close_sdk()
+
+    async def _close_sdk(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
             with anyio.CancelScope(shield=True):
                 await client.aio.aclose()
+
+    async def retire(self) -> None:
+        """Close the SDK client when no call is using it; a later call opens (and closes) anew."""
+        self._retired = True
+        if self._holders == 0:
+            await self._close_sdk()
+
+    async def aclose(self) -> None:
+        """Close the SDK's async HTTP client; the client cannot be used afterwards."""
+        self._closed = True
+        await self._close_sdk()
 
     def _retrying(self, note: Note | None) -> tenacity.AsyncRetrying:
         settings = self.settings
@@ -242,11 +264,11 @@ class GeminiClient:
                 f"{self.settings.gemini_breaker_cooldown:.0f} s."
             )
         try:
-            aio = await self._aio()
-            await self.rate.acquire()
-            async with self.limiter:
-                with anyio.fail_after(limit + 1.0):
-                    result = await call(aio)
+            async with self._holding() as aio:
+                await self.rate.acquire()
+                async with self.limiter:
+                    with anyio.fail_after(limit + 1.0):
+                        result = await call(aio)
         except genai_errors.APIError as exc:
             error = _api_error(exc)
             self._settle(error)

@@ -53,7 +53,7 @@ async def run_pipeline(
 ) -> Report:
     """Run (or resume) the tracked report's unfinished stages; save after each and at the end."""
     try:
-        engine = services.engine(tracker.request.engine, api_key)
+        engine = await services.engine(tracker.request.engine, api_key)
         run = PipelineRun(tracker, services, engine)
         resumed = _begin(tracker, engine.name)
         if resumed:
