@@ -15,7 +15,14 @@ from bench.bench_local import analyse_all, make_sites, package_prose, section_po
 from research.engines.keyphrases import analyse_site
 from research.engines.local import LocalEngine
 from research.engines.titles import topic_title
-from research.models import DiscoveryRequest, Page, Report, SiteAnalysis, StageName
+from research.models import (
+    DiscoveryRequest,
+    KeywordResearch,
+    Page,
+    Report,
+    SiteAnalysis,
+    StageName,
+)
 from research.progress import RunTracker, StageContext
 from research.runtime.loop_runner import LoopRunner
 
@@ -347,6 +354,11 @@ def test_analysis_of_500_pages_runs_off_the_loop(runner: LoopRunner) -> None:
     assert set(timings) == {"site analysis", "keywords & gaps", "topics", "5 briefs", "total"}
 
 
+async def _research(site: SiteAnalysis, rivals: list[SiteAnalysis]) -> KeywordResearch:
+    engine = LocalEngine(anyio.CapacityLimiter(1))
+    return await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, rivals)
+
+
 def _site(domain: str, pages: dict[str, tuple[str, str]]) -> SiteAnalysis:
     built = [
         Page(url=f"https://{domain}{path}", title=title, headings=[title], text=text)
@@ -396,25 +408,37 @@ async def test_what_is_and_is_not_a_gap() -> None:
     assert reasons["Swiss Water Process"].endswith("your site never covers it.")
 
 
-def test_phrases_are_not_cut_off_fragments() -> None:
-    """Stop words must not leave the front of a longer subject or a comparative behind."""
-    texts = [
-        "A total brew time of four minutes suits pour-over coffee. Use hotter water then.",
-        "Pour-over coffee extracts quickly, so keep the total brew time short.",
-        "Good pour-over coffee needs a steady hand and hotter water than you think.",
-    ]
-    pages = [Page(url=f"https://brew.test/{i}", text=text) for i, text in enumerate(texts)]
-    words = {k.keyword for k in analyse_site("https://brew.test/0", pages, []).keyphrases}
-    assert "pour-over coffee" in words
-    assert not words & {"total brew", "hotter water", "extracts quickly"}, words
-    textos = [
-        "Las macetas de barro en tu balcón necesitan riego diario.",
-        "Mira tu balcón antes de elegir las macetas de barro.",
-        "El huerto urbano crece en macetas de barro junto a tu balcón.",
-    ]
-    spanish = [Page(url=f"https://huerta.test/{i}", text=t) for i, t in enumerate(textos)]
-    found = {k.keyword for k in analyse_site("https://huerta.test/0", spanish, []).keyphrases}
-    assert "macetas de barro" in found and "tu balcón" not in found, found
+@pytest.mark.parametrize(
+    ("texts", "subject", "fragments"),
+    [
+        (
+            [
+                "A total brew time of four minutes suits pour-over coffee. Use hotter water then.",
+                "Pour-over coffee extracts quickly, so keep the total brew time short.",
+                "Good pour-over coffee needs a steady hand and hotter water than you think.",
+            ],
+            "pour-over coffee",
+            {"total brew", "hotter water", "extracts quickly"},
+        ),
+        (
+            [
+                "Las macetas de barro en tu balcón necesitan riego diario.",
+                "Mira tu balcón antes de elegir las macetas de barro.",
+                "El huerto urbano crece en macetas de barro junto a tu balcón.",
+            ],
+            "macetas de barro",
+            {"tu balcón"},
+        ),
+    ],
+)
+def test_phrases_are_not_cut_off_fragments(
+    texts: list[str], subject: str, fragments: set[str]
+) -> None:
+    """Stop words must not leave the front of a longer subject, a comparative or a possessive."""
+    pages = [Page(url=f"https://frag.test/{i}", text=text) for i, text in enumerate(texts)]
+    words = {k.keyword for k in analyse_site("https://frag.test/0", pages, []).keyphrases}
+    assert subject in words
+    assert not words & fragments, words
 
 
 @pytest.mark.anyio
@@ -441,8 +465,7 @@ async def test_german_word_the_site_covers_in_its_compounds_is_not_a_gap() -> No
                          "über Nacht. Poolish macht Brötchen luftig."),
         },
     )  # fmt: skip
-    engine = LocalEngine(anyio.CapacityLimiter(1))
-    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [rival])
+    research = await _research(site, [rival])
     gaps = [g.keyword for g in research.gaps]
     assert {"Dinkel", "Poolish"} <= set(gaps), gaps
     assert "Weizen" not in gaps  # Weizenmehl, Weizensauerteig: the site covers wheat
@@ -463,8 +486,7 @@ async def test_gaps_rank_by_competitors_then_pages_and_list_evidence() -> None:
     site = _site("mine.test", {"/": ("Home", "Notes on sourdough bread and baking at home.")})
     one = rival("one.test", ["banneton basket", "bench knife", "bench knife", "dough scraper"])
     two = rival("two.test", ["banneton basket", "proofing box"])
-    engine = LocalEngine(anyio.CapacityLimiter(1))
-    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [one, two])
+    research = await _research(site, [one, two])
     gaps = {g.keyword: g for g in research.gaps}
     order = [g.keyword for g in research.gaps]
     # two competitors beat one; two pages of one competitor beat one page
