@@ -149,12 +149,12 @@ async def test_connect_time_check_refuses_what_the_policy_refuses(
     """The backend re-resolves and re-checks at connect time, whatever a caller checked before."""
     port = retry_site.server_address[1]
     counter = ConnectionCounter()
-    strict = GuardedBackend(counter, policy=AddressPolicy)
+    strict = GuardedBackend(counter, AddressPolicy())
     for host in ("127.0.0.1", "localhost"):
         with pytest.raises(HostNotAllowed, match="private or reserved address"):
             await strict.connect_tcp(host, port, timeout=1.0)
     assert counter.total == 0
-    lenient = GuardedBackend(counter, policy=lambda: AddressPolicy(allow_private=True))
+    lenient = GuardedBackend(counter, AddressPolicy(allow_private=True))
     stream = await lenient.connect_tcp("localhost", port, timeout=1.0)
     assert (counter.open, counter.total) == (1, 1)
     await stream.aclose()
@@ -233,6 +233,27 @@ async def test_the_address_connected_to_is_the_one_checked(
         fetched = await client.fetch(f"http://rebind.test:{port}/ok")
         assert "OK" in fetched.text
         assert client.connections.total == 1
+    finally:
+        await client.aclose()
+    assert retry_site.hits["/ok"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_connection_allowed_for_private_hosts_is_not_reused_without_them(
+    retry_site: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that allows private hosts leaves a kept-alive connection to rebind.test (then
+    127.0.0.1); a strict request for the same name, now public by DNS, does not get it."""
+    port = retry_site.server_address[1]
+    url = f"http://rebind.test:{port}/ok"
+    client = Fetcher(fast_settings(allow_private_hosts=False))
+    answers = ["127.0.0.1", "127.0.0.1", "93.184.216.34", "127.0.0.1"]
+    monkeypatch.setattr(anyio, "getaddrinfo", rebinding_resolver(answers))
+    try:
+        assert "OK" in (await client.fetch(url, allow_private=True)).text
+        assert client.open_connections == 1  # kept alive
+        with pytest.raises(HostNotAllowed, match=r"private or reserved address \(127\.0\.0\.1\)"):
+            await client.fetch(url, allow_private=False)
     finally:
         await client.aclose()
     assert retry_site.hits["/ok"] == 1

@@ -9,7 +9,7 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -40,7 +40,7 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _DECODE_IN_THREAD_BYTES = 256 * 1024
 _DRAIN_BYTES = 64 * 1024
 
-# The address policy of the request running in this task; read again at connect time.
+# The address policy of the request running in this task: it picks the connection pool.
 _policy: contextvars.ContextVar[AddressPolicy] = contextvars.ContextVar(
     "research_address_policy",
     default=AddressPolicy(),  # noqa: B039 - a frozen dataclass
@@ -125,11 +125,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     Checking here, at connect time, closes the gap a DNS answer could change in (rebinding).
     """
 
-    def __init__(
-        self,
-        counter: ConnectionCounter,
-        policy: Callable[[], AddressPolicy] = _policy.get,
-    ) -> None:
+    def __init__(self, counter: ConnectionCounter, policy: AddressPolicy) -> None:
         self._inner = httpcore.AnyIOBackend()
         self._counter = counter
         self._policy = policy
@@ -143,7 +139,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         with anyio.fail_after(timeout):
-            addresses = await resolve_allowed(host, port, self._policy())
+            addresses = await resolve_allowed(host, port, self._policy)
         error: Exception | None = None
         for address in addresses:
             try:
@@ -190,6 +186,34 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )
+
+
+class _PolicyPools(httpx.AsyncBaseTransport):
+    """A connection pool per address policy: a pool matches connections by host name alone, so
+    a shared one would let a request reuse a connection only a more lenient policy allowed.
+
+    A process normally runs under one policy; one that mixes them may hold idle connections
+    in both pools (the in-flight limit stays global).
+    """
+
+    def __init__(
+        self, limits: httpx.Limits, counter: ConnectionCounter, *policies: AddressPolicy
+    ) -> None:
+        self._pools = {
+            policy: _GuardedTransport(limits, GuardedBackend(counter, policy))
+            for policy in policies
+        }
+        self._strict = policies[0]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` over the pool of the policy it runs under (the strictest if none)."""
+        pool = self._pools.get(_policy.get(), self._pools[self._strict])
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        for pool in self._pools.values():
+            await pool.aclose()
 
 
 class _HostGate:
@@ -309,8 +333,11 @@ class Fetcher:
             max_keepalive_connections=settings.global_connections,
             keepalive_expiry=5.0,
         )
+        self._policies = {
+            flag: AddressPolicy.build(flag, settings.allowed_networks) for flag in (False, True)
+        }
         self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(limits, GuardedBackend(self.connections)),
+            transport=_PolicyPools(limits, self.connections, *self._policies.values()),
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
                 read=settings.read_timeout,
@@ -327,9 +354,6 @@ class Fetcher:
         )
         self._gates: dict[str, _HostGate] = {}
         self._slots = anyio.CapacityLimiter(settings.global_connections)
-        self._policies = {
-            flag: AddressPolicy.build(flag, settings.allowed_networks) for flag in (False, True)
-        }
         self.robots = RobotsCache(self.fetch_resource, settings.user_agent)
 
     @property
