@@ -95,7 +95,8 @@ class Settings(BaseModel):
     @property
     def has_gemini_key(self) -> bool:
         """Whether a Gemini key is configured."""
-        return self.gemini_api_key is not None and bool(self.gemini_api_key.get_secret_value())
+        key = self.gemini_api_key
+        return key is not None and bool(key.get_secret_value().strip())
 
     def resolve_engine(self, requested: str) -> str:
         """Return the engine a request for `requested` ("local", "gemini", "auto") gets."""

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -530,3 +531,66 @@ def test_brief_markdown_parsing_tolerates_common_variants() -> None:
     assert [(p.text, p.source) for p in draft.passages] == [("Quoted text", 2)]
     with pytest.raises(ValidationError):
         parse_brief("## Summary\nOnly a summary.", source_count=3)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["503", "429"])
+async def test_retries_stop_within_the_time_budget(fake: FakeGemini, kind: str) -> None:
+    fake.fault = kind
+    fake.retry_delay = "30s"  # the server asks for more than the whole budget
+    settings = settings_for(
+        fake,
+        gemini_max_attempts=10,
+        gemini_retry_budget=0.3,
+        gemini_backoff_initial=0.2,
+        gemini_backoff_max=1.0,
+        gemini_breaker_threshold=20,
+    )
+    ctx = context(StageName.KEYWORDS)
+    async with open_engine(settings) as engine:
+        await engine.expand_keywords(ctx, SITE, [RIVAL])
+
+    # 503: one backoff of 0.2-0.4 s may still fit in 0.3 s, the next cannot; a 429 asking for
+    # 30 s is not retried at all.
+    assert 1 <= len(fake.log()) <= (2 if kind == "503" else 1)
+    [warning] = warnings_of(ctx)
+    assert f"HTTP {kind}" in warning and "local engine" in warning
+
+
+@pytest.mark.anyio
+async def test_grounding_links_follow_the_address_policy(
+    fake: FakeGemini, target_site: SiteServer
+) -> None:
+    fake.grounding = [
+        Grounding("Metricly pricing", target_site.url + "pricing"),
+        Grounding("metricly.example", target_site.url),
+    ]
+    report = Report(request=DiscoveryRequest(url=SITE_URL))
+    ctx = StageContext(RunTracker(report), StageName.BRIEFS)
+    async with open_engine(settings_for(fake, allow_private_hosts=False)) as engine:
+        brief = await engine.write_brief(ctx, TOPIC, SITE, [RIVAL])
+
+    # The redirect links point at 127.0.0.1: refused, so titles are kept and nothing fetched.
+    titles = {s.title: s.url for s in brief.sources}
+    assert titles["Metricly pricing"].startswith(fake.url + "/grounding-api-redirect/")
+    assert titles["metricly.example"] == "https://metricly.example/"
+    assert target_site.fetched("/pricing") == 0 and target_site.fetched("/") == 0
+
+
+def test_gemini_settings_from_the_environment_and_secrets_file(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('GEMINI_API_KEY = "key-from-secrets"\nGEMINI_MODEL = "gemini-2.5-pro"\n')
+    from_file = Settings.from_env({}, secrets_file=secrets)
+    assert from_file.gemini_api_key is not None
+    assert from_file.gemini_api_key.get_secret_value() == "key-from-secrets"
+    assert from_file.gemini_model == "gemini-2.5-pro" and from_file.gemini_api_version == "v1beta"
+    assert "key-from-secrets" not in repr(from_file) + from_file.model_dump_json()
+
+    env = {"GEMINI_API_KEY": "key-from-env", "GEMINI_BASE_URL": "http://127.0.0.1:9"}
+    from_env = Settings.from_env(env, secrets_file=secrets)
+    assert from_env.gemini_api_key is not None
+    assert from_env.gemini_api_key.get_secret_value() == "key-from-env"
+    assert from_env.gemini_base_url == "http://127.0.0.1:9"
+    assert from_env.resolve_engine("auto") == "gemini"
+    blank = Settings.from_env({"GEMINI_API_KEY": "   "}, secrets_file=None)
+    assert not blank.has_gemini_key and blank.resolve_engine("auto") == "local"

@@ -462,11 +462,14 @@ def test_gemini_2_model_runs_with_the_two_call_fallback(
     assert all(r.model == "gemini-2.5-flash" for r in fake.log())
 
 
+@pytest.mark.parametrize("key", [None, "   "])
 def test_cli_engine_gemini_without_a_key_fails_with_one_line(
-    sites: tuple[SiteServer, SiteServer], fake: FakeGemini, tmp_path: Path
+    sites: tuple[SiteServer, SiteServer], fake: FakeGemini, tmp_path: Path, key: str | None
 ) -> None:
     env = {**os.environ, "RESEARCH_DB": str(tmp_path / "runs.sqlite3"), "GEMINI_BASE_URL": fake.url}
     env.pop("GEMINI_API_KEY", None)
+    if key is not None:
+        env["GEMINI_API_KEY"] = key
     done = subprocess.run(
         [sys.executable, "-m", "research", "discover", sites[0].url, "--engine", "gemini",
          "--allow-private-hosts"],
