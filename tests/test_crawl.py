@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from research.config import Settings
+from research.config import USER_AGENT, Settings
 from research.errors import (
     BlockedByRobots,
     FetchTimeout,
@@ -137,9 +137,9 @@ async def test_hostile_site_each_case_ends_as_expected(
     for path, (kind, reason) in expected.items():
         assert path in by_url, f"no issue for {path}: {[i.url for i in issues]}"
         assert (by_url[path].kind, by_url[path].reason) == (kind, reason), path
-    # Nothing else went wrong: the only other issue is the calendar trap's (below).
-    others = [path for path in by_url if path not in expected]
-    assert len(others) == 1 and others[0].startswith("/calendar/"), others
+    # Nothing else went wrong: the only other issues are the two traps' (below).
+    others = sorted(path for path in by_url if path not in expected)
+    assert [path.split("/")[1][:4] for path in others] == ["cale", "list"], others
 
     urls = {p.url.removeprefix(base) for p in pages}
     regular = {"/", "/about", "/blog/", "/blog/post-1", "/blog/post-2", "/contact"}
@@ -172,11 +172,17 @@ async def test_hostile_site_each_case_ends_as_expected(
     assert hostile.hits["/doc.pdf"] == 0
     assert hostile.hits["/robots.txt"] == 1
 
-    # The calendar trap is cut off and said so.
-    calendar = [u for u in urls if u.startswith("/calendar/")]
-    assert 1 <= len(calendar) <= TRAP_LIMIT + 1
-    trap = [i for i in issues if "endless series" in i.reason]
-    assert len(trap) == 1 and trap[0].kind == "skipped"
+    # The calendar and the endless query-string listing are cut off and said so.
+    for prefix in ("/calendar/", "/list?"):
+        series = [u for u in urls if u.startswith(prefix)]
+        assert 1 <= len(series) <= TRAP_LIMIT + 1, series
+        [trap] = [i for i in issues if i.url.startswith(base + prefix)]
+        assert trap.kind == "skipped"
+        assert trap.reason == (
+            f"{trap.url} looks like an endless series of similar pages; "
+            "the crawl stopped following it."
+        )
+    assert hostile.user_agents == {USER_AGENT}
 
     text = {p.url.removeprefix(base): p for p in pages}
     assert LATIN1_TEXT in text["/latin1"].text

@@ -43,7 +43,11 @@ def retry_routes() -> dict[str, Route]:
     def retry_after_date(handler: Handler) -> None:
         handler.send(503, b"down", headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})
 
+    def drop(handler: Handler) -> None:
+        handler.close_connection = True  # hang up without an answer
+
     return {
+        "/drop": drop,
         "/always-503": statuses(*[503] * 20),
         "/always-429": statuses(*[429] * 20, headers={"Retry-After": "3600"}),
         "/date-503": retry_after_date,
@@ -104,6 +108,17 @@ async def test_retry_budget_bounds_attempts(retry_site: FixtureServer) -> None:
     finally:
         await client.aclose()
     assert 2 <= retry_site.hits["/always-503"] <= 4
+
+
+@pytest.mark.anyio
+async def test_dropped_connections_are_retried(retry_site: FixtureServer, fetcher: Fetcher) -> None:
+    with pytest.raises(HostUnreachable) as caught:
+        await fetcher.fetch(retry_site.url("/drop"), allow_private=True)
+    assert str(caught.value) == (
+        f"127.0.0.1:{retry_site.server_address[1]} could not be reached "
+        "(connection refused or closed)."
+    )
+    assert retry_site.hits["/drop"] == 3
 
 
 @pytest.mark.anyio

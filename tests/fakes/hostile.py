@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 Route = Callable[["Handler"], None]
 
@@ -51,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         """Serve the route for this path (404 when there is none)."""
         path = urlsplit(self.path).path
-        self.server.record(self.path)
+        self.server.record(self.path, self.headers.get("User-Agent", ""))
         if self.server.latency:
             self.server.stopping.wait(self.server.latency)
         route = self.server.routes.get(path)
@@ -108,6 +108,7 @@ class FixtureServer(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.hits: Counter[str] = Counter()
         self.requests: list[str] = []
+        self.user_agents: set[str] = set()
         self.times: list[float] = []  # time.monotonic() of each request, in arrival order
         self.open_connections = 0
         self.peak_connections = 0
@@ -126,11 +127,12 @@ class FixtureServer(ThreadingHTTPServer):
         """An absolute URL on this server."""
         return self.base + path
 
-    def record(self, path: str) -> None:
+    def record(self, path: str, user_agent: str = "") -> None:
         """Remember a request."""
         with self._lock:
             self.times.append(time.monotonic())
             self.requests.append(path)
+            self.user_agents.add(user_agent)
             self.hits[urlsplit(path).path] += 1
             self._lock.notify_all()
 
@@ -285,6 +287,14 @@ def calendar(handler: Handler) -> None:
     handler.send(200, html_page(f"Calendar {year}-{month}", "Events this month.", links))
 
 
+def listing(handler: Handler) -> None:
+    """An endless listing: every page links to the next page and to sorted variants of itself."""
+    query = dict(parse_qsl(urlsplit(handler.path).query))
+    number = int(query.get("page", "1"))
+    links = [f"/list?page={number + 1}", f"/list?page={number}&sort=price", "/list?sort=name"]
+    handler.send(200, html_page(f"Listing page {number}", "Products on this page.", links))
+
+
 class CalendarRoutes(dict[str, Route]):
     """Routes that answer every /calendar/... path with the calendar page."""
 
@@ -302,7 +312,7 @@ def hostile_site(port_of: Callable[[], int]) -> dict[str, Route]:
         "/slow", "/hang", "/big", "/big-chunked", "/bomb", "/loop-a", "/hop/1",
         "/to-metadata", "/to-private", "/flaky", "/busy", "/missing", "/private/secret",
         "/calendar/2026/1", "/latin1", "/sjis", "/utf8-wrong", "/report", "/doc.pdf",
-        "/script-only", "/malformed", "https://example.org/elsewhere",
+        "/script-only", "/malformed", "/list?page=1", "https://example.org/elsewhere",
     ]  # fmt: skip
 
     def sitemap_index(handler: Handler) -> None:
@@ -348,6 +358,7 @@ def hostile_site(port_of: Callable[[], int]) -> dict[str, Route]:
             "/robots.txt": robots,
             "/sitemap.xml": sitemap_index,
             "/sitemaps/pages.xml.gz": sitemap_pages,
+            "/list": listing,
             "/slow": trickle,
             "/hang": hang,
             "/big": huge,
