@@ -5,6 +5,7 @@ import streamlit as st
 from research.errors import InvalidRequest
 from research.models import DiscoveryRequest
 from research.runtime.jobs import Job
+from research.store import RESUMABLE_STATUSES
 from research.ui.report_view import render_results, render_stages
 from research.ui.resources import SESSION_JOB, job_manager, load_report, session_key
 
@@ -30,7 +31,10 @@ if st.button("Discover Topics", type="primary"):
         st.session_state[SESSION_JOB] = job_id
         st.query_params["run"] = job_id
 
-run_id = st.session_state.get(SESSION_JOB) or st.query_params.get("run")
+# The URL names the run (a deep link or a reload); else this session's latest run, put in the URL.
+run_id = st.query_params.get("run") or st.session_state.get(SESSION_JOB)
+if run_id and st.query_params.get("run") != run_id:
+    st.query_params["run"] = run_id
 job: Job | None = jobs.get(run_id) if run_id else None
 
 if job is not None and not job.done:
@@ -54,4 +58,11 @@ elif run_id:
     else:
         st.subheader(f"Results for {report.request.url}")
         render_stages(report)
+        if report.status in RESUMABLE_STATUSES:
+            st.page_link(
+                "pages/history.py",
+                label="Resume or compare this run in History",
+                icon=":material/history:",
+                query_params={"run": report.run_id},
+            )
         render_results(report, key="discover")

@@ -9,12 +9,12 @@ import streamlit as st
 from research.compare import compare_runs
 from research.errors import ResearchError
 from research.models import Report, RunComparison, RunStatus, RunSummary, Topic
+from research.store import RESUMABLE_STATUSES
 from research.ui.report_view import render_results, render_stages
 from research.ui.resources import SESSION_JOB, job_manager, load_report, loop_runner, session_key
 
 T = TypeVar("T")
 STORE_TIMEOUT = 30.0
-RESUMABLE = ("interrupted", "failed", "cancelled")
 STATUSES = get_args(RunStatus)
 ALL_SITES, ALL_STATUSES = "All sites", "All statuses"
 CONFIRM_DELETE = "history_confirm_delete"
@@ -67,7 +67,7 @@ def render_actions(report: Report) -> None:
     # A run still `running` after the store's check belongs to a live process (maybe the CLI).
     live = here or report.status in ("running", "pending")
     resume_col, delete_col, _ = st.columns([1, 1, 4])
-    if report.status in RESUMABLE and not live:
+    if report.status in RESUMABLE_STATUSES and not live:
         if resume_col.button(
             "Resume", type="primary", help="Continue from the first unfinished stage"
         ):
@@ -77,7 +77,7 @@ def render_actions(report: Report) -> None:
                 st.error(str(exc))
             else:
                 st.session_state[SESSION_JOB] = job_id
-                st.switch_page("pages/discover.py")
+                st.switch_page("pages/discover.py", query_params={"run": job_id})
     if here:
         resume_col.caption("Running now: follow it on Discover Topics.")
     elif live:

@@ -145,7 +145,10 @@ async def _history(
 
 def history(args: argparse.Namespace, settings: Settings) -> int:
     """Run `history`: print a table of saved runs to stdout."""
-    runs = anyio.run(_history, settings, args.site, args.status, args.limit)
+    try:
+        runs = anyio.run(_history, settings, args.site, args.status, args.limit)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
     if not runs:
         print("No saved runs.", file=sys.stderr)
         return EXIT_OK
@@ -178,6 +181,8 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
         size = anyio.run(_export, settings, args.run_id, args.out, fmt)
     except (RunNotFound, ExportError) as exc:
         return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
     except OSError as exc:
         return fail(f"{args.out} could not be written: {exc.strerror or exc}.", EXIT_FAILED)
     print(f"wrote {args.out} ({size:,} bytes)", file=sys.stderr)
@@ -211,6 +216,8 @@ def resume(args: argparse.Namespace, settings: Settings) -> int:
         report = anyio.run(_resume, settings, args, outputs)
     except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
         return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
         print("Interrupted; partial results saved.", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -30,6 +30,7 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 ACTIVE_STATUSES = ("pending", "running")
+RESUMABLE_STATUSES = ("interrupted", "failed", "cancelled")
 
 
 def _migrate_1(db: sqlite3.Connection) -> None:

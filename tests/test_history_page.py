@@ -1,4 +1,8 @@
-"""The History page in AppTest: list, filter, open, deep link, delete, compare, resume."""
+"""The History page in AppTest: list, filter, open, deep link, delete, compare, resume.
+
+Also the Discover page's side of the history: a deep link to a saved run (not a job in
+memory) and the message and link shown for an interrupted run.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from research.models import DiscoveryRequest, Report
+from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
 from research.store import Store
 from research.ui.resources import SESSION_JOB, job_manager
 from tests.fakes.site import SiteServer
@@ -82,6 +86,13 @@ def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
     return next(b for b in at.button if b.label == label)
 
 
+DOWNLOADS = ["Download Excel", "Download JSON", "Download Markdown"]
+
+
+def downloads(at: AppTest) -> list[str]:
+    return [d.label for d in at.get("download_button")]
+
+
 def test_empty_history(app: AppTest) -> None:
     app.run()
     assert not app.exception
@@ -130,6 +141,7 @@ def test_open_a_run_shows_result_tabs_and_resume_only_when_resumable(
     ]  # fmt: skip
     labels = [b.label for b in app.button]
     assert "Delete run" in labels and "Resume" not in labels
+    assert downloads(app) == DOWNLOADS
     open_run(app, old.run_id)
     assert app.query_params["run"] == old.run_id
     assert "Resume" in [b.label for b in app.button]
@@ -195,25 +207,99 @@ def test_compare_two_runs_of_a_site(app: AppTest, runs: tuple[Report, Report, Re
     assert {"soil testing", "drip irrigation"} <= keywords
 
 
-def test_resume_continues_a_stopped_run(
+def test_resume_continues_a_stopped_run_as_one_run_without_refetching(
     app: AppTest, db: Path, sites: tuple[SiteServer, SiteServer]
 ) -> None:
     site, rival = sites
-    stopped = Report(
-        request=DiscoveryRequest(url=site.url, competitors=[rival.url], max_pages=10),
-        status="interrupted",
-    )
-    seed(db, stopped)
+    site.hold_paths(lambda path: path == "/pricing")
+    jobs = job_manager()
+    first = jobs.get(jobs.start(DiscoveryRequest(url=site.url, competitors=[rival.url])))
+    assert first is not None
+
+    def cancel_at_stage_three(event: ProgressEvent) -> None:
+        if event.stage == StageName.KEYWORDS:
+            first.cancel()
+
+    first.tracker.listeners.append(cancel_at_stage_three)
+    site.gate.set()
+    assert first.wait(60)
+    stopped = first.snapshot()
+    assert stopped.status == "cancelled"
+    statuses = [stopped.stages[stage].status for stage in StageName]
+    assert statuses[:2] == ["done", "done"] and "done" not in statuses[2:]
+    fetched = (list(site.requests), list(rival.requests))
+
     app.query_params["run"] = stopped.run_id
     app.run()
     button(app, "Resume").click().run()
     assert not app.exception
+    assert app.title[0].value == "Discover Topics"
     assert app.session_state[SESSION_JOB] == stopped.run_id
-    job = job_manager().get(stopped.run_id)
-    assert job is not None and job.wait(60)
+    assert app.query_params["run"] == stopped.run_id  # a reload finds the resumed run
+    job = jobs.get(stopped.run_id)
+    assert job is not None and job is not first and job.wait(60)
     report = job.snapshot()
     assert report.status == "completed", report.errors
-    assert report.topics
+    assert all(state.status == "done" for state in report.stages.values())
+    assert report.site == stopped.site and report.topics and report.briefs
+    assert (list(site.requests), list(rival.requests)) == fetched  # stages 1-2 reused
+    messages = [event.message for event in report.log]
+    assert messages[: len(stopped.log)] == [event.message for event in stopped.log]
+    assert "Resumed; continuing from Keywords & gaps" in messages[len(stopped.log) :]
+    assert saved_ids(db) == {stopped.run_id}  # one run, not a second one
+    app.run()
+    assert not app.exception
+    assert app.success and "completed" in app.success[0].value
+    assert downloads(app) == DOWNLOADS
+
+
+def test_discover_deep_link_opens_a_saved_run_after_a_restart(
+    app: AppTest, runs: tuple[Report, Report, Report]
+) -> None:
+    _, new, _ = runs
+    st.cache_resource.clear()  # a new server process: no job in memory, only the history
+    page = AppTest.from_file(APP, default_timeout=30)
+    page.query_params["run"] = new.run_id
+    page.run()
+    assert not page.exception
+    assert page.title[0].value == "Discover Topics"
+    assert any("https://example.com/" in h.value for h in page.subheader)
+    assert "Topics" in [t.label for t in page.tabs]
+    assert page.success and "completed" in page.success[0].value
+    assert downloads(page) == DOWNLOADS
+    assert page.query_params["run"] == new.run_id
+
+
+def interrupted_run(db: Path) -> Report:
+    """Save a run whose process died after stages 1 and 2."""
+    report = sample_report(status="interrupted")
+    for stage in (StageName.KEYWORDS, StageName.TOPICS, StageName.BRIEFS):
+        report.stages[stage].status = "pending"
+    report.stages[StageName.KEYWORDS].status = "cancelled"
+    report.errors = ["An earlier problem that was not the interruption."]
+    seed(db, report)
+    return report
+
+
+def test_an_interrupted_run_says_what_it_kept_on_both_pages(app: AppTest, db: Path) -> None:
+    report = interrupted_run(db)
+    app.query_params["run"] = report.run_id
+    app.run()
+    assert not app.exception
+    [error] = [e.value for e in app.error]
+    assert error.startswith("Run interrupted: the process running it stopped")
+    assert "Site analysis, Competitors completed (2 of 5 stages)" in error
+    assert "continues from Keywords & gaps" in error and "earlier problem" not in error
+    assert "Resume" in [b.label for b in app.button]
+
+    page = AppTest.from_file(APP, default_timeout=30)
+    page.query_params["run"] = report.run_id
+    page.run()
+    assert not page.exception
+    assert [e.value for e in page.error] == [error]
+    [link] = page.get("page_link")
+    assert link.proto.page == "history" and link.proto.query_string == f"run={report.run_id}"
+    assert downloads(page) == DOWNLOADS
 
 
 def test_a_run_live_in_another_process_cannot_be_resumed_or_deleted(app: AppTest, db: Path) -> None:

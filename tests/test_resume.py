@@ -1,8 +1,10 @@
-"""Crash safety and resume through the CLI, plus `history` and `export`.
+"""Crash safety and resume: saves through the real pipeline, the CLI killed and resumed.
 
-A `python -m research discover` subprocess is SIGKILLed while stage 3 waits on the (fake)
-Gemini server, after stages 1 and 2 were saved; the next process shows the run `interrupted`
-with those stages, and `resume` finishes it without fetching the sites again.
+The pipeline saves its report when it starts, after every stage, and when it fails or is
+cancelled (what the database holds is read at each stage's start). A `python -m research
+discover` subprocess is SIGKILLed during stage 1, and while stage 3 waits on the (fake) Gemini
+server after stages 1 and 2 were saved; the next process shows the run `interrupted` with those
+stages, and `resume` finishes it without fetching the sites again. Plus `history` and `export`.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import anyio
@@ -20,7 +24,9 @@ import pytest
 from openpyxl import load_workbook
 
 from research.cli import main
-from research.models import Report, StageName
+from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
+from research.runtime.jobs import JobManager
+from research.runtime.loop_runner import LoopRunner
 from research.store import Store
 from tests.fakes.gemini import FakeGemini, FakeRequest
 from tests.fakes.site import SiteServer
@@ -52,6 +58,92 @@ def load(db: Path, run_id: str) -> Report:
             await store.aclose()
 
     return anyio.run(read)
+
+
+def saved_payload(db: Path, run_id: str) -> str | None:
+    """Read a run's saved report straight from the database file, as another process would."""
+    with closing(sqlite3.connect(db)) as connection:
+        row = connection.execute("SELECT report FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def stage_statuses(report: Report) -> list[str]:
+    """The status of each stage, in order."""
+    return [report.stages[stage].status for stage in StageName]
+
+
+def test_the_pipeline_saves_at_start_after_every_stage_and_at_the_end(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    site, rival = sites
+    db = runner.settings.db_path
+    site.hold_paths(lambda path: path == "/")  # stage 1 waits for the home page
+    jobs = JobManager(runner)
+    job = jobs.get(
+        jobs.start(DiscoveryRequest(url=site.url, competitors=[rival.url], engine="local"))
+    )
+    assert job is not None
+    seen: dict[StageName, str | None] = {}
+
+    def on_event(event: ProgressEvent) -> None:
+        # Runs on the loop as each stage starts: what is in the database at that moment.
+        if event.stage is not None and event.message == f"{event.stage.label} started":
+            seen[event.stage] = saved_payload(db, job.id)
+
+    job.tracker.listeners.append(on_event)
+    assert site.held.wait(10), "stage 1 never asked for the home page"
+    first = saved_payload(db, job.id)
+    assert first is not None, "the run was not saved when it started"
+    assert Report.model_validate_json(first).status == "running"
+    assert "done" not in stage_statuses(Report.model_validate_json(first))
+    site.gate.set()
+    assert job.wait(60)
+    final = job.snapshot()
+    assert final.status == "completed", final.errors
+
+    at = {stage: Report.model_validate_json(seen[stage] or "") for stage in list(StageName)[2:]}
+    assert stage_statuses(at[StageName.KEYWORDS])[:2] == ["done", "done"]
+    assert at[StageName.KEYWORDS].site is not None and at[StageName.KEYWORDS].site.pages
+    assert at[StageName.KEYWORDS].competitors[0].analysis is not None
+    assert stage_statuses(at[StageName.TOPICS])[:3] == ["done"] * 3
+    assert at[StageName.TOPICS].keywords == final.keywords
+    assert stage_statuses(at[StageName.BRIEFS])[:4] == ["done"] * 4
+    assert at[StageName.BRIEFS].topics == final.topics
+    assert Report.model_validate_json(saved_payload(db, job.id) or "") == final
+
+
+def test_a_failed_run_is_saved_failed(runner: LoopRunner) -> None:
+    jobs = JobManager(runner)
+    job = jobs.get(jobs.start(DiscoveryRequest(url="http://127.0.0.1:9/", engine="local")))
+    assert job is not None and job.wait(30)
+    saved = Report.model_validate_json(saved_payload(runner.settings.db_path, job.id) or "")
+    assert saved.status == "failed"
+    assert saved.stages[StageName.SITE].status == "failed"
+    assert saved.errors == job.snapshot().errors and saved.errors
+
+
+def test_sigkill_during_stage_one_leaves_an_interrupted_run(
+    sites: tuple[SiteServer, SiteServer], env: dict[str, str]
+) -> None:
+    site, _ = sites
+    site.hold_paths(lambda path: path.startswith("/blog/"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "research", "discover", site.url, "--engine", "local", "--quiet"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert site.held.wait(30), "the crawl never reached the blog"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    listing = cli(env, "history")
+    assert listing.returncode == 0, listing.stderr
+    [row] = listing.stdout.splitlines()[1:]
+    assert "interrupted" in row.split()
+    report = load(Path(env["RESEARCH_DB"]), row.split()[0])
+    assert report.status == "interrupted"
+    assert "done" not in stage_statuses(report)
+    assert "interrupted" in report.log[-1].message
 
 
 def asks_for_gaps(request: FakeRequest) -> bool:
@@ -181,3 +273,23 @@ def test_export_and_resume_refuse_bad_input(
     assert "No saved run" in capsys.readouterr().err
     assert main(["resume", done.run_id]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_a_history_it_cannot_read_is_one_line_not_a_traceback(
+    saved: tuple[Report, Report], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done, _ = saved
+    with closing(sqlite3.connect(tmp_path / "runs.sqlite3")) as db:
+        db.execute("UPDATE runs SET report = 'not json' WHERE run_id = ?", (done.run_id,))
+        db.commit()
+    assert main(["export", done.run_id, "--out", str(tmp_path / "run.json")]) == 1
+    assert main(["resume", done.run_id]) == 1
+    with closing(sqlite3.connect(tmp_path / "runs.sqlite3")) as db:
+        db.execute("PRAGMA user_version = 99")
+    for command in (["history"], ["export", done.run_id, "--out", "x.md"], ["resume", "x"]):
+        assert main(command) == 1, command
+    errors = capsys.readouterr().err.splitlines()
+    damaged = f"error: The saved run {done.run_id!r} could not be read: it is damaged."
+    assert errors[:2] == [damaged, damaged]
+    assert len(errors) == 5 and all(e.startswith("error: ") for e in errors), errors
+    assert "is from a newer Research Lab; upgrade to open it." in errors[-1]

@@ -49,6 +49,19 @@ def render_stages(report: Report) -> None:
         st.caption(f"{event.at:%H:%M:%S} {mark}{event.message}")
 
 
+def interrupted_message(report: Report) -> str:
+    """Say that a run's process died, what it kept, and where a resume continues."""
+    done = [stage.label for stage in StageName if report.stages[stage].status == "done"]
+    redo = next((stage for stage in StageName if report.stages[stage].status != "done"), None)
+    message = "Run interrupted: the process running it stopped before the run finished."
+    if not done:
+        return f"{message} No stage had completed; resuming starts it again."
+    kept = f"{', '.join(done)} completed ({len(done)} of {len(StageName)} stages) and are saved"
+    if redo is None:
+        return f"{message} {kept}."
+    return f"{message} {kept}; resuming continues from {redo.label} without fetching them again."
+
+
 def render_status(report: Report) -> None:
     """Show the run's outcome in one line."""
     duration = report.duration_seconds
@@ -58,9 +71,11 @@ def render_status(report: Report) -> None:
         st.success(f"Research for {where} completed{took} ({report.engine} engine).")
     elif report.status == "cancelled":
         st.warning(f"Run cancelled{took}; the partial results below are saved.")
-    elif report.status in ("failed", "interrupted"):
-        reason = report.errors[-1] if report.errors else "the process running it stopped."
-        st.error(f"Run {report.status}: {reason} Partial results are kept.")
+    elif report.status == "interrupted":
+        st.error(interrupted_message(report))
+    elif report.status == "failed":
+        reason = report.errors[-1] if report.errors else "an unexpected error stopped it."
+        st.error(f"Run failed: {reason} Partial results are kept.")
     warnings = [e.message for e in report.log if e.level == "warning"]
     if warnings:
         noun = "warning" if len(warnings) == 1 else "warnings"
