@@ -56,7 +56,8 @@ class Settings(BaseModel):
     allow_private_hosts: bool = False
     allowed_networks: list[str] = Field(
         default_factory=list,
-        description="CIDR networks fetched even when private hosts are not allowed (an intranet)",
+        description="CIDR networks fetched even when private hosts are not allowed (an intranet); "
+        "RESEARCH_ALLOWED_NETWORKS, separated by commas or spaces",
     )
     user_agent: str = USER_AGENT
     connect_timeout: float = 10.0
