@@ -52,7 +52,10 @@ def test_address_policy_classifies_addresses() -> None:
         check_url("http://example.com:99999/")
 
 
-def test_allowed_networks_come_from_the_environment() -> None:
+def test_private_hosts_and_allowed_networks_come_from_the_environment() -> None:
+    for value, allowed in (("1", True), ("true", True), ("0", False), ("", False)):
+        env = {"RESEARCH_ALLOW_PRIVATE_HOSTS": value}
+        assert Settings.from_env(env, secrets_file=None).allow_private_hosts is allowed, value
     env = {"RESEARCH_ALLOWED_NETWORKS": "10.1.0.0/16, 192.168.5.7 fd12::/64"}
     settings = Settings.from_env(env, secrets_file=None)
     assert settings.allowed_networks == ["10.1.0.0/16", "192.168.5.7/32", "fd12::/64"]
