@@ -304,27 +304,33 @@ async def test_cancelling_a_crawl_stops_in_flight_requests(hanging_site: Fixture
         await client.aclose()
 
 
-@pytest.fixture
-def polite_site() -> Iterator[FixtureServer]:
-    robots = b"User-agent: *\nCrawl-delay: 0.2\n"
-    routes: dict[str, Route] = {
+def polite_routes(robots: bytes) -> dict[str, Route]:
+    return {
         "/": page("Home", links=["/a", "/b", "/c"]),
         "/a": page("A"),
         "/b": page("B"),
         "/c": page("C"),
         "/robots.txt": lambda handler: handler.send(200, robots, "text/plain"),
     }
-    with serve(routes) as server:
-        yield server
 
 
+@pytest.mark.parametrize(
+    ("robots", "politeness"),
+    [(b"User-agent: *\nCrawl-delay: 0.2\n", 0.0), (b"User-agent: *\nDisallow:\n", 0.2)],
+    ids=["robots-crawl-delay", "politeness-delay-setting"],
+)
 @pytest.mark.anyio
-async def test_crawl_delay_spaces_requests(polite_site: FixtureServer, fetcher: Fetcher) -> None:
-    pages, _issues, _seen = await crawl(fetcher, polite_site.url("/"), max_pages=4, max_depth=1)
+async def test_requests_to_a_host_are_spaced(robots: bytes, politeness: float) -> None:
+    client = Fetcher(hostile_settings(politeness_delay=politeness))
+    try:
+        with serve(polite_routes(robots)) as server:
+            pages, _issues, _seen = await crawl(client, server.url("/"), max_pages=4, max_depth=1)
+    finally:
+        await client.aclose()
     assert len(pages) == 4
     stamps = [
         at
-        for path, at in zip(polite_site.requests, polite_site.times, strict=True)
+        for path, at in zip(server.requests, server.times, strict=True)
         if path in ("/", "/a", "/b", "/c")
     ]
     gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
