@@ -88,9 +88,9 @@ async def test_closed_store_raises_store_error(tmp_path: Path) -> None:
         await store.list_runs()
 
 
-async def test_twenty_runs_saving_at_once_through_two_connections(tmp_path: Path) -> None:
+async def test_twenty_runs_saving_at_once_through_four_connections(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    stores = [await Store.open(path), await Store.open(path)]
+    stores = [await Store.open(path) for _ in range(4)]
     reports = await anyio.to_thread.run_sync(
         lambda: [sample_report(f"https://site{n}.test/") for n in range(20)]
     )
@@ -102,7 +102,7 @@ async def test_twenty_runs_saving_at_once_through_two_connections(tmp_path: Path
 
     async with anyio.create_task_group() as tg:
         for n, report in enumerate(reports):
-            tg.start_soon(run, stores[n % 2], report)
+            tg.start_soon(run, stores[n % len(stores)], report)
     assert len(await stores[0].list_runs()) == 20
     for report in reports:
         assert await stores[1].load(report.run_id) == report
