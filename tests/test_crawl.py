@@ -29,6 +29,7 @@ from tests.fakes.hostile import (
     SJIS_TEXT,
     UTF8_TEXT,
     FixtureServer,
+    Handler,
     Route,
     hang,
     page,
@@ -418,3 +419,36 @@ def test_failing_pages_are_warnings_and_the_run_completes(
     crawled = {p.url.removeprefix(base) for p in report.site.pages}
     assert {"/", "/about", "/blog/post-1", "/latin1", "/sjis", "/only-in-sitemap"} <= crawled
     assert report.topics and report.briefs
+
+
+@pytest.fixture
+def long_sitemap_site() -> Iterator[FixtureServer]:
+    """A sitemap of 150,000 URLs on other sites around the two pages it lists for this one."""
+    holder: list[FixtureServer] = []
+
+    def sitemap(handler: Handler) -> None:
+        base = holder[0].base
+        locs = [f"{base}/listed-{n}" for n in (1, 2)]
+        locs += [f"https://elsewhere-{n % 97}.example/page/{n}" for n in range(150_000)]
+        body = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
+        handler.send(200, f"<urlset>{body}</urlset>".encode(), "application/xml")
+
+    routes: dict[str, Route] = {
+        "/": page("Home"),
+        "/listed-1": page("Listed one"),
+        "/listed-2": page("Listed two"),
+        "/sitemap.xml": sitemap,
+    }
+    with serve(routes) as server:
+        holder.append(server)
+        yield server
+
+
+@pytest.mark.anyio
+async def test_a_long_sitemap_is_read_off_the_loop(long_sitemap_site: FixtureServer) -> None:
+    client = Fetcher(hostile_settings(max_body_bytes=10_000_000))
+    try:
+        pages, _issues, _seen = await crawl(client, long_sitemap_site.url("/"), max_pages=5)
+    finally:
+        await client.aclose()
+    assert sorted(p.title for p in pages) == ["Home", "Listed one", "Listed two"]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from research.net.fetch import Fetcher
 
 MAX_SITEMAP_FILES = 8
+MAX_LISTED_SITEMAPS = 100  # Sitemap lines of robots.txt looked at
 MAX_SITEMAP_BYTES = 10 * 1024 * 1024
 
 
@@ -57,6 +58,24 @@ def parse_sitemap(body: bytes) -> tuple[list[str], list[str]]:
     return locs, []
 
 
+def _same_site(urls: list[str], site: str, limit: int) -> list[str]:
+    """Return up to `limit` distinct normalised URLs of `site` among `urls`."""
+    found: dict[str, None] = {}
+    for url in urls:
+        normal = normalize_url(url)
+        if normal and site_of(normal) == site:
+            found[normal] = None
+            if len(found) >= limit:
+                break
+    return list(found)
+
+
+def _site_links(body: bytes, site: str, limit: int) -> tuple[list[str], list[str]]:
+    """Return a sitemap body's same-site page URLs (up to `limit`) and child sitemaps."""
+    pages, children = parse_sitemap(body)
+    return _same_site(pages, site, limit), _same_site(children, site, MAX_SITEMAP_FILES)
+
+
 async def sitemap_urls(
     fetcher: Fetcher,
     site_url: str,
@@ -69,7 +88,11 @@ async def sitemap_urls(
     """Return up to `limit` same-site page URLs from the site's sitemaps (robots-listed first)."""
     site = site_of(site_url)
     origin = origin_of(site_url)
-    queue = [u for u in (normalize_url(x, origin) for x in listed) if u and site_of(u) == site]
+    queue = [
+        url
+        for url in (normalize_url(x, origin) for x in listed[:MAX_LISTED_SITEMAPS])
+        if url and site_of(url) == site
+    ]
     queue.append(origin + "/sitemap.xml")
     seen: set[str] = set()
     pages: dict[str, None] = {}
@@ -84,17 +107,13 @@ async def sitemap_urls(
             resource = await fetcher.fetch_resource(url, allow_private=allow_private, attempts=1)
         except FetchError:
             continue
+        # A sitemap may list tens of thousands of URLs: filtering them is blocking work too.
         found, children = await anyio.to_thread.run_sync(
-            parse_sitemap, resource.body, limiter=limiter
+            _site_links, resource.body, site, limit, limiter=limiter
         )
-        for child in children:
-            normal = normalize_url(child)
-            if normal and site_of(normal) == site and normal not in seen:
-                queue.append(normal)
+        queue.extend(child for child in children if child not in seen)
         for page in found:
-            normal = normalize_url(page)
-            if normal and site_of(normal) == site:
-                pages[normal] = None
-                if len(pages) >= limit:
-                    break
+            pages[page] = None
+            if len(pages) >= limit:
+                break
     return list(pages)
