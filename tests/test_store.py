@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from research.config import Settings
 from research.errors import RunNotFound, RunNotResumable, StoreError
 from research.models import Report, StageName
 from research.store import SCHEMA_VERSION, Store, process_token
@@ -254,3 +255,19 @@ async def test_reopening_keeps_the_schema_and_the_runs(tmp_path: Path) -> None:
     await store.aclose()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_database_path_from_research_db_else_a_per_user_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    given = tmp_path / "elsewhere.sqlite3"
+    assert Settings.from_env({"RESEARCH_DB": str(given)}, secrets_file=None).db_path == given
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    default = Settings.from_env({}, secrets_file=None).db_path
+    assert default == tmp_path / "data" / "research-lab" / "runs.sqlite3"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    default = Settings.from_env({}, secrets_file=None).db_path
+    assert default == tmp_path / "home" / ".local" / "share" / "research-lab" / "runs.sqlite3"
+    seed(default, sample_report())  # the folders are created on first use
+    assert default.is_file() and (default.parent.stat().st_mode & 0o777) == 0o700
