@@ -265,14 +265,16 @@ def test_breaker_opens_and_the_run_completes_on_local(
 def test_twenty_concurrent_runs_stay_within_the_limits(
     runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
 ) -> None:
+    # The rate (16 per s) is below what 6 calls at once of 300 ms could start (about 22 in
+    # 0.8 s), so both limits bind and a broken one shows.
     runner.settings.gemini_concurrency = 6
-    runner.settings.gemini_rpm = 25
+    runner.settings.gemini_rpm = 16
     runner.settings.gemini_rpm_period = 1.0
     fake.latency = 0.3
     jobs = JobManager(runner)
     key = SecretStr(fake.api_key)
     request = DiscoveryRequest(
-        url=sites[0].url, allow_private_hosts=True, max_pages=2, top_topics=2
+        url=sites[0].url, allow_private_hosts=True, max_pages=2, top_topics=1
     )
     started = [jobs.get(jobs.start(request, api_key=key)) for _ in range(20)]
 
@@ -283,11 +285,12 @@ def test_twenty_concurrent_runs_stay_within_the_limits(
     assert all(r.status == "completed" and r.engine == "gemini" for r in reports)
     assert not [w for r in reports for w in gemini_warnings(r)]
     log = fake.log()
-    assert len(log) == 20 * 5  # competitors, keywords, topics, two briefs
+    assert len(log) == 20 * 4  # competitors, keywords, topics, a brief
     assert fake.max_in_flight <= 6
+    # Arrival times at the server; a window 0.2 s short of the period absorbs arrival jitter.
     starts = sorted(r.started for r in log)
     for index, start in enumerate(starts):
-        assert len([s for s in starts[index:] if s - start < 0.85]) <= 25
+        assert len([s for s in starts[index:] if s - start < 0.8]) <= 16
 
 
 def test_cancel_during_a_hanging_call_ends_the_run_within_one_second(

@@ -264,11 +264,11 @@ class GeminiClient:
                 f"{self.settings.gemini_breaker_cooldown:.0f} s."
             )
         try:
-            async with self._holding() as aio:
+            async with self._holding() as aio, self.limiter:
+                # Counted against the rate once a slot is free, so the count is when it is sent.
                 await self.rate.acquire()
-                async with self.limiter:
-                    with anyio.fail_after(limit + 1.0):
-                        result = await call(aio)
+                with anyio.fail_after(limit + 1.0):
+                    result = await call(aio)
         except genai_errors.APIError as exc:
             error = _api_error(exc)
             self._settle(error)
