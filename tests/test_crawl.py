@@ -19,7 +19,7 @@ from research.errors import (
     UnsupportedContent,
 )
 from research.models import DiscoveryRequest, Page, PageIssue, Report, StageName
-from research.net.crawl import crawl_site
+from research.net.crawl import MAX_NOTES, crawl_site
 from research.net.fetch import Fetcher
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
@@ -452,3 +452,27 @@ async def test_a_long_sitemap_is_read_off_the_loop(long_sitemap_site: FixtureSer
     finally:
         await client.aclose()
     assert sorted(p.title for p in pages) == ["Home", "Listed one", "Listed two"]
+
+
+@pytest.fixture
+def long_robots_site() -> Iterator[FixtureServer]:
+    """12,000 robots.txt rules and a home page of 2,000 links they disallow (and one they allow)."""
+    robots = "User-agent: *\n" + "".join(f"Disallow: /s{n}/*/x\n" for n in range(12_000))
+    links = [f"/s{n}/a/x" for n in range(2_000)] + ["/s7/a/y"]
+    routes: dict[str, Route] = {
+        "/": page("Home", links=links),
+        "/s7/a/y": page("Allowed"),
+        "/robots.txt": lambda handler: handler.send(200, robots.encode(), "text/plain"),
+    }
+    with serve(routes) as server:
+        yield server
+
+
+@pytest.mark.anyio
+async def test_a_long_robots_txt_keeps_link_checks_cheap(
+    long_robots_site: FixtureServer, fetcher: Fetcher
+) -> None:
+    pages, issues, _seen = await crawl(fetcher, long_robots_site.url("/"), max_pages=5)
+    assert [p.title for p in pages] == ["Home", "Allowed"]
+    assert len(issues) == MAX_NOTES and {i.kind for i in issues} == {"refused"}
+    assert sum(long_robots_site.hits.values()) == 4  # robots.txt, sitemap.xml, home, allowed

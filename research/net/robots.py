@@ -64,6 +64,12 @@ def _parse(text: str) -> tuple[list[_Group], list[str]]:
     return groups, sitemaps
 
 
+def _prefix(rule: str) -> str:
+    """The literal start every path a rule matches begins with."""
+    body = rule[:-1] if rule.endswith("$") else rule
+    return unquote(body.split("*", 1)[0])
+
+
 def _pattern(rule: str) -> re.Pattern[str]:
     """Compile a path rule: '*' matches anything, a final '$' anchors the end."""
     anchored = rule.endswith("$")
@@ -81,9 +87,14 @@ class Robots:
         product = user_agent.split("/", 1)[0].strip().lower()
         mine = [g for g in groups if product in g.agents]
         chosen = mine or [g for g in groups if "*" in g.agents]
-        self._rules = [
-            (len(rule), allow, _pattern(rule)) for group in chosen for allow, rule in group.rules
-        ]
+        # Rules by their literal prefix: a path is matched only against the rules whose prefix
+        # it starts with, so a robots.txt of thousands of rules stays cheap per link.
+        self._rules: dict[str, list[tuple[int, bool, re.Pattern[str]]]] = {}
+        for group in chosen:
+            for allow, rule in group.rules:
+                entry = (len(rule), allow, _pattern(rule))
+                self._rules.setdefault(_prefix(rule), []).append(entry)
+        self._longest = max(map(len, self._rules), default=0)
         delays = [g.delay for g in chosen if g.delay is not None]
         self.crawl_delay = max(delays) if delays else 0.0
 
@@ -94,9 +105,10 @@ class Robots:
         if path == "/robots.txt":
             return True
         best: tuple[int, bool] | None = None
-        for length, allow, pattern in self._rules:
-            if pattern.match(path) and (best is None or (length, allow) > best):
-                best = (length, allow)
+        for end in range(min(len(path), self._longest) + 1):
+            for length, allow, pattern in self._rules.get(path[:end], ()):
+                if pattern.match(path) and (best is None or (length, allow) > best):
+                    best = (length, allow)
         return best is None or best[1]
 
 
