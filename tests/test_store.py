@@ -7,15 +7,17 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import anyio
 import pytest
 
+from research import store as store_module
 from research.config import Settings
 from research.errors import RunNotFound, RunNotResumable, StoreError
 from research.models import Report, StageName
-from research.store import SCHEMA_VERSION, Store, process_token
+from research.store import MIGRATIONS, SCHEMA_VERSION, Store, process_token
 from tests.sample_report import sample_report, seed
 
 pytestmark = pytest.mark.anyio
@@ -271,3 +273,27 @@ def test_database_path_from_research_db_else_a_per_user_default(
     assert default == tmp_path / "home" / ".local" / "share" / "research-lab" / "runs.sqlite3"
     seed(default, sample_report())  # the folders are created on first use
     assert default.is_file() and (default.parent.stat().st_mode & 0o777) == 0o700
+
+
+async def test_an_older_database_is_migrated_forward_keeping_its_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = await Store.open(path)
+    report = sample_report()
+    await store.save(report)
+    await store.aclose()
+
+    def add_notes(db: sqlite3.Connection) -> None:  # what a next release's migration may do
+        db.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, add_notes])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    store = await Store.open(path)
+    assert await store.load(report.run_id) == report
+    await store.save(sample_report("https://later.test/"))
+    assert len(await store.list_runs()) == 2
+    await store.aclose()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert db.execute("SELECT DISTINCT notes FROM runs").fetchall() == [("",)]
