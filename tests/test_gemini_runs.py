@@ -260,6 +260,7 @@ def test_breaker_opens_and_the_run_completes_on_local(
     assert paused == {StageName.TOPICS, StageName.BRIEFS}
     assert report.topics and len(report.briefs) == 5
     assert all(u.stage in (StageName.COMPETITORS, StageName.KEYWORDS) for u in report.usage)
+    _kept_earlier_stages(report, StageName.KEYWORDS)
 
 
 def test_twenty_concurrent_runs_stay_within_the_limits(
