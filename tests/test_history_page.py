@@ -288,8 +288,9 @@ def test_an_interrupted_run_says_what_it_kept_on_both_pages(app: AppTest, db: Pa
     assert not app.exception
     [error] = [e.value for e in app.error]
     assert error.startswith("Run interrupted: the process running it stopped")
-    assert "Site analysis, Competitors completed (2 of 5 stages)" in error
-    assert "continues from Keywords & gaps" in error and "earlier problem" not in error
+    assert "Saved: Site analysis, Competitors (2 of 5 stages completed)" in error
+    assert "continues from Keywords & gaps without redoing" in error
+    assert "earlier problem" not in error
     assert "Resume" in [b.label for b in app.button]
 
     page = AppTest.from_file(APP, default_timeout=30)

@@ -56,10 +56,10 @@ def interrupted_message(report: Report) -> str:
     message = "Run interrupted: the process running it stopped before the run finished."
     if not done:
         return f"{message} No stage had completed; resuming starts it again."
-    kept = f"{', '.join(done)} completed ({len(done)} of {len(StageName)} stages) and are saved"
+    kept = f"Saved: {', '.join(done)} ({len(done)} of {len(StageName)} stages completed)"
     if redo is None:
         return f"{message} {kept}."
-    return f"{message} {kept}; resuming continues from {redo.label} without fetching them again."
+    return f"{message} {kept}; resuming continues from {redo.label} without redoing them."
 
 
 def render_status(report: Report) -> None:
