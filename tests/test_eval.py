@@ -54,3 +54,9 @@ def test_german_topics_do_not_promise_everyday_or_covered_words(scores: list[Set
     assert any(t.startswith("Knusprige Brötchen") for t in titles), titles
     # "Bäcker" is a word the site uses; wheat is covered by its Weizenmehl and Weizensauerteig
     assert not any("Bäcker" in t or t.startswith("Weizen ") for t in titles), titles
+
+
+def test_related_gaps_are_clustered_into_one_topic(scores: list[SetScore]) -> None:
+    coffee = next(s for s in scores if s.name == "coffee")
+    grinders = [t for t, label in coffee.topics if label == "burr grinders"]
+    assert grinders == ["Burr grinder vs blade grinder: when to use which"], coffee.topics

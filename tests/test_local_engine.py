@@ -240,6 +240,12 @@ async def test_engine_finds_gaps_topics_and_cited_briefs() -> None:
     assert all(p.url in crawled for p in brief.passages)
     assert {s.url for s in brief.sources} == {p.url for p in brief.passages}
     assert len(brief.outline) >= 3 and brief.questions
+    # the outline between intro and close is the crawled pages' own headings on the subject
+    headings = {h for p in SITE + RIVAL for h in p.headings}
+    assert "How to read bulk fermentation" in brief.outline
+    assert set(brief.outline[1:-1]) <= headings
+    # every cited passage is a sentence about the topic, not filler
+    assert all(any(k in p.text.lower() for k in topics[0].keywords) for p in brief.passages)
     assert streamed == [brief.text]
 
 
