@@ -15,6 +15,7 @@ from research.engines.phrases import (
     tokens,
 )
 from research.engines.stopwords import stopwords_for
+from research.engines.titles import deeper_title
 from research.models import Brief, Passage, Source, Topic
 
 MAX_OUTLINE = 8
@@ -33,6 +34,10 @@ _WORDING: dict[str, dict[str, str]] = {
                      "How do you get started with {main}?|"
                      "What mistakes should you avoid with {main}?",
         "summary": "A piece on {main}{rest}, drawing on {pages} crawled pages from {sites}.",
+        "further": "What your pages already say about {main}",
+        "further_questions": "What do experienced readers still ask about {main}?|"
+                             "How do you go further with {main}?|"
+                             "What mistakes should you avoid with {main}?",
     },
     "de": {
         "intro": "{Main}: die Grundlagen und warum sie wichtig sind",
@@ -40,6 +45,10 @@ _WORDING: dict[str, dict[str, str]] = {
         "questions": "Was sollte man über {main} wissen?|Wie fängt man mit {main} an?|"
                      "Welche Fehler sollte man bei {main} vermeiden?",
         "summary": "Ein Beitrag über {main}{rest}, gestützt auf {pages} Seiten von {sites}.",
+        "further": "Was Ihre Seiten schon über {main} sagen",
+        "further_questions": "Was fragen Fortgeschrittene zu {main}?|"
+                             "Wie geht man bei {main} weiter?|"
+                             "Welche Fehler sollte man bei {main} vermeiden?",
     },
     "fr": {
         "intro": "{Main} : les bases et pourquoi elles comptent",
@@ -47,6 +56,10 @@ _WORDING: dict[str, dict[str, str]] = {
         "questions": "Que faut-il savoir sur {main} ?|Comment débuter avec {main} ?|"
                      "Quelles erreurs éviter avec {main} ?",
         "summary": "Un article sur {main}{rest}, fondé sur {pages} pages de {sites}.",
+        "further": "Ce que vos pages disent déjà sur {main}",
+        "further_questions": "Que demandent les lecteurs avancés sur {main} ?|"
+                             "Comment aller plus loin avec {main} ?|"
+                             "Quelles erreurs éviter avec {main} ?",
     },
     "es": {
         "intro": "{Main}: lo básico y por qué importa",
@@ -54,6 +67,10 @@ _WORDING: dict[str, dict[str, str]] = {
         "questions": "¿Qué hay que saber sobre {main}?|¿Cómo empezar con {main}?|"
                      "¿Qué errores evitar con {main}?",
         "summary": "Un artículo sobre {main}{rest}, basado en {pages} páginas de {sites}.",
+        "further": "Lo que tus páginas ya dicen sobre {main}",
+        "further_questions": "¿Qué preguntan los lectores avanzados sobre {main}?|"
+                             "¿Cómo ir más allá con {main}?|"
+                             "¿Qué errores evitar con {main}?",
     },
 }  # fmt: skip
 
@@ -91,10 +108,14 @@ def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -
     outline_body = _outline(terms, pages)
     wording = _WORDING.get(language, _WORDING["en"])
     main = topic.keywords[0] if topic.keywords else topic.title
-    intro = wording["intro"].format(Main=main[:1].upper() + main[1:])
+    # A follow-up to the site's own pages starts from what they say, not from the basics.
+    further = topic.title == deeper_title(main, language)
+    intro = wording["further" if further else "intro"].format(
+        main=main, Main=main[:1].upper() + main[1:]
+    )
     outline = [intro, *outline_body, wording["end"]]
     questions = _questions(terms, pages)
-    for template in wording["questions"].split("|"):
+    for template in wording["further_questions" if further else "questions"].split("|"):
         if len(questions) >= MIN_PASSAGES:
             break
         question = template.format(main=main)
@@ -153,6 +174,8 @@ def _outline(terms: _Terms, pages: Sequence[PageText]) -> list[str]:
     content = [p for p in pages if page_importance(p.url) == 1.0]
     minor = [p for p in pages if page_importance(p.url) < 1.0]
     for page in [*content[:10], *minor[:2]]:
+        # A front or company page's heading must name a phrase: taglines share words with all.
+        loose = page_importance(page.url) == 1.0
         for heading in page.headings:
             text = " ".join(heading.split())
             key = phrase_key(text, terms.language)
@@ -160,7 +183,7 @@ def _outline(terms: _Terms, pages: Sequence[PageText]) -> list[str]:
                 continue
             if any(name in f" {key} " for name in terms.brands):
                 continue
-            if terms.phrase_hits(key) or terms.word_hits(key):
+            if terms.phrase_hits(key) or (loose and terms.word_hits(key)):
                 seen.add(key)
                 outline.append(text)
         if len(outline) >= MAX_OUTLINE:
