@@ -14,6 +14,7 @@ import pytest
 from bench.bench_local import analyse_all, make_sites, package_prose, section_pool
 from research.engines.keyphrases import analyse_site
 from research.engines.local import LocalEngine
+from research.engines.stopwords import stopwords_for
 from research.engines.titles import topic_title
 from research.models import (
     DiscoveryRequest,
@@ -169,17 +170,57 @@ async def test_ports_make_different_domains_and_candidates_keep_their_scheme() -
 
 
 @pytest.mark.parametrize(
-    ("text", "language"),
+    ("texts", "language", "phrase"),
     [
-        ("Der Sauerteig braucht Zeit, und das Brot wird dann besser.", "de"),
-        ("Le levain a besoin de temps et le pain sera meilleur.", "fr"),
-        ("La masa madre necesita tiempo y el pan será mejor.", "es"),
-        ("Sourdough needs time and the bread will be better for it.", "en"),
+        (
+            [
+                "Die Übernachtgare im Kühlschrank braucht Zeit, und das Brot wird dann besser.",
+                "Nach der Übernachtgare im Kühlschrank backen wir das Brot direkt.",
+                "Die Übernachtgare im Kühlschrank gibt dem Teig mehr Aroma als eine kurze Gare.",
+            ],
+            "de",
+            "Übernachtgare im Kühlschrank",
+        ),
+        (
+            [
+                "Le pain au levain a besoin de temps et il sera meilleur.",
+                "Nous cuisons le pain au levain dans une cocotte bien chaude.",
+                "Un pain au levain se garde plus longtemps que le pain blanc.",
+            ],
+            "fr",
+            "pain au levain",
+        ),
+        (
+            [
+                "El riego por goteo necesita tiempo y el huerto será mejor.",
+                "Con el riego por goteo las plantas beben despacio y sin estrés.",
+                "Un programador para el riego por goteo ahorra agua en verano.",
+            ],
+            "es",
+            "riego por goteo",
+        ),
+        (
+            [
+                "Return on investment needs time and the numbers will be better for it.",
+                "We report the return on investment of every campaign to the founders.",
+                "A clear return on investment makes the next budget easier to win.",
+            ],
+            "en",
+            "return on investment",
+        ),
     ],
 )
-def test_site_language_is_detected_when_pages_do_not_declare_it(text: str, language: str) -> None:
-    pages = [Page(url=f"https://lang.test/{i}", text=text) for i in range(3)]
-    assert analyse_site("https://lang.test/0", pages, []).language == language
+def test_language_is_detected_and_its_stop_words_shape_the_phrases(
+    texts: list[str], language: str, phrase: str
+) -> None:
+    """Pages that do not declare a language get it from their words, and its stop words."""
+    pages = [Page(url=f"https://lang.test/{i}", text=text) for i, text in enumerate(texts)]
+    analysis = analyse_site("https://lang.test/0", pages, [])
+    assert analysis.language == language
+    found = [k.keyword for k in analysis.keyphrases]
+    assert phrase in found, found
+    stops = stopwords_for(language)
+    assert not any(w.split()[0].lower() in stops or w.split()[-1].lower() in stops for w in found)
 
 
 async def _run_engine(site: SiteAnalysis, rival: SiteAnalysis) -> tuple[object, ...]:

@@ -112,17 +112,16 @@ class SitePhrases:
     pages: list[PageText]
     stats: dict[str, PhraseStat]  # the phrases the site covers
     mentioned: dict[str, int]  # phrases it only mentions in passing -> pages carrying them
-
-    def pages_with(self, key: str) -> int:
-        """How many pages carry the phrase, covered or only mentioned."""
-        stat = self.stats.get(key)
-        return stat.pages if stat is not None else self.mentioned.get(key, 0)
-
     ranked: list[PhraseStat]
     vocabulary: Counter[str]  # stemmed word -> pages using it
     centrality: dict[str, float]  # ranked phrase -> its best TF-IDF weight on one page (0..1)
     page_keyphrases: dict[str, list[str]]  # page URL -> its most central phrases
     brand: list[str]  # keys of the site's name(s), from title parts most pages share
+
+    def pages_with(self, key: str) -> int:
+        """How many pages carry the phrase, covered or only mentioned."""
+        stat = self.stats.get(key)
+        return stat.pages if stat is not None else self.mentioned.get(key, 0)
 
 
 def tokens(text: str) -> list[str]:
