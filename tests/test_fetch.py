@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,10 @@ from typing import Any
 import anyio
 import httpcore
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from research.config import Settings
 from research.errors import HostNotAllowed, HostUnreachable, HTTPStatusError, TooManyRedirects
@@ -119,6 +126,60 @@ async def test_dropped_connections_are_retried(retry_site: FixtureServer, fetche
         "(connection refused or closed)."
     )
     assert retry_site.hits["/drop"] == 3
+
+
+@pytest.fixture
+def self_signed_site(tmp_path: Path) -> Iterator[FixtureServer]:
+    """An HTTPS site on 127.0.0.1 whose certificate nobody signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    pem = tmp_path / "site.pem"
+    pem.write_bytes(
+        certificate.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    server = FixtureServer({"/": page("Secure")})
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.anyio
+async def test_an_invalid_certificate_is_named_and_not_retried(
+    self_signed_site: FixtureServer, fetcher: Fetcher
+) -> None:
+    port = self_signed_site.server_address[1]
+    with pytest.raises(HostUnreachable) as caught:
+        await fetcher.fetch(f"https://127.0.0.1:{port}/", allow_private=True)
+    assert str(caught.value) == (
+        f"127.0.0.1:{port} has an HTTPS certificate that is not valid (self-signed certificate)."
+    )
+    assert fetcher.connections.total == 1  # one attempt
+    assert self_signed_site.hits["/"] == 0
 
 
 @pytest.mark.anyio

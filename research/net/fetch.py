@@ -280,6 +280,18 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+def _certificate_problem(exc: BaseException) -> str | None:
+    """Why the server's TLS certificate was refused, when that is what failed the connection."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "verification failed"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 async def _drain(response: httpx.Response) -> None:
     """Read a small unwanted body (error page, redirect) so the connection can be reused."""
     declared = response.headers.get("content-length", "")
@@ -529,6 +541,10 @@ class Fetcher:
                 f"{requested} did not answer within {self.settings.read_timeout:g} s.", requested
             ) from None
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            if (problem := _certificate_problem(exc)) is not None:
+                raise HostUnreachable(
+                    f"{host} has an HTTPS certificate that is not valid ({problem}).", requested
+                ) from exc
             error = HostUnreachable(
                 f"{host} could not be reached (connection refused or closed).", requested
             )
