@@ -121,7 +121,8 @@ async def test_hostile_site_each_case_ends_as_expected(
         "/to-private": (
             "refused",
             "127.0.0.2 resolves to a private or reserved address (127.0.0.2); "
-            "fetching it is not allowed (see --allow-private-hosts).",
+            "fetching it is allowed only with --allow-private-hosts or "
+            "RESEARCH_ALLOW_PRIVATE_HOSTS=1.",
         ),
         "/missing": ("failed", f"{base}/missing answered with HTTP 404 Not Found."),
         "/private/secret": (
@@ -378,7 +379,7 @@ PIPELINE_START_FAILURES = [
     (
         "/to-private",
         "127.0.0.2 resolves to a private or reserved address (127.0.0.2); "
-        "fetching it is not allowed (see --allow-private-hosts).",
+        "fetching it is allowed only with --allow-private-hosts or RESEARCH_ALLOW_PRIVATE_HOSTS=1.",
     ),
 ]
 

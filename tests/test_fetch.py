@@ -301,7 +301,8 @@ async def test_the_address_connected_to_is_the_one_checked(
             await client.fetch(f"http://rebind.test:{port}/ok")
         assert str(caught.value) == (
             "rebind.test resolves to a private or reserved address (10.0.0.1); "
-            "fetching it is not allowed (see --allow-private-hosts)."
+            "fetching it is allowed only with --allow-private-hosts or "
+            "RESEARCH_ALLOW_PRIVATE_HOSTS=1."
         )
         assert client.connections.total == 0
         # The connection goes to the checked address itself (the name is known only to our DNS).

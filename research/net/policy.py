@@ -91,7 +91,8 @@ def ensure_allowed(host: str, ip: IPAddress, policy: AddressPolicy, url: str = "
     if why == "private":
         raise HostNotAllowed(
             f"{host} resolves to a private or reserved address ({ip}); "
-            "fetching it is not allowed (see --allow-private-hosts).",
+            "fetching it is allowed only with --allow-private-hosts or "
+            "RESEARCH_ALLOW_PRIVATE_HOSTS=1.",
             url,
         )
 
