@@ -29,7 +29,6 @@ from tests.fakes.hostile import (
     SJIS_TEXT,
     UTF8_TEXT,
     FixtureServer,
-    Handler,
     Route,
     hang,
     page,
@@ -425,29 +424,23 @@ def test_failing_pages_are_warnings_and_the_run_completes(
 @pytest.fixture
 def long_sitemap_site() -> Iterator[FixtureServer]:
     """A sitemap of 150,000 URLs on other sites around the two pages it lists for this one."""
-    holder: list[FixtureServer] = []
-
-    def sitemap(handler: Handler) -> None:
-        base = holder[0].base
-        locs = [f"{base}/listed-{n}" for n in (1, 2)]
-        locs += [f"https://elsewhere-{n % 97}.example/page/{n}" for n in range(150_000)]
-        body = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
-        handler.send(200, f"<urlset>{body}</urlset>".encode(), "application/xml")
-
     routes: dict[str, Route] = {
         "/": page("Home"),
         "/listed-1": page("Listed one"),
         "/listed-2": page("Listed two"),
-        "/sitemap.xml": sitemap,
     }
     with serve(routes) as server:
-        holder.append(server)
+        locs = [server.url(f"/listed-{n}") for n in (1, 2)]
+        locs += [f"https://elsewhere-{n % 97}.example/page/{n}" for n in range(150_000)]
+        body = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
+        sitemap = f"<urlset>{body}</urlset>".encode()
+        routes["/sitemap.xml"] = lambda handler: handler.send(200, sitemap, "application/xml")
         yield server
 
 
 @pytest.mark.anyio
 async def test_a_long_sitemap_is_read_off_the_loop(long_sitemap_site: FixtureServer) -> None:
-    client = Fetcher(hostile_settings(max_body_bytes=10_000_000))
+    client = Fetcher(hostile_settings(max_body_bytes=10_000_000, page_timeout=10.0))
     try:
         pages, _issues, _seen = await crawl(client, long_sitemap_site.url("/"), max_pages=5)
     finally:
