@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from bench.bench_local import analyse_all, make_sites, package_prose, section_pool
 from research.engines.keyphrases import analyse_site
-from research.engines.local import LocalEngine
+from research.engines.local import LocalEngine, site_phrases_of
 from research.engines.stopwords import stopwords_for
 from research.engines.titles import topic_title
 from research.models import (
@@ -533,6 +534,12 @@ async def test_gaps_rank_by_competitors_then_pages_and_list_evidence() -> None:
     site = _site("mine.test", {"/": ("Home", "Notes on sourdough bread and baking at home.")})
     one = rival("one.test", ["banneton basket", "bench knife", "bench knife", "dough scraper"])
     two = rival("two.test", ["banneton basket", "proofing box"])
+    shaping = {
+        "/shaping": ("Shaping tips", "A couche cloth holds baguettes. Flour the couche cloth."),
+        "/baguette": ("Baguette day", "Roll the baguettes onto a couche cloth to rest."),
+    }
+    two = _site("two.test", {**{p.url.removeprefix("https://two.test"): (p.title, p.text)
+                                for p in two.pages}, **shaping})  # fmt: skip
     research = await _research(site, [one, two])
     gaps = {g.keyword: g for g in research.gaps}
     order = [g.keyword for g in research.gaps]
@@ -544,6 +551,11 @@ async def test_gaps_rank_by_competitors_then_pages_and_list_evidence() -> None:
     assert gaps["banneton basket"].evidence == ["https://one.test/0", "https://two.test/0"]
     assert gaps["bench knife"].competitor_pages == 2
     assert gaps["dough scraper"].score == gaps["proofing box"].score
+    # the documented formula; a phrase no competitor heads ("couche cloth") counts 0.7
+    centrality = site_phrases_of(two).centrality
+    for keyword, pages, headed in (("proofing box", 1, 1.0), ("couche cloth", 2, 0.7)):
+        expected = headed * (0.5 + 0.5 * centrality[keyword]) * (1 + math.log(pages))
+        assert gaps[keyword].score == round(expected, 3), keyword
 
 
 def test_topic_score_follows_its_documented_formula() -> None:

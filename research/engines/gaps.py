@@ -21,6 +21,8 @@ MAX_GAPS = 40
 MAX_EVIDENCE = 8
 # How much a gap still counts when the site mentions it once in passing.
 PASSING_MENTION = 0.5
+# How much a gap counts when no competitor gives it a title or heading (only running text).
+UNHEADED = 0.7
 
 
 @dataclass
@@ -87,10 +89,11 @@ class Weakness:
 def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap]:
     """Return gaps best first.
 
-    score = weakness x sum over covering competitors c of
+    score = weakness x headed x sum over covering competitors c of
             (0.5 + 0.5 x centrality_c) x (1 + ln pages_c)
 
-    weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
+    headed is 1 when a competitor names the phrase in a title or heading, else 0.7 (a phrase
+    only met in running text is less often a subject of its own: "hojas secas"); weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
     passing (see Weakness); centrality_c is the phrase's TF-IDF weight on the competitor page it
     is most central to (0..1, see phrases._centrality); pages_c is how many of c's pages carry
     it. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
@@ -130,18 +133,19 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
             evidence.extend((w, u) for u, w in stat.weights.items())
         evidence.sort(key=lambda item: (-item[0], item[1]))
         label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
+        headed = any(stat.headed for _, stat in entries)
         gaps.append(
             Gap(
                 key=key,
                 label=label,
-                score=weakness * total,
+                score=weakness * (1.0 if headed else UNHEADED) * total,
                 weakness=weakness,
                 competitors=sorted(comp.domain for comp, _ in entries),
                 pages=sum(stat.pages for _, stat in entries),
                 evidence=[u for _, u in evidence[:MAX_EVIDENCE]],
                 words=entries[0][1].words,
                 count=sum(stat.count for _, stat in entries),
-                headed=any(stat.headed for _, stat in entries),
+                headed=headed,
             )
         )
     gaps.sort(key=lambda g: (-g.score, g.key))
