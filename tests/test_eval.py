@@ -7,7 +7,7 @@ topics 0.90 for brot, 0.92 overall). The
 Spanish set (huerto) was written after the engine was tuned on the other three; the only
 changes it prompted were general ones (Spanish "por" may sit inside a phrase, French and
 Spanish titles without gendered participles). The floors sit a little below: one more wrong
-item in a set (two sets for topics) still passes.
+item in any one set still passes, overall and per set.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from bench.eval import SetScore, evaluate_all
 
 SET_FLOOR = 0.7
-GAP_OVERALL_FLOOR = 0.85
+GAP_OVERALL_FLOOR = 0.87
 TOPIC_OVERALL_FLOOR = 0.9
 
 
