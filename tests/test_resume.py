@@ -123,7 +123,7 @@ def test_a_failed_run_is_saved_failed(runner: LoopRunner) -> None:
 
 
 def test_sigkill_during_stage_one_leaves_an_interrupted_run(
-    sites: tuple[SiteServer, SiteServer], env: dict[str, str]
+    sites: tuple[SiteServer, SiteServer], env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     site, _ = sites
     site.hold_paths(lambda path: path.startswith("/blog/"))
@@ -136,9 +136,7 @@ def test_sigkill_during_stage_one_leaves_an_interrupted_run(
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-    listing = cli(env, "history")
-    assert listing.returncode == 0, listing.stderr
-    [row] = listing.stdout.splitlines()[1:]
+    [row] = history_rows(capsys)
     assert "interrupted" in row.split()
     report = load(Path(env["RESEARCH_DB"]), row.split()[0])
     assert report.status == "interrupted"
@@ -160,19 +158,32 @@ def gemini(sites: tuple[SiteServer, SiteServer]) -> Iterator[FakeGemini]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, gemini: FakeGemini) -> dict[str, str]:
-    """The environment of the CLI subprocesses: test database, fake Gemini, private hosts."""
-    return dict(
-        os.environ,
-        RESEARCH_DB=str(tmp_path / "runs.sqlite3"),
-        RESEARCH_ALLOW_PRIVATE_HOSTS="1",
-        GEMINI_API_KEY=gemini.api_key,
-        GEMINI_BASE_URL=gemini.url,
-    )
+def env(tmp_path: Path, gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of the CLI, in subprocesses and in this process (for `main`)."""
+    values = {
+        "RESEARCH_DB": str(tmp_path / "runs.sqlite3"),
+        "RESEARCH_ALLOW_PRIVATE_HOSTS": "1",
+        "GEMINI_API_KEY": gemini.api_key,
+        "GEMINI_BASE_URL": gemini.url,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return dict(os.environ)
+
+
+def history_rows(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    """Run `history ARGS` in this process (a later process than the killed one); its rows."""
+    capsys.readouterr()
+    assert main(["history", *args]) == 0
+    return capsys.readouterr().out.splitlines()[1:]
 
 
 def test_sigkill_after_stage_two_then_resume_without_refetching(
-    sites: tuple[SiteServer, SiteServer], gemini: FakeGemini, env: dict[str, str], tmp_path: Path
+    sites: tuple[SiteServer, SiteServer],
+    gemini: FakeGemini,
+    env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     site, rival = sites
     db = Path(env["RESEARCH_DB"])
@@ -192,9 +203,7 @@ def test_sigkill_after_stage_two_then_resume_without_refetching(
     fetched = (list(site.requests), list(rival.requests))
     assert fetched[0] and fetched[1]
 
-    listing = cli(env, "history", "--status", "interrupted")
-    assert listing.returncode == 0, listing.stderr
-    [row] = [line for line in listing.stdout.splitlines() if "interrupted" in line]
+    [row] = history_rows(capsys, "--status", "interrupted")
     run_id = row.split()[0]
     report = load(db, run_id)
     assert report.status == "interrupted"
@@ -220,8 +229,8 @@ def test_sigkill_after_stage_two_then_resume_without_refetching(
     assert any(m.startswith("Resumed") for m in messages)
     assert load(db, run_id).status == "completed"
 
-    again = cli(env, "resume", run_id)
-    assert again.returncode == 2 and "nothing to resume" in again.stderr
+    assert main(["resume", run_id]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -20,6 +20,7 @@ class PipelineRun:
     services: Services
     engine: Engine
     site: SiteAnalysis | None = None
+    _saving: anyio.Lock = field(default_factory=anyio.Lock, init=False, repr=False)
 
     @property
     def request(self) -> DiscoveryRequest:
@@ -37,8 +38,8 @@ class PipelineRun:
 
     async def save(self) -> None:
         """Save the current report to the store, off the loop and safe from cancellation."""
+        # One save at a time, each snapshotting when its turn comes: stages 1 and 2 save
+        # concurrently, and an older snapshot written last would undo the newer one.
         with anyio.CancelScope(shield=True):
-            report = await anyio.to_thread.run_sync(
-                self.tracker.snapshot, limiter=self.services.threads
-            )
-            await self.services.store.save(report)
+            async with self._saving:
+                await self.services.store.save(self.tracker.snapshot())
