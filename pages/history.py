@@ -9,12 +9,12 @@ import streamlit as st
 from research.compare import compare_runs
 from research.errors import ResearchError
 from research.models import Report, RunComparison, RunStatus, RunSummary, Topic
-from research.store import RESUMABLE_STATUSES
+from research.store import BUSY_TIMEOUT_MS, RESUMABLE_STATUSES
 from research.ui.report_view import render_results, render_stages
 from research.ui.resources import SESSION_JOB, job_manager, load_report, loop_runner, session_key
 
 T = TypeVar("T")
-STORE_TIMEOUT = 30.0
+STORE_TIMEOUT = BUSY_TIMEOUT_MS / 1000 + 30  # the store's own error for a busy database first
 STATUSES = get_args(RunStatus)
 ALL_SITES, ALL_STATUSES = "All sites", "All statuses"
 CONFIRM_DELETE = "history_confirm_delete"
