@@ -36,6 +36,19 @@ def saved_ids(path: Path) -> set[str]:
     return anyio.run(ids)
 
 
+def saved_report(path: Path, run_id: str) -> Report:
+    """Return a run's report as saved in the history database."""
+
+    async def load() -> Report:
+        store = await Store.open(path)
+        try:
+            return await store.load(run_id)
+        finally:
+            await store.aclose()
+
+    return anyio.run(load)
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "runs.sqlite3"
@@ -227,6 +240,7 @@ def test_resume_continues_a_stopped_run_as_one_run_without_refetching(
     assert stopped.status == "cancelled"
     statuses = [stopped.stages[stage].status for stage in StageName]
     assert statuses[:2] == ["done", "done"] and "done" not in statuses[2:]
+    assert saved_report(db, stopped.run_id) == stopped  # saved as it was cancelled
     fetched = (list(site.requests), list(rival.requests))
 
     app.query_params["run"] = stopped.run_id
