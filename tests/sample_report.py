@@ -156,3 +156,16 @@ def seed(path: Path, *reports: Report) -> None:
         await store.aclose()
 
     anyio.run(save)
+
+
+def load_saved(path: Path, run_id: str) -> Report:
+    """Open the history at `path` as a new process would (marking dead runs); load a run."""
+
+    async def load() -> Report:
+        store = await Store.open(path)
+        try:
+            return await store.load(run_id)
+        finally:
+            await store.aclose()
+
+    return anyio.run(load)

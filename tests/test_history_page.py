@@ -19,7 +19,7 @@ from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
 from research.store import Store
 from research.ui.resources import SESSION_JOB, job_manager
 from tests.fakes.site import SiteServer
-from tests.sample_report import START, sample_report, seed
+from tests.sample_report import START, load_saved, sample_report, seed
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
@@ -34,19 +34,6 @@ def saved_ids(path: Path) -> set[str]:
         return {run.run_id for run in runs}
 
     return anyio.run(ids)
-
-
-def saved_report(path: Path, run_id: str) -> Report:
-    """Return a run's report as saved in the history database."""
-
-    async def load() -> Report:
-        store = await Store.open(path)
-        try:
-            return await store.load(run_id)
-        finally:
-            await store.aclose()
-
-    return anyio.run(load)
 
 
 @pytest.fixture
@@ -240,7 +227,7 @@ def test_resume_continues_a_stopped_run_as_one_run_without_refetching(
     assert stopped.status == "cancelled"
     statuses = [stopped.stages[stage].status for stage in StageName]
     assert statuses[:2] == ["done", "done"] and "done" not in statuses[2:]
-    assert saved_report(db, stopped.run_id) == stopped  # saved as it was cancelled
+    assert load_saved(db, stopped.run_id) == stopped  # saved as it was cancelled
     fetched = (list(site.requests), list(rival.requests))
 
     app.query_params["run"] = stopped.run_id

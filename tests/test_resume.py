@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
-import anyio
 import pytest
 from openpyxl import load_workbook
 
@@ -27,10 +26,9 @@ from research.cli import main
 from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
-from research.store import Store
 from tests.fakes.gemini import FakeGemini, FakeRequest
 from tests.fakes.site import SiteServer
-from tests.sample_report import sample_report, seed
+from tests.sample_report import load_saved, sample_report, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,19 +43,6 @@ def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Com
         text=True,
         timeout=timeout,
     )
-
-
-def load(db: Path, run_id: str) -> Report:
-    """Open the history as a new process would (marking dead runs) and load a run."""
-
-    async def read() -> Report:
-        store = await Store.open(db)
-        try:
-            return await store.load(run_id)
-        finally:
-            await store.aclose()
-
-    return anyio.run(read)
 
 
 def saved_payload(db: Path, run_id: str) -> str | None:
@@ -138,7 +123,7 @@ def test_sigkill_during_stage_one_leaves_an_interrupted_run(
         process.wait(timeout=10)
     [row] = history_rows(capsys)
     assert "interrupted" in row.split()
-    report = load(Path(env["RESEARCH_DB"]), row.split()[0])
+    report = load_saved(Path(env["RESEARCH_DB"]), row.split()[0])
     assert report.status == "interrupted"
     assert "done" not in stage_statuses(report)
     assert "interrupted" in report.log[-1].message
@@ -205,7 +190,7 @@ def test_sigkill_after_stage_two_then_resume_without_refetching(
 
     [row] = history_rows(capsys, "--status", "interrupted")
     run_id = row.split()[0]
-    report = load(db, run_id)
+    report = load_saved(db, run_id)
     assert report.status == "interrupted"
     stages = {name: state.status for name, state in report.stages.items()}
     assert stages[StageName.SITE] == stages[StageName.COMPETITORS] == "done"
@@ -227,7 +212,7 @@ def test_sigkill_after_stage_two_then_resume_without_refetching(
     assert messages[: len(report.log)] == [event.message for event in report.log]
     assert any("interrupted" in m for m in messages)
     assert any(m.startswith("Resumed") for m in messages)
-    assert load(db, run_id).status == "completed"
+    assert load_saved(db, run_id).status == "completed"
 
     assert main(["resume", run_id]) == 2
     assert "nothing to resume" in capsys.readouterr().err
