@@ -109,6 +109,14 @@ def test_session_key_from_settings_runs_discover_on_gemini(
 def test_without_a_key_the_dashboard_runs_local_and_never_calls_gemini(
     app: AppTest, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
 ) -> None:
+    # Another browser session's key is that session's only.
+    other = AppTest.from_file(APP, default_timeout=30)
+    other.switch_page("pages/settings.py")
+    other.run()
+    other.text_input(key="gemini-key-input").input(fake.api_key)
+    other.run()
+    assert {m.label: m.value for m in other.metric}["Engine in use"] == "gemini"
+
     app.run()
     app.text_input[0].input(sites[0].url)
     next(b for b in app.button if b.label == "Discover Topics").click()
