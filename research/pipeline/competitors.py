@@ -36,7 +36,7 @@ async def run_competitor_stage(
     async def analyse(competitor: Competitor) -> None:
         async with limiter:
             try:
-                competitor.analysis = await crawl_and_analyse(run, competitor.url, on_page)
+                competitor.analysis = await crawl_and_analyse(run, competitor.url, stage, on_page)
             except ResearchError as exc:
                 run.tracker.event(
                     f"Competitor {competitor.domain} could not be analysed: {exc}",

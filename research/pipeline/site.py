@@ -15,15 +15,16 @@ from research.pipeline.context import PipelineRun
 async def crawl_and_analyse(
     run: PipelineRun,
     url: str,
+    stage: StageName,
     on_page: Callable[[Page], None] | None = None,
 ) -> SiteAnalysis:
-    """Crawl `url` within the request's limits and return its analysis."""
+    """Crawl `url` within the request's limits and return its analysis; issues go to `stage`."""
     request, settings = run.request, run.services.settings
     issues: list[PageIssue] = []
 
     def note_issue(issue: PageIssue) -> None:
         issues.append(issue)
-        run.tracker.event(issue.reason, level="warning")
+        run.tracker.event(issue.reason, stage, level="warning")
 
     pages = await crawl_site(
         run.services.fetcher,
@@ -54,7 +55,7 @@ async def run_site_stage(run: PipelineRun, home_ready: anyio.Event) -> SiteAnaly
         home_ready.set()
 
     try:
-        analysis = await crawl_and_analyse(run, url, on_page)
+        analysis = await crawl_and_analyse(run, url, stage, on_page)
     except anyio.get_cancelled_exc_class():
         partial = SiteAnalysis(url=url, domain=host_of(url), pages=crawled)
         run.tracker.set(site=partial)
