@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from research.errors import InvalidRequest
+from research.errors import InvalidRequest, ResearchError
 from research.models import DiscoveryRequest
 from research.runtime.jobs import Job
 from research.store import RESUMABLE_STATUSES
@@ -52,7 +52,11 @@ if job is not None and not job.done:
     st.subheader(f"Researching {job.snapshot().request.url}")
     live_progress(job)
 elif run_id:
-    report = load_report(run_id)
+    try:
+        report = load_report(run_id)
+    except ResearchError as exc:
+        st.error(str(exc))
+        st.stop()
     if report is None:
         st.warning(f"Run {run_id} was not found; it may have been deleted.")
     else:

@@ -9,12 +9,17 @@ import streamlit as st
 from research.compare import compare_runs
 from research.errors import ResearchError
 from research.models import Report, RunComparison, RunStatus, RunSummary, Topic
-from research.store import BUSY_TIMEOUT_MS, RESUMABLE_STATUSES
+from research.store import RESUMABLE_STATUSES, WAIT_SECONDS
 from research.ui.report_view import render_results, render_stages
-from research.ui.resources import SESSION_JOB, job_manager, load_report, loop_runner, session_key
+from research.ui.resources import (
+    SESSION_JOB,
+    job_manager,
+    load_report,
+    loop_runner,
+    session_key,
+)
 
 T = TypeVar("T")
-STORE_TIMEOUT = BUSY_TIMEOUT_MS / 1000 + 30  # the store's own error for a busy database first
 STATUSES = get_args(RunStatus)
 ALL_SITES, ALL_STATUSES = "All sites", "All statuses"
 CONFIRM_DELETE = "history_confirm_delete"
@@ -22,7 +27,7 @@ CONFIRM_DELETE = "history_confirm_delete"
 
 def call(coro: Coroutine[Any, Any, T]) -> T:
     """Run a store call on the loop and wait for its result."""
-    return loop_runner().submit(coro).result(timeout=STORE_TIMEOUT)
+    return loop_runner().submit(coro).result(timeout=WAIT_SECONDS)
 
 
 def label(run: RunSummary) -> str:
@@ -184,7 +189,11 @@ def render_compare(report: Report) -> None:
         key=f"compare-{report.run_id}",
     )
     if other_id:
-        other = load_report(other_id)
+        try:
+            other = load_report(other_id)
+        except ResearchError as exc:
+            st.error(str(exc))
+            return
         if other is None:
             st.warning(f"Run {other_id} was not found; it may have been deleted.")
         else:
@@ -231,7 +240,11 @@ if choices:
     )
 
 if requested:
-    report = load_report(requested)
+    try:
+        report = load_report(requested)
+    except ResearchError as exc:
+        st.error(str(exc))
+        st.stop()
     if report is None:
         st.warning(f"Run {requested} was not found; it may have been deleted.")
     else:

@@ -29,6 +29,7 @@ class Services:
         self.store = store
         self.threads = anyio.CapacityLimiter(settings.worker_threads)
         self.local = LocalEngine(self.threads)
+        self.gemini_calls = anyio.CapacityLimiter(max(1, settings.gemini_concurrency))
         self._gemini: OrderedDict[str, GeminiEngine] = OrderedDict()
 
     @classmethod
@@ -52,7 +53,7 @@ class Services:
         if gemini is None:
             # Raises GeminiAuthError (a one-line message) when there is no key at all.
             gemini = self._gemini[fingerprint] = GeminiEngine(
-                self.settings, self.fetcher, self.local, key
+                self.settings, self.fetcher, self.local, key, self.gemini_calls
             )
         self._gemini.move_to_end(fingerprint, last=False)
         while len(self._gemini) > GEMINI_ENGINES_KEPT:

@@ -29,6 +29,9 @@ from research.models import ProgressEvent, Report, RunSummary, host_of, now
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
+# How long a thread waiting on a store call should wait: past the busy timeout, so the store's
+# own message for a locked database arrives first.
+WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000 + 30
 ACTIVE_STATUSES = ("pending", "running")
 RESUMABLE_STATUSES = ("interrupted", "failed", "cancelled")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,3 +187,26 @@ def test_two_browser_sessions_run_their_own_jobs_at_once(
     first_job = job_manager().get(first)
     assert first_job is not None and first_job.wait(60)
     assert first_job.snapshot().request.url == site.url
+
+
+def test_an_unreadable_saved_run_shows_the_stores_sentence(
+    app: AppTest, sites: tuple[SiteServer, SiteServer], tmp_path: Path
+) -> None:
+    site, _ = sites
+    app.run()
+    app.text_input[0].input(site.url)
+    next(b for b in app.button if b.label == "Discover Topics").click()
+    app.run()
+    job_id = app.session_state[SESSION_JOB]
+    job = job_manager().get(job_id)
+    assert job is not None and job.wait(60)
+    with sqlite3.connect(tmp_path / "runs.sqlite3") as db:
+        db.execute("UPDATE runs SET report = '{broken' WHERE run_id = ?", (job_id,))
+    st.cache_resource.clear()  # a restarted server: the run can only come from the store
+
+    reloaded = AppTest.from_file(APP, default_timeout=30)
+    reloaded.query_params["run"] = job_id
+    reloaded.run()
+    assert not reloaded.exception
+    assert len(reloaded.error) == 1 and "\n" not in reloaded.error[0].value
+    assert "not found" not in reloaded.error[0].value

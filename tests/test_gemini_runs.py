@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import openpyxl
 import pytest
 from google.genai import types
@@ -404,6 +405,27 @@ def test_engine_cache_keeps_a_few_keys_and_closes_evicted_clients_once_idle(
     assert first.client._client is None
     assert on_loop(engine(fake.api_key)) is not first
     assert on_loop(engine(f"other-key-{GEMINI_ENGINES_KEPT - 1}")) is others[-1]
+
+
+def test_concurrency_limit_is_shared_by_every_key(runner: LoopRunner, fake: FakeGemini) -> None:
+    runner.settings.gemini_concurrency = 3
+    fake.latency = 0.1
+    fake.other_keys = ("second-key-1", "third-key-2")
+    services = runner.services()
+    hello = types.GenerateContentConfig()
+
+    async def calls() -> None:
+        async with anyio.create_task_group() as group:
+            for key in (fake.api_key, *fake.other_keys):
+                engine = await services.engine("gemini", SecretStr(key))
+                assert isinstance(engine, GeminiEngine)
+                for _ in range(3):
+                    group.start_soon(engine.client.generate, "hello", hello)
+
+    runner.submit(calls()).result(timeout=30)
+    log = fake.log()
+    assert len(log) == 9 and all(r.key_ok and r.status == 200 for r in log)
+    assert fake.max_in_flight == 3
 
 
 def test_cli_runs_on_gemini_from_the_environment_and_leaks_no_key(

@@ -71,6 +71,7 @@ class GeminiEngine:
         fetcher: Fetcher,
         local: LocalEngine,
         api_key: SecretStr | None = None,
+        calls: anyio.CapacityLimiter | None = None,
     ) -> None:
         key = api_key if api_key is not None else settings.gemini_api_key
         if key is None or not key.get_secret_value().strip():
@@ -78,7 +79,7 @@ class GeminiEngine:
         self.settings = settings
         self.fetcher = fetcher
         self.local = local
-        self.client = GeminiClient(settings, key)
+        self.client = GeminiClient(settings, key, calls)
         self._threads = anyio.CapacityLimiter(2)
         self._resolve_limiter = anyio.CapacityLimiter(max(1, settings.gemini_resolve_concurrency))
         # Models that answered 400 to google_search + response schema in one call.

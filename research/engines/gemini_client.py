@@ -152,9 +152,18 @@ def _api_error(exc: genai_errors.APIError) -> GeminiError | _Retryable:
 
 
 class GeminiClient:
-    """One genai.Client per key; every call bounded in time, attempts, rate and concurrency."""
+    """One genai.Client per key; every call bounded in time, attempts, rate and concurrency.
 
-    def __init__(self, settings: Settings, api_key: SecretStr) -> None:
+    `calls` bounds calls in flight; Services shares one across keys so the limit is the
+    process's, while the rate limit and the breaker stay per key (quotas are per key).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        api_key: SecretStr,
+        calls: anyio.CapacityLimiter | None = None,
+    ) -> None:
         self.settings = settings
         self.model = settings.gemini_model
         self._api_key = api_key
@@ -163,7 +172,7 @@ class GeminiClient:
         self._closed = False
         self._holders = 0  # calls using the SDK client right now
         self._retired = False  # dropped from the cache: keep the SDK client only while in use
-        self.limiter = anyio.CapacityLimiter(max(1, settings.gemini_concurrency))
+        self.limiter = calls or anyio.CapacityLimiter(max(1, settings.gemini_concurrency))
         self.rate = RateLimiter(settings.gemini_rpm, settings.gemini_rpm_period)
         self.breaker = CircuitBreaker(
             settings.gemini_breaker_threshold, settings.gemini_breaker_cooldown

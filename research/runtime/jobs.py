@@ -12,10 +12,7 @@ from research.models import DiscoveryRequest, Report, now
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
 from research.runtime.loop_runner import LoopRunner
-from research.store import BUSY_TIMEOUT_MS
-
-# Longer than the store waits for a busy database, so its one-sentence error arrives first.
-CLAIM_TIMEOUT = BUSY_TIMEOUT_MS / 1000 + 30
+from research.store import WAIT_SECONDS
 
 
 class Job:
@@ -77,7 +74,7 @@ class JobManager:
         if existing is not None and not existing.done:
             return run_id
         services = self.runner.services()
-        report = self.runner.submit(services.store.claim(run_id)).result(timeout=CLAIM_TIMEOUT)
+        report = self.runner.submit(services.store.claim(run_id)).result(timeout=WAIT_SECONDS)
         return self._launch(RunTracker(report), api_key)
 
     def _launch(self, tracker: RunTracker, api_key: SecretStr | None) -> str:

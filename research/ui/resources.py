@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import streamlit as st
 from pydantic import SecretStr
 
 from research.config import Settings
+from research.errors import RunNotFound, StoreError
 from research.export import export_report
 from research.models import Report
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
+from research.store import WAIT_SECONDS
 
 SESSION_JOB = "discover_job_id"
 SESSION_GEMINI_KEY = "gemini_api_key"
@@ -35,15 +39,22 @@ def session_key() -> SecretStr | None:
 
 
 def load_report(run_id: str) -> Report | None:
-    """Return the report of `run_id` from a live job or the run history, or None."""
+    """Return the report of `run_id` from a live job or the run history; None if there is none.
+
+    Raises a ResearchError (fit to show) when the history cannot be read.
+    """
     job = job_manager().get(run_id)
     if job is not None:
         return job.snapshot()
     runner = loop_runner()
+    future = runner.submit(runner.services().store.load(run_id))
     try:
-        return runner.submit(runner.services().store.load(run_id)).result(timeout=30)
-    except Exception:
+        return future.result(timeout=WAIT_SECONDS)
+    except RunNotFound:
         return None
+    except concurrent.futures.TimeoutError as exc:
+        future.cancel()
+        raise StoreError(f"The run history did not answer within {WAIT_SECONDS:.0f} s.") from exc
 
 
 def export_bytes(report: Report, fmt: str) -> bytes:

@@ -104,6 +104,7 @@ class FakeGemini:
     """
 
     api_key: str = "fake-gemini-key-0123456789"
+    other_keys: tuple[str, ...] = ()  # more keys it accepts (several browser sessions)
     latency: float = 0.0
     chunk_delay: float = 0.0
     retry_delay: str = "0.05s"
@@ -381,7 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=match["method"],
             version=match["version"],
             body=json.loads(raw or b"{}"),
-            key_ok=self.headers.get("x-goog-api-key") == fake.api_key,
+            key_ok=self.headers.get("x-goog-api-key") in (fake.api_key, *fake.other_keys),
             started=time.monotonic(),
             server_timeout=self.headers.get("X-Server-Timeout"),
         )
