@@ -98,6 +98,11 @@ def test_session_key_from_settings_runs_discover_on_gemini(
     assert tokens > 0 and cost > 0
     shown = _texts(app)
     assert f"Model usage: {tokens:,} tokens, about ${cost:.4f}." in shown
+    [usage_table] = [
+        frame.value for frame in app.dataframe if "Input tokens" in frame.value.columns
+    ]
+    assert set(usage_table["Stage"]) == {u.stage.label for u in report.usage}
+    assert usage_table["Input tokens"].sum() + usage_table["Output tokens"].sum() == tokens
     everything = _everything(app)
     assert report.keywords[0].keyword in everything and report.log[-1].message in everything
     assert fake.api_key not in everything

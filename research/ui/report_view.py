@@ -196,6 +196,23 @@ def render_results(report: Report, key: str = "results") -> None:
         tokens = sum(u.input_tokens + u.output_tokens for u in report.usage)
         cost = sum(u.cost_usd for u in report.usage)
         st.caption(f"Model usage: {tokens:,} tokens, about ${cost:.4f}.")
+        with st.expander("Model usage by stage"):
+            st.dataframe(
+                _frame(
+                    [
+                        {
+                            "Stage": u.stage.label,
+                            "Engine": u.engine,
+                            "Calls": u.calls,
+                            "Input tokens": u.input_tokens,
+                            "Output tokens": u.output_tokens,
+                            "Cost (USD)": round(u.cost_usd, 4),
+                        }
+                        for u in report.usage
+                    ]
+                ),
+                hide_index=True,
+            )
     render_downloads(report, key)
 
 
