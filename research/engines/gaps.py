@@ -225,24 +225,27 @@ def under_covered(site: SitePhrases) -> list[Gap]:
             continue
         words = stat.key.split()
         familiar = sum(site.vocabulary[w] >= familiar_pages for w in words) / len(words)
-        centrality = (0.5 + 0.5 * site.centrality.get(stat.key, 0.0)) * (0.5 + 0.5 * familiar)
-        evidence = sorted(stat.weights.items(), key=lambda kv: (-kv[1], kv[0]))
-        found.append(
-            Gap(
-                key=stat.key,
-                label=stat.label,
-                score=UNDER_COVERED_WEIGHT * centrality * (1 + math.log(stat.count)),
-                weakness=PASSING_MENTION,
-                competitors=[],
-                pages=stat.pages,
-                evidence=[u for u, _ in evidence[:MAX_EVIDENCE]],
-                words=stat.words,
-                count=stat.count,
-                headed=False,
-            )
-        )
+        found.append(_own_subject(site, stat, UNDER_COVERED_WEIGHT * (0.5 + 0.5 * familiar)))
     found.sort(key=lambda g: (-g.score, g.key))
     return found[:MAX_UNDER_COVERED]
+
+
+def _own_subject(site: SitePhrases, stat: PhraseStat, weight: float) -> Gap:
+    """A gap from the site's own phrase: weight x (0.5 + 0.5 x centrality) x (1 + ln mentions)."""
+    centrality = 0.5 + 0.5 * site.centrality.get(stat.key, 0.0)
+    evidence = sorted(stat.weights.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Gap(
+        key=stat.key,
+        label=stat.label,
+        score=weight * centrality * (1 + math.log(stat.count)),
+        weakness=PASSING_MENTION,
+        competitors=[],
+        pages=stat.pages,
+        evidence=[u for u, _ in evidence[:MAX_EVIDENCE]],
+        words=stat.words,
+        count=stat.count,
+        headed=bool(stat.headed),
+    )
 
 
 def covered_parts(site: SitePhrases) -> set[str]:
@@ -304,28 +307,13 @@ def thinly_covered(site: SitePhrases) -> list[Gap]:
     """Return subjects the site gives at most two pages to, for follow-up pieces, best first.
 
     score = 0.3 x (0.5 + 0.5 x centrality) x (1 + ln mentions), over phrases in a title or
-    heading on at most two pages, not only on front or company pages. Used for topics when no competitor is analysed and nothing
-    is under-covered.
+    heading on at most two pages, not only on front or company pages. Used for topics when no
+    competitor is analysed and nothing is under-covered.
     """
     found: list[Gap] = []
     for stat in site.ranked:
         if not stat.headed or stat.pages > 2 or stat.words < 2 or _minor_only(stat):
             continue
-        centrality = 0.5 + 0.5 * site.centrality.get(stat.key, 0.0)
-        evidence = sorted(stat.weights.items(), key=lambda kv: (-kv[1], kv[0]))
-        found.append(
-            Gap(
-                key=stat.key,
-                label=stat.label,
-                score=THIN_COVERAGE_WEIGHT * centrality * (1 + math.log(stat.count)),
-                weakness=PASSING_MENTION,
-                competitors=[],
-                pages=stat.pages,
-                evidence=[u for u, _ in evidence[:MAX_EVIDENCE]],
-                words=stat.words,
-                count=stat.count,
-                headed=True,
-            )
-        )
+        found.append(_own_subject(site, stat, THIN_COVERAGE_WEIGHT))
     found.sort(key=lambda g: (-g.score, g.key))
     return found[:MAX_UNDER_COVERED]
