@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from research.errors import InvalidRequest, ResearchError
+from research.errors import InvalidRequest
 from research.models import DiscoveryRequest
 from research.runtime.jobs import Job
 from research.store import RESUMABLE_STATUSES
-from research.ui.report_view import render_results, render_stages
-from research.ui.resources import SESSION_JOB, job_manager, load_report, session_key
+from research.ui.report_view import open_saved_run, render_results, render_stages
+from research.ui.resources import SESSION_JOB, job_manager, session_key
 
 LIVE_REFRESH_SECONDS = 0.7
 
@@ -51,22 +51,14 @@ if job is not None and not job.done:
 
     st.subheader(f"Researching {job.snapshot().request.url}")
     live_progress(job)
-elif run_id:
-    try:
-        report = load_report(run_id)
-    except ResearchError as exc:
-        st.error(str(exc))
-        st.stop()
-    if report is None:
-        st.warning(f"Run {run_id} was not found; it may have been deleted.")
-    else:
-        st.subheader(f"Results for {report.request.url}")
-        render_stages(report)
-        if report.status in RESUMABLE_STATUSES:
-            st.page_link(
-                "pages/history.py",
-                label="Resume or compare this run in History",
-                icon=":material/history:",
-                query_params={"run": report.run_id},
-            )
-        render_results(report, key="discover")
+elif run_id and (report := open_saved_run(run_id)) is not None:
+    st.subheader(f"Results for {report.request.url}")
+    render_stages(report)
+    if report.status in RESUMABLE_STATUSES:
+        st.page_link(
+            "pages/history.py",
+            label="Resume or compare this run in History",
+            icon=":material/history:",
+            query_params={"run": report.run_id},
+        )
+    render_results(report, key="discover")

@@ -10,11 +10,10 @@ from research.compare import compare_runs
 from research.errors import ResearchError
 from research.models import Report, RunComparison, RunStatus, RunSummary, Topic
 from research.store import RESUMABLE_STATUSES, WAIT_SECONDS
-from research.ui.report_view import render_results, render_stages
+from research.ui.report_view import open_saved_run, render_results, render_stages
 from research.ui.resources import (
     SESSION_JOB,
     job_manager,
-    load_report,
     loop_runner,
     session_key,
 )
@@ -188,16 +187,8 @@ def render_compare(report: Report) -> None:
         placeholder="Choose another run of this site",
         key=f"compare-{report.run_id}",
     )
-    if other_id:
-        try:
-            other = load_report(other_id)
-        except ResearchError as exc:
-            st.error(str(exc))
-            return
-        if other is None:
-            st.warning(f"Run {other_id} was not found; it may have been deleted.")
-        else:
-            render_comparison(compare_runs(report, other))
+    if other_id and (other := open_saved_run(other_id)) is not None:
+        render_comparison(compare_runs(report, other))
 
 
 st.title("History")
@@ -239,18 +230,10 @@ if choices:
         on_change=lambda: open_run(st.session_state.get(f"open-run-{requested}")),
     )
 
-if requested:
-    try:
-        report = load_report(requested)
-    except ResearchError as exc:
-        st.error(str(exc))
-        st.stop()
-    if report is None:
-        st.warning(f"Run {requested} was not found; it may have been deleted.")
-    else:
-        st.divider()
-        st.subheader(f"{report.request.url} · {report.started_at:%Y-%m-%d %H:%M} UTC")
-        render_actions(report)
-        render_stages(report)
-        render_results(report, key=f"history-{report.run_id}")
-        render_compare(report)
+if requested and (report := open_saved_run(requested)) is not None:
+    st.divider()
+    st.subheader(f"{report.request.url} · {report.started_at:%Y-%m-%d %H:%M} UTC")
+    render_actions(report)
+    render_stages(report)
+    render_results(report, key=f"history-{report.run_id}")
+    render_compare(report)

@@ -7,8 +7,9 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from research.errors import ResearchError
 from research.models import Report, StageName
-from research.ui.resources import export_bytes
+from research.ui.resources import export_bytes, load_report
 
 STATUS_ICONS = {
     "pending": ":material/schedule:",
@@ -25,6 +26,18 @@ EXPORTS = [
     ("Download JSON", "json", "application/json"),
     ("Download Markdown", "md", "text/markdown"),
 ]
+
+
+def open_saved_run(run_id: str) -> Report | None:
+    """Return the run's report, or show in one line why it cannot be opened and return None."""
+    try:
+        report = load_report(run_id)
+    except ResearchError as exc:
+        st.error(str(exc))
+        return None
+    if report is None:
+        st.warning(f"Run {run_id} was not found; it may have been deleted.")
+    return report
 
 
 def render_stages(report: Report) -> None:
