@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from research.models import StageName
+from research.runtime.jobs import Job
 from research.ui.resources import SESSION_JOB, job_manager
 from tests.fakes.site import SiteServer
 
@@ -28,6 +29,23 @@ def app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AppTest]:
     at = AppTest.from_file(APP, default_timeout=30)
     yield at
     st.cache_resource.clear()  # shuts the LoopRunner down through on_release
+
+
+def discover(app: AppTest, url: str, competitors: str = "") -> None:
+    """Fill in the form and click Discover Topics."""
+    app.run()
+    app.text_input[0].input(url)
+    if competitors:
+        app.text_area[0].input(competitors)
+    next(b for b in app.button if b.label == "Discover Topics").click()
+    app.run()
+
+
+def finished_job(app: AppTest) -> Job:
+    """Wait for the session's run to end and return its job."""
+    job = job_manager().get(app.session_state[SESSION_JOB])
+    assert job is not None and job.wait(60)
+    return job
 
 
 def test_page_has_the_named_inputs(app: AppTest) -> None:
@@ -50,10 +68,7 @@ def test_page_has_the_named_inputs(app: AppTest) -> None:
 def test_invalid_url_shows_one_line_error_and_starts_nothing(
     app: AppTest, url: str, fragment: str
 ) -> None:
-    app.run()
-    app.text_input[0].input(url)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
+    discover(app, url)
     assert not app.exception
     assert len(app.error) == 1
     assert fragment in app.error[0].value and "\n" not in app.error[0].value
@@ -66,11 +81,7 @@ def test_full_run_reaches_results_tabs_and_downloads(
 ) -> None:
     site, rival = sites
     site.hold_paths(lambda path: path == "/pricing")
-    app.run()
-    app.text_input[0].input(site.url)
-    app.text_area[0].input(rival.url)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
+    discover(app, site.url, rival.url)
     assert not app.exception
     job_id = app.session_state[SESSION_JOB]
     assert app.query_params["run"] == job_id
@@ -82,8 +93,7 @@ def test_full_run_reaches_results_tabs_and_downloads(
         assert stage.label in markdown
     assert "Cancel" in [b.label for b in app.button]
     site.gate.set()
-    job = job_manager().get(job_id)
-    assert job is not None and job.wait(60)
+    finished_job(app)
     app.run()
     assert not app.exception
     assert [t.label for t in app.tabs] == [
@@ -109,13 +119,8 @@ def test_reload_with_run_in_query_params_finds_the_run(
     app: AppTest, sites: tuple[SiteServer, SiteServer]
 ) -> None:
     site, _rival = sites
-    app.run()
-    app.text_input[0].input(site.url)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
-    job_id = app.session_state[SESSION_JOB]
-    job = job_manager().get(job_id)
-    assert job is not None and job.wait(60)
+    discover(app, site.url)
+    job_id = finished_job(app).id
 
     reloaded = AppTest.from_file(APP, default_timeout=30)
     reloaded.query_params["run"] = job_id
@@ -130,10 +135,7 @@ def test_cancel_button_stops_the_run_and_keeps_partial_results(
 ) -> None:
     site, _ = sites
     site.hold_paths(lambda path: path.startswith("/blog/"))
-    app.run()
-    app.text_input[0].input(site.url)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
+    discover(app, site.url)
     assert site.held.wait(10)
     app.run()
     next(b for b in app.button if b.label == "Cancel").click()
@@ -171,10 +173,7 @@ def test_two_browser_sessions_run_their_own_jobs_at_once(
     site.hold_paths(lambda path: path == "/pricing")
     other = AppTest.from_file(APP, default_timeout=30)
     for session, url in ((app, site.url), (other, rival.url)):
-        session.run()
-        session.text_input[0].input(url)
-        next(b for b in session.button if b.label == "Discover Topics").click()
-        session.run()
+        discover(session, url)
     first, second = app.session_state[SESSION_JOB], other.session_state[SESSION_JOB]
     assert first != second
     assert site.held.wait(10)
@@ -193,13 +192,8 @@ def test_an_unreadable_saved_run_shows_the_stores_sentence(
     app: AppTest, sites: tuple[SiteServer, SiteServer], tmp_path: Path
 ) -> None:
     site, _ = sites
-    app.run()
-    app.text_input[0].input(site.url)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
-    job_id = app.session_state[SESSION_JOB]
-    job = job_manager().get(job_id)
-    assert job is not None and job.wait(60)
+    discover(app, site.url)
+    job_id = finished_job(app).id
     with sqlite3.connect(tmp_path / "runs.sqlite3") as db:
         db.execute("UPDATE runs SET report = '{broken' WHERE run_id = ?", (job_id,))
     st.cache_resource.clear()  # a restarted server: the run can only come from the store
