@@ -12,8 +12,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from research.models import StageName
-from research.runtime.jobs import Job
 from research.ui.resources import SESSION_JOB, job_manager
+from tests.dashboard import discover, finished_job
 from tests.fakes.site import SiteServer
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -29,23 +29,6 @@ def app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AppTest]:
     at = AppTest.from_file(APP, default_timeout=30)
     yield at
     st.cache_resource.clear()  # shuts the LoopRunner down through on_release
-
-
-def discover(app: AppTest, url: str, competitors: str = "") -> None:
-    """Fill in the form and click Discover Topics."""
-    app.run()
-    app.text_input[0].input(url)
-    if competitors:
-        app.text_area[0].input(competitors)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
-
-
-def finished_job(app: AppTest) -> Job:
-    """Wait for the session's run to end and return its job."""
-    job = job_manager().get(app.session_state[SESSION_JOB])
-    assert job is not None and job.wait(60)
-    return job
 
 
 def test_page_has_the_named_inputs(app: AppTest) -> None:

@@ -11,7 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from research.runtime.jobs import Job
-from research.ui.resources import SESSION_JOB, job_manager, loop_runner
+from research.ui.resources import loop_runner
+from tests.dashboard import discover, finished_job, session_job
 from tests.fakes.gemini import FakeGemini, Grounding
 from tests.fakes.site import SiteServer
 
@@ -80,12 +81,8 @@ def test_session_key_from_settings_runs_discover_on_gemini(
     assert "gemini" in [str(m.value) for m in app.get("metric")]
 
     app.switch_page("pages/discover.py")
-    app.run()
-    app.text_input[0].input(site.url)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
-    job = job_manager().get(app.session_state[SESSION_JOB])
-    assert job is not None and job.wait(60)
+    discover(app, site.url)
+    job = finished_job(app)
     app.run()
     assert not app.exception
 
@@ -122,12 +119,8 @@ def test_without_a_key_the_dashboard_runs_local_and_never_calls_gemini(
     other.run()
     assert {m.label: m.value for m in other.metric}["Engine in use"] == "gemini"
 
-    app.run()
-    app.text_input[0].input(sites[0].url)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
-    job = job_manager().get(app.session_state[SESSION_JOB])
-    assert job is not None and job.wait(60)
+    discover(app, sites[0].url)
+    job = finished_job(app)
     assert job.snapshot().engine == "local" and fake.log() == []
 
 
@@ -139,13 +132,8 @@ def _start_run(app: AppTest, url: str, key: str) -> Job:
     app.text_input(key="gemini-key-input").input(key)
     app.run()
     app.switch_page("pages/discover.py")
-    app.run()
-    app.text_input[0].input(url)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
-    job = job_manager().get(app.session_state[SESSION_JOB])
-    assert job is not None
-    return job
+    discover(app, url)
+    return session_job(app)
 
 
 def test_breaker_shows_in_the_run_log_on_discover_and_on_settings(
