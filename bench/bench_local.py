@@ -24,11 +24,11 @@ import anyio
 
 from bench.eval import EVAL_DIR, load_pages
 from research.config import Settings
-from research.engines.keyphrases import analyse_site
 from research.engines.local import LocalEngine
 from research.models import DiscoveryRequest, Page, Report, SiteAnalysis, StageName
 from research.progress import RunTracker, StageContext
 from research.runtime.loop_runner import LoopLag, LoopRunner
+from research.text.keyphrases import analyse_site
 
 SITE_PAGES = 250
 COMPETITOR_PAGES = 125

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import anyio
 
-from research.engines.keyphrases import analyse_site
 from research.engines.local import LocalEngine
-from research.engines.phrases import phrase_key
 from research.models import (
     DiscoveryRequest,
     KeywordResearch,
@@ -30,6 +28,8 @@ from research.models import (
 )
 from research.net.extract import extract_page
 from research.progress import RunTracker, StageContext
+from research.text.keyphrases import analyse_site
+from research.text.phrases import phrase_key
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval"
 TOP = 10

@@ -3,9 +3,8 @@
 import streamlit as st
 
 from research.errors import InvalidRequest
-from research.models import DiscoveryRequest
+from research.models import RESUMABLE_STATUSES, DiscoveryRequest
 from research.runtime.jobs import Job
-from research.store import RESUMABLE_STATUSES
 from research.ui.report_view import open_saved_run, render_results, render_stages
 from research.ui.resources import SESSION_JOB, job_manager, session_key
 

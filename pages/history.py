@@ -8,8 +8,8 @@ import streamlit as st
 
 from research.compare import compare_runs
 from research.errors import ResearchError
-from research.models import Report, RunComparison, RunStatus, RunSummary, Topic
-from research.store import RESUMABLE_STATUSES, WAIT_SECONDS
+from research.models import RESUMABLE_STATUSES, Report, RunComparison, RunStatus, RunSummary, Topic
+from research.store import WAIT_SECONDS
 from research.ui.report_view import open_saved_run, render_results, render_stages
 from research.ui.resources import (
     SESSION_JOB,

@@ -23,7 +23,7 @@ from research.models import DiscoveryRequest, ProgressEvent, Report, RunStatus, 
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
 from research.services import Services
-from research.store import Store
+from research.store import open_store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -136,7 +136,7 @@ def outcome(report: Report) -> int:
 async def _history(
     settings: Settings, site: str | None, status: str | None, limit: int
 ) -> list[RunSummary]:
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings)
     try:
         return await store.list_runs(site=site, status=status, limit=limit)
     finally:
@@ -164,7 +164,7 @@ def history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _export(settings: Settings, run_id: str, out: Path, fmt: str) -> int:
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings)
     try:
         report = await store.load(run_id)
     finally:

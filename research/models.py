@@ -226,6 +226,9 @@ STAGE_LABELS: dict[StageName, str] = {
 
 StageStatus = Literal["pending", "running", "done", "failed", "skipped", "cancelled"]
 RunStatus = Literal["pending", "running", "completed", "failed", "cancelled", "interrupted"]
+ACTIVE_STATUSES: tuple[RunStatus, ...] = ("pending", "running")
+RESUMABLE_STATUSES: tuple[RunStatus, ...] = ("interrupted", "failed", "cancelled")
+FINISHED_STATUSES: tuple[RunStatus, ...] = ("completed", *RESUMABLE_STATUSES)
 
 
 class StageState(BaseModel):
@@ -334,7 +337,7 @@ class Report(BaseModel):
     @property
     def finished(self) -> bool:
         """Whether the run has ended, however it ended."""
-        return self.status in ("completed", "failed", "cancelled", "interrupted")
+        return self.status in FINISHED_STATUSES
 
     @property
     def duration_seconds(self) -> float | None:

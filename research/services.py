@@ -10,10 +10,10 @@ from pydantic import SecretStr
 from research.config import Settings
 from research.engines.base import Engine
 from research.engines.gemini import GeminiEngine
-from research.engines.gemini_client import key_fingerprint
+from research.engines.gemini.client import key_fingerprint
 from research.engines.local import LocalEngine
 from research.net.fetch import Fetcher
-from research.store import Store
+from research.store import RunStore, open_store
 
 # Gemini engines (one per key: client, limits, breaker) kept open, most recently used first;
 # browser sessions may each type their own key, so older ones are let go.
@@ -23,7 +23,7 @@ GEMINI_ENGINES_KEPT = 4
 class Services:
     """Fetcher, store, engines and thread limiter; open on the loop, close with aclose()."""
 
-    def __init__(self, settings: Settings, fetcher: Fetcher, store: Store) -> None:
+    def __init__(self, settings: Settings, fetcher: Fetcher, store: RunStore) -> None:
         self.settings = settings
         self.fetcher = fetcher
         self.store = store
@@ -36,7 +36,7 @@ class Services:
     async def open(cls, settings: Settings) -> Services:
         """Create the shared resources; call on the event loop that will use them."""
         fetcher = Fetcher(settings)
-        store = await Store.open(settings.db_path)
+        store = await open_store(settings)
         return cls(settings, fetcher, store)
 
     async def engine(self, name: str, api_key: SecretStr | None = None) -> Engine:

@@ -24,7 +24,7 @@ from research.models import (
     Topic,
     Usage,
 )
-from research.store import Store
+from research.store import SQLiteStore
 
 EVIL = '=HYPERLINK("http://evil")'
 START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -150,7 +150,7 @@ def seed(path: Path, *reports: Report) -> None:
     """Save reports into the history database at `path` (from outside any event loop)."""
 
     async def save() -> None:
-        store = await Store.open(path)
+        store = await SQLiteStore.open(path)
         for report in reports:
             await store.save(report)
         await store.aclose()
@@ -162,7 +162,7 @@ def load_saved(path: Path, run_id: str) -> Report:
     """Open the history at `path` as a new process would (marking dead runs); load a run."""
 
     async def load() -> Report:
-        store = await Store.open(path)
+        store = await SQLiteStore.open(path)
         try:
             return await store.load(run_id)
         finally:

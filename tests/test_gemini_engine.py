@@ -17,8 +17,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from research.config import Settings
 from research.engines.gemini import GeminiEngine
+from research.engines.gemini.prompts import BriefDraft, CompetitorList, KeywordPlan, parse_brief
 from research.engines.local import LocalEngine
-from research.engines.prompts import BriefDraft, CompetitorList, KeywordPlan, parse_brief
 from research.errors import GeminiAuthError, GeminiTimeout
 from research.models import (
     DiscoveryRequest,

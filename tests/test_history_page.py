@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
-from research.store import Store
+from research.store import SQLiteStore
 from research.ui.resources import SESSION_JOB, job_manager
 from tests.fakes.site import SiteServer
 from tests.sample_report import START, load_saved, sample_report, seed
@@ -28,7 +28,7 @@ def saved_ids(path: Path) -> set[str]:
     """Return the run ids in the history database."""
 
     async def ids() -> set[str]:
-        store = await Store.open(path)
+        store = await SQLiteStore.open(path)
         runs = await store.list_runs()
         await store.aclose()
         return {run.run_id for run in runs}

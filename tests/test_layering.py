@@ -67,3 +67,64 @@ def test_research_imports_streamlit_only_in_ui() -> None:
         if "streamlit" in imports(path) and "ui" not in path.relative_to(ROOT).parts
     ]
     assert offenders == []
+
+
+def research_imports(path: Path) -> set[str]:
+    """Return every `research.*` module a file imports, by full dotted name."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names if a.name.startswith("research")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("research"):
+                names.add(node.module)
+    return names
+
+
+def modules_under(folder: str) -> list[Path]:
+    """Return the Python files of one research/ subpackage."""
+    return sorted(ROOT.joinpath("research", folder).rglob("*.py"))
+
+
+def offenders(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    """Return `file -> module` for each import from `folder` into a forbidden package."""
+    found = []
+    for path in modules_under(folder):
+        for name in research_imports(path):
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
+                found.append(f"{path.relative_to(ROOT)} -> {name}")
+    return sorted(found)
+
+
+UPPER_LAYERS = ("research.ui", "research.runtime", "research.pipeline", "research.cli")
+
+
+def test_text_imports_neither_net_nor_engines_nor_anything_above() -> None:
+    assert (
+        offenders("text", ("research.net", "research.engines", "research.store", *UPPER_LAYERS))
+        == []
+    )
+
+
+def test_net_never_imports_engines_or_anything_above() -> None:
+    assert offenders("net", ("research.engines", "research.store", *UPPER_LAYERS)) == []
+
+
+def test_engines_import_nothing_above_them() -> None:
+    assert offenders("engines", ("research.store", *UPPER_LAYERS)) == []
+
+
+def test_pipeline_does_not_import_runtime_or_ui() -> None:
+    assert offenders("pipeline", ("research.runtime", "research.ui", "research.cli")) == []
+
+
+def test_runtime_does_not_import_ui() -> None:
+    assert offenders("runtime", ("research.ui", "research.cli")) == []
+
+
+def test_no_two_modules_share_a_name() -> None:
+    names: dict[str, list[str]] = {}
+    for path in ROOT.joinpath("research").rglob("*.py"):
+        if path.name != "__init__.py":
+            names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}

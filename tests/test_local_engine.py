@@ -13,10 +13,8 @@ import anyio
 import pytest
 
 from bench.bench_local import analyse_all, make_sites, package_prose, section_pool
-from research.engines.keyphrases import analyse_site
 from research.engines.local import LocalEngine, site_phrases_of
-from research.engines.stopwords import stopwords_for
-from research.engines.titles import topic_title
+from research.engines.local.titles import topic_title
 from research.models import (
     DiscoveryRequest,
     KeywordResearch,
@@ -27,6 +25,8 @@ from research.models import (
 )
 from research.progress import RunTracker, StageContext
 from research.runtime.loop_runner import LoopRunner
+from research.text.keyphrases import analyse_site
+from research.text.stopwords import stopwords_for
 
 NAV = "Bread baking courses\nFlour shop"
 FOOTER = "Subscribe to our newsletter for weekly baking notes. © Crumb Bakery School"
@@ -293,7 +293,7 @@ async def test_engine_finds_gaps_topics_and_cited_briefs() -> None:
 
 _RUN = """
 import anyio
-from research.engines.keyphrases import analyse_site
+from research.text.keyphrases import analyse_site
 from tests.test_local_engine import RIVAL, SITE, _dump, _run_engine
 
 site = analyse_site("https://crumb.test/", SITE, [])
@@ -559,8 +559,8 @@ async def test_gaps_rank_by_competitors_then_pages_and_list_evidence() -> None:
 
 
 def test_topic_score_follows_its_documented_formula() -> None:
-    from research.engines.clustering import Cluster, score_topic
-    from research.engines.gaps import Gap
+    from research.engines.local.clustering import Cluster, score_topic
+    from research.engines.local.gaps import Gap
 
     def gap(key: str, score: float, weakness: float, competitors: list[str]) -> Gap:
         return Gap(key, key, score, weakness, competitors, 1, [], 2, 2, True)

@@ -13,18 +13,18 @@ from pathlib import Path
 import anyio
 import pytest
 
-from research import store as store_module
 from research.config import Settings
 from research.errors import RunNotFound, RunNotResumable, StoreError
 from research.models import Report, StageName
-from research.store import MIGRATIONS, SCHEMA_VERSION, Store, process_token
+from research.store import sqlite as store_module
+from research.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStore, process_token
 from tests.sample_report import sample_report, seed
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_round_trip_save_load_list(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "sub" / "runs.sqlite3")
+    store = await SQLiteStore.open(tmp_path / "sub" / "runs.sqlite3")
     report = sample_report()
     await store.save(report)
     loaded = await store.load(report.run_id)
@@ -42,7 +42,7 @@ async def test_round_trip_save_load_list(tmp_path: Path) -> None:
 
 
 async def test_save_replaces_and_list_filters(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "runs.sqlite3")
+    store = await SQLiteStore.open(tmp_path / "runs.sqlite3")
     first = sample_report("https://example.com/", status="failed")
     second = sample_report("https://other.org/")
     await store.save(first)
@@ -60,7 +60,7 @@ async def test_save_replaces_and_list_filters(tmp_path: Path) -> None:
 
 
 async def test_list_is_newest_first(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "runs.sqlite3")
+    store = await SQLiteStore.open(tmp_path / "runs.sqlite3")
     base = sample_report()
     older = sample_report(started_at=base.started_at.replace(day=1))
     newer = sample_report(started_at=base.started_at.replace(day=20))
@@ -71,7 +71,7 @@ async def test_list_is_newest_first(tmp_path: Path) -> None:
 
 
 async def test_load_and_delete_unknown_run(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "runs.sqlite3")
+    store = await SQLiteStore.open(tmp_path / "runs.sqlite3")
     report = sample_report()
     await store.save(report)
     await store.delete(report.run_id)
@@ -84,7 +84,7 @@ async def test_load_and_delete_unknown_run(tmp_path: Path) -> None:
 
 
 async def test_closed_store_raises_store_error(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "runs.sqlite3")
+    store = await SQLiteStore.open(tmp_path / "runs.sqlite3")
     await store.aclose()
     await store.aclose()
     with pytest.raises(StoreError):
@@ -93,12 +93,12 @@ async def test_closed_store_raises_store_error(tmp_path: Path) -> None:
 
 async def test_twenty_runs_saving_at_once_through_four_connections(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    stores = [await Store.open(path) for _ in range(4)]
+    stores = [await SQLiteStore.open(path) for _ in range(4)]
     reports = await anyio.to_thread.run_sync(
         lambda: [sample_report(f"https://site{n}.test/") for n in range(20)]
     )
 
-    async def run(store: Store, report: Report) -> None:
+    async def run(store: SQLiteStore, report: Report) -> None:
         for stage in StageName:  # a save after every stage, as the pipeline does
             report.stages[stage].count += 1
             await store.save(report)  # returns once the report is serialised and written
@@ -121,7 +121,7 @@ def _dead_pid() -> int:
 
 async def test_runs_of_a_dead_process_are_marked_interrupted(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     live = sample_report("https://live.test/", status="running")
     dead = sample_report("https://dead.test/", status="running")
     dead.finished_at = None
@@ -138,7 +138,7 @@ async def test_runs_of_a_dead_process_are_marked_interrupted(tmp_path: Path) -> 
             (pid, process_token(os.getpid()), dead.run_id),
         )
 
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     by_id = {r.run_id: r for r in await store.list_runs()}
     assert by_id[live.run_id].status == "running"  # this process is alive: not stolen
     assert by_id[dead.run_id].status == "interrupted"
@@ -155,7 +155,7 @@ async def test_runs_of_a_dead_process_are_marked_interrupted(tmp_path: Path) -> 
 
 async def test_a_reused_pid_does_not_keep_a_run_alive(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     report = sample_report(status="running")
     await store.save(report)
     host, boot, _ = process_token().split("|")
@@ -168,19 +168,19 @@ async def test_a_reused_pid_does_not_keep_a_run_alive(tmp_path: Path) -> None:
 
 async def test_schema_version_and_newer_database_refused(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     await store.aclose()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="newer"):
-        await Store.open(path)
+        await SQLiteStore.open(path)
 
 
 async def test_damaged_report_raises_store_error(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     report = sample_report()
     await store.save(report)
     with sqlite3.connect(path) as db:
@@ -200,7 +200,7 @@ def test_no_secret_in_the_database(tmp_path: Path) -> None:
 
 async def test_damaged_running_report_is_still_marked(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     report = sample_report(status="running")
     await store.save(report)
     with sqlite3.connect(path) as db:
@@ -212,7 +212,7 @@ async def test_damaged_running_report_is_still_marked(tmp_path: Path) -> None:
 
 async def test_claim_takes_over_a_stopped_run_once(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     done = sample_report("https://done.test/")
     stopped = sample_report("https://stopped.test/", status="failed")
     await store.save(done)
@@ -225,7 +225,7 @@ async def test_claim_takes_over_a_stopped_run_once(tmp_path: Path) -> None:
     assert claimed == stopped
     [summary] = await store.list_runs(site="stopped.test")
     assert summary.status == "running"
-    other = await Store.open(path)  # another process's store sees a live owner: refused
+    other = await SQLiteStore.open(path)  # another process's store sees a live owner: refused
     with pytest.raises(RunNotResumable, match="still running"):
         await other.claim(stopped.run_id)
     await other.aclose()
@@ -234,7 +234,7 @@ async def test_claim_takes_over_a_stopped_run_once(tmp_path: Path) -> None:
 
 async def test_claim_of_a_dead_process_run_marks_it_interrupted(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     report = sample_report(status="running")
     report.stages[StageName.BRIEFS].status = "running"
     await store.save(report)
@@ -248,11 +248,11 @@ async def test_claim_of_a_dead_process_run_marks_it_interrupted(tmp_path: Path) 
 
 async def test_reopening_keeps_the_schema_and_the_runs(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     report = sample_report()
     await store.save(report)
     await store.aclose()
-    store = await Store.open(path)  # no migration is due: the data stays as it was
+    store = await SQLiteStore.open(path)  # no migration is due: the data stays as it was
     assert await store.load(report.run_id) == report
     await store.aclose()
     with sqlite3.connect(path) as db:
@@ -279,7 +279,7 @@ async def test_an_older_database_is_migrated_forward_keeping_its_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "runs.sqlite3"
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     report = sample_report()
     await store.save(report)
     await store.aclose()
@@ -289,7 +289,7 @@ async def test_an_older_database_is_migrated_forward_keeping_its_runs(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, add_notes])
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    store = await Store.open(path)
+    store = await SQLiteStore.open(path)
     assert await store.load(report.run_id) == report
     await store.save(sample_report("https://later.test/"))
     assert len(await store.list_runs()) == 2

@@ -8,8 +8,8 @@ import trafilatura
 from lxml import etree, html
 
 from research.models import Page
-from research.net.language import guess_language
 from research.net.urls import normalize_url
+from research.text.language import guess_language
 
 _REFRESH_URL = re.compile(r"""^\s*\d*\.?\d*\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']+)["']?""", re.I)
 _LANG = re.compile(r"^[a-zA-Z]{2,3}")

@@ -8,7 +8,7 @@ from research.errors import ResearchError
 from research.models import Competitor, Page, SiteAnalysis, StageName, host_of
 from research.pipeline.context import PipelineRun
 from research.pipeline.site import crawl_and_analyse
-from research.runtime.taskgroups import first_error
+from research.pipeline.taskgroups import first_error
 
 # How many competitor sites are crawled at once, and how many found ones are crawled at all.
 CRAWL_CONCURRENCY = 3

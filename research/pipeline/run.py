@@ -21,14 +21,14 @@ from research.models import (
     Topic,
     now,
 )
-from research.pipeline.briefs import run_brief_stage
+from research.pipeline.briefing import run_brief_stage
 from research.pipeline.competitors import analysed_sites, run_competitor_stage
 from research.pipeline.context import PipelineRun
 from research.pipeline.keywords import run_keyword_stage
 from research.pipeline.site import run_site_stage
+from research.pipeline.taskgroups import first_error
 from research.pipeline.topics import run_topic_stage
 from research.progress import RunTracker
-from research.runtime.taskgroups import first_error
 from research.services import Services
 
 log = logging.getLogger("research.pipeline")

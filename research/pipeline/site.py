@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import anyio
 
-from research.engines.keyphrases import analyse_site
 from research.models import Page, PageIssue, SiteAnalysis, StageName, host_of
 from research.net.crawl import crawl_site
 from research.pipeline.context import PipelineRun
+from research.text.keyphrases import analyse_site
 
 
 async def crawl_and_analyse(

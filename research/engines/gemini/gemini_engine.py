@@ -1,0 +1,532 @@
+"""GeminiEngine: stages 2-5 with Gemini (grounded, structured, streamed), falling back to the
+local engine with a visible warning when Gemini cannot do its part."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+from google.genai import types
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from research.config import Settings
+from research.engines.base import TextCallback
+from research.engines.gemini.client import (
+    GeminiClient,
+    SearchWithSchemaUnsupported,
+    response_text,
+)
+from research.engines.gemini.prompts import (
+    BriefDraft,
+    CompetitorList,
+    KeywordPlan,
+    TopicList,
+    brief_prompt,
+    brief_repair_prompt,
+    competitors_prompt,
+    keywords_prompt,
+    parse_brief,
+    repair_prompt,
+    strip_fences,
+    structure_prompt,
+    topics_prompt,
+)
+from research.engines.local import LocalEngine
+from research.errors import GeminiAuthError, GeminiBadResponse, GeminiError, ResearchError
+from research.models import (
+    Brief,
+    Competitor,
+    ContentGap,
+    Keyword,
+    KeywordResearch,
+    Page,
+    Passage,
+    SiteAnalysis,
+    Source,
+    Topic,
+    host_of,
+    normalize_start_url,
+)
+from research.net.fetch import Fetcher
+from research.progress import StageContext
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+BRIEF_SOURCE_PAGES = 8
+_DOMAIN_TITLE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
+_SEARCH = types.Tool(google_search=types.GoogleSearch())
+
+
+class GeminiEngine:
+    """The Gemini engine; one per key, shared by every run in the process."""
+
+    name = "gemini"
+
+    def __init__(
+        self,
+        settings: Settings,
+        fetcher: Fetcher,
+        local: LocalEngine,
+        api_key: SecretStr | None = None,
+        calls: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else settings.gemini_api_key
+        if key is None or not key.get_secret_value().strip():
+            raise GeminiAuthError("No Gemini key is configured; add one in Settings.")
+        self.settings = settings
+        self.fetcher = fetcher
+        self.local = local
+        self.client = GeminiClient(settings, key, calls)
+        self._threads = anyio.CapacityLimiter(2)
+        self._resolve_limiter = anyio.CapacityLimiter(max(1, settings.gemini_resolve_concurrency))
+        # Models that answered 400 to google_search + response schema in one call.
+        self._no_search_with_schema: set[str] = set()
+
+    async def aclose(self) -> None:
+        """Close the Gemini client."""
+        await self.client.aclose()
+
+    async def retire(self) -> None:
+        """Let go of the Gemini client's connections once runs still using it are done with it."""
+        await self.client.retire()
+
+    # -- the Engine protocol -------------------------------------------------------------------
+
+    async def find_competitors(
+        self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
+    ) -> list[Competitor]:
+        """Return competitors found with Google Search grounding, beyond the known URLs."""
+
+        async def gemini() -> list[Competitor]:
+            ideas, response = await self._grounded_structured(
+                ctx, competitors_prompt(site, known, limit), CompetitorList, "a competitor list"
+            )
+            sources = await self._grounded_sources(ctx, response)
+            found = _competitors(ideas, site, known, limit, sources)
+            ctx.info(
+                f"Gemini found {len(found)} competitor{'s' * (len(found) != 1)} with Google "
+                f"Search ({len(sources)} source{'s' * (len(sources) != 1)})."
+            )
+            return found
+
+        return await self._or_local(
+            ctx,
+            "find competitors",
+            gemini,
+            lambda: self.local.find_competitors(ctx, site, known, limit),
+        )
+
+    async def expand_keywords(
+        self, ctx: StageContext, site: SiteAnalysis, competitors: list[SiteAnalysis]
+    ) -> KeywordResearch:
+        """Return Gemini's ranked keywords and content gaps, with coverage counted on the crawl."""
+
+        async def gemini() -> KeywordResearch:
+            plan = await self._structured(ctx, keywords_prompt(site, competitors), KeywordPlan)
+            if not plan.keywords:
+                raise GeminiBadResponse("Gemini listed no keywords.")
+            research = await anyio.to_thread.run_sync(
+                _keyword_research, plan, site, competitors, limiter=self._threads
+            )
+            ctx.info(
+                f"Gemini ranked {len(research.keywords)} keywords and found "
+                f"{len(research.gaps)} content gaps."
+            )
+            return research
+
+        return await self._or_local(
+            ctx,
+            "rank keywords",
+            gemini,
+            lambda: self.local.expand_keywords(ctx, site, competitors),
+        )
+
+    async def propose_topics(
+        self,
+        ctx: StageContext,
+        site: SiteAnalysis,
+        competitors: list[SiteAnalysis],
+        research: KeywordResearch,
+    ) -> list[Topic]:
+        """Return Gemini's topic ideas, best first."""
+
+        async def gemini() -> list[Topic]:
+            prompt = topics_prompt(
+                site,
+                [k.keyword for k in research.keywords[:40]],
+                [g.keyword for g in research.gaps[:40]],
+                [c.domain for c in competitors],
+            )
+            topics = _topics(await self._structured(ctx, prompt, TopicList), research)
+            if not topics:
+                raise GeminiBadResponse("Gemini proposed no topics.")
+            ctx.info(f"Gemini proposed {len(topics)} topics.")
+            return topics
+
+        return await self._or_local(
+            ctx,
+            "propose topics",
+            gemini,
+            lambda: self.local.propose_topics(ctx, site, competitors, research),
+        )
+
+    async def write_brief(
+        self,
+        ctx: StageContext,
+        topic: Topic,
+        site: SiteAnalysis,
+        competitors: list[SiteAnalysis],
+        on_text: TextCallback | None = None,
+    ) -> Brief:
+        """Return a brief streamed from Gemini, citing crawled pages and grounded sources."""
+
+        async def gemini() -> Brief:
+            pages = await anyio.to_thread.run_sync(
+                _pages_for, topic, [site, *competitors], limiter=self._threads
+            )
+            if not pages:
+                raise GeminiBadResponse("There are no crawled pages to cite for this topic.")
+            config = types.GenerateContentConfig(tools=[_SEARCH])
+            text, chunks = await self.client.stream(
+                brief_prompt(topic, pages), config, on_text, note=ctx.info
+            )
+            if chunks:
+                self._record_usage(ctx, chunks[-1])
+            if not text.strip():
+                # Raises GeminiBadResponse saying why: a blocked prompt or an empty answer.
+                response_text(chunks[-1] if chunks else types.GenerateContentResponse())
+            try:
+                draft = parse_brief(text, len(pages))
+            except ValidationError:
+                ctx.info(f"Brief for {topic.title!r} was not in the expected format; restating it.")
+                draft = await self._structured(
+                    ctx, brief_repair_prompt(text, len(pages)), BriefDraft, repair=False
+                )
+            grounded = await self._grounded_sources(ctx, *chunks)
+            return _brief(topic, draft, pages, grounded, text)
+
+        return await self._or_local(
+            ctx,
+            f"write the brief for {topic.title!r}",
+            gemini,
+            lambda: self.local.write_brief(ctx, topic, site, competitors, on_text),
+        )
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    async def _or_local(
+        self,
+        ctx: StageContext,
+        task: str,
+        gemini: Callable[[], Awaitable[R]],
+        local: Callable[[], Awaitable[R]],
+    ) -> R:
+        """Run the Gemini path; on a Gemini failure other than a refused key, run the local one."""
+        try:
+            return await gemini()
+        except GeminiAuthError:
+            raise
+        except GeminiError as exc:
+            ctx.warn(f"Gemini could not {task}: {exc.message} The local engine did it instead.")
+            return await local()
+
+    def _record_usage(self, ctx: StageContext, response: types.GenerateContentResponse) -> None:
+        meta = response.usage_metadata
+        if meta is None:
+            return
+        prompt = meta.prompt_token_count or 0
+        output = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
+        ctx.usage(self.name, prompt, output, self._cost(prompt, output))
+
+    def _cost(self, input_tokens: int, output_tokens: int) -> float:
+        """Estimate a call's cost in USD from the price table (longest matching model prefix)."""
+        model = self.client.model
+        matches = [p for p in self.settings.gemini_prices if model.startswith(p)]
+        if not matches:
+            return 0.0
+        price_in, price_out = self.settings.gemini_prices[max(matches, key=len)]
+        return (input_tokens * price_in + output_tokens * price_out) / 1_000_000
+
+    async def _structured(
+        self, ctx: StageContext, prompt: str, schema: type[T], *, repair: bool = True
+    ) -> T:
+        """Return the model's answer validated as `schema`, after one repair request if needed."""
+        value, _ = await self._structured_call(ctx, prompt, schema, repair=repair)
+        return value
+
+    async def _structured_call(
+        self,
+        ctx: StageContext,
+        prompt: str,
+        schema: type[T],
+        *,
+        tools: list[types.Tool] | None = None,
+        repair: bool = True,
+    ) -> tuple[T, types.GenerateContentResponse]:
+        config = types.GenerateContentConfig(
+            response_mime_type="application/json", response_schema=schema, tools=tools
+        )
+        response = await self.client.generate(prompt, config, note=ctx.info)
+        self._record_usage(ctx, response)
+        text = response_text(response)
+        try:
+            return schema.model_validate_json(strip_fences(text)), response
+        except ValidationError as exc:
+            if not repair:
+                raise GeminiBadResponse(
+                    "Gemini's answer did not have the expected shape."
+                ) from None
+            ctx.info("Gemini's answer did not have the expected shape; asking it to repair it.")
+            plain = types.GenerateContentConfig(
+                response_mime_type="application/json", response_schema=schema
+            )
+            fixed = await self.client.generate(repair_prompt(text, exc), plain, note=ctx.info)
+            self._record_usage(ctx, fixed)
+            try:
+                return schema.model_validate_json(strip_fences(response_text(fixed))), response
+            except ValidationError:
+                raise GeminiBadResponse(
+                    "Gemini's answer did not have the expected shape, even after a repair request."
+                ) from None
+
+    async def _grounded_structured(
+        self, ctx: StageContext, prompt: str, schema: type[T], what: str
+    ) -> tuple[T, types.GenerateContentResponse]:
+        """Return a Search-grounded answer as `schema`; two calls for models that need them."""
+        model = self.client.model
+        if model not in self._no_search_with_schema:
+            try:
+                return await self._structured_call(ctx, prompt, schema, tools=[_SEARCH])
+            except SearchWithSchemaUnsupported:
+                self._no_search_with_schema.add(model)
+                ctx.info(f"{model} cannot ground and structure in one call; using two calls.")
+        grounded = await self.client.generate(
+            prompt, types.GenerateContentConfig(tools=[_SEARCH]), note=ctx.info
+        )
+        self._record_usage(ctx, grounded)
+        value = await self._structured(ctx, structure_prompt(response_text(grounded), what), schema)
+        return value, grounded
+
+    # -- grounding sources ---------------------------------------------------------------------
+
+    async def _grounded_sources(
+        self, ctx: StageContext, *responses: types.GenerateContentResponse
+    ) -> list[Source]:
+        """Return the grounding chunks as sources, redirect links resolved to final URLs."""
+        found: dict[str, str] = {}
+        for response in responses:
+            for candidate in response.candidates or []:
+                meta = candidate.grounding_metadata
+                for chunk in (meta.grounding_chunks if meta else None) or []:
+                    if chunk.web and chunk.web.uri and chunk.web.uri not in found:
+                        found[chunk.web.uri] = chunk.web.title or ""
+        if not found:
+            return []
+        links = list(found.items())
+        resolved: list[Source] = [_unresolved(uri, title) for uri, title in links]
+        allow_private = self.settings.allow_private_hosts or ctx.tracker.request.allow_private_hosts
+
+        async def resolve(index: int, uri: str, title: str) -> None:
+            async with self._resolve_limiter:
+                try:
+                    # Only the final URL matters: fetch_resource skips decoding the page.
+                    page = await self.fetcher.fetch_resource(uri, allow_private=allow_private)
+                except ResearchError:
+                    return
+            resolved[index] = Source(url=page.final_url, title=title or host_of(page.final_url))
+
+        with anyio.move_on_after(self.settings.gemini_resolve_timeout) as scope:
+            async with anyio.create_task_group() as group:
+                for index, (uri, title) in enumerate(links):
+                    group.start_soon(resolve, index, uri, title)
+        if scope.cancelled_caught:
+            ctx.info("Some source links were not resolved in time; their titles are kept.")
+        unique: dict[str, Source] = {}
+        for source in resolved:
+            unique.setdefault(source.url, source)
+        return list(unique.values())
+
+
+def _unresolved(uri: str, title: str) -> Source:
+    """A source whose redirect link could not be followed: the title, and the best URL we have."""
+    if _DOMAIN_TITLE.match(title):
+        return Source(url=f"https://{title.lower()}/", title=title)
+    return Source(url=uri, title=title)
+
+
+def _competitors(
+    ideas: CompetitorList,
+    site: SiteAnalysis,
+    known: list[str],
+    limit: int,
+    sources: list[Source],
+) -> list[Competitor]:
+    """Turn the model's competitor ideas into new, valid, distinct competitors."""
+    taken = {host_of(site.url), site.domain.lower(), *(host_of(url) for url in known)}
+    by_domain: dict[str, Source] = {}
+    for source in sources:
+        by_domain.setdefault(host_of(source.url), source)
+    competitors: list[Competitor] = []
+    for idea in ideas.competitors:
+        try:
+            url = normalize_start_url(idea.url)
+        except ResearchError:
+            continue
+        domain = host_of(url)
+        if domain in taken:
+            continue
+        taken.add(domain)
+        reason = idea.reason.strip()
+        if (grounded := by_domain.get(domain)) is not None:
+            reason += f" (Google Search: {grounded.title or grounded.url})"
+        competitors.append(
+            Competitor(
+                url=url, domain=domain, name=idea.name.strip(), reason=reason, source="gemini"
+            )
+        )
+        if len(competitors) >= limit:
+            break
+    return competitors
+
+
+def _clamp(score: float) -> float:
+    return max(0.0, min(1.0, float(score)))
+
+
+def _pages_with(phrase: str, site: SiteAnalysis) -> list[str]:
+    """URLs of the site's pages that mention `phrase` (case-insensitive)."""
+    needle = phrase.lower()
+    return [
+        page.url
+        for page in site.pages
+        if needle in page.text.lower() or needle in page.title.lower()
+    ]
+
+
+def _keyword_research(
+    plan: KeywordPlan, site: SiteAnalysis, competitors: list[SiteAnalysis]
+) -> KeywordResearch:
+    """Turn the model's plan into keywords and gaps with coverage counted on the crawled pages."""
+    keywords: list[Keyword] = []
+    seen: set[str] = set()
+    for idea in sorted(plan.keywords, key=lambda k: k.score, reverse=True):
+        phrase = idea.keyword.strip()
+        if not phrase or phrase.lower() in seen:
+            continue
+        seen.add(phrase.lower())
+        keywords.append(
+            Keyword(
+                keyword=phrase,
+                score=_clamp(idea.score),
+                site_pages=len(_pages_with(phrase, site)),
+                competitor_pages=sum(len(_pages_with(phrase, c)) for c in competitors),
+                source="gemini",
+            )
+        )
+    gaps: list[ContentGap] = []
+    seen.clear()
+    for gap in sorted(plan.gaps, key=lambda g: g.score, reverse=True):
+        phrase = gap.keyword.strip()
+        if not phrase or phrase.lower() in seen:
+            continue
+        seen.add(phrase.lower())
+        covering = {c.domain: _pages_with(phrase, c) for c in competitors}
+        named = {host_of(_normalized_or_empty(d)) or d.lower() for d in gap.competitors}
+        domains = [d for d, urls in covering.items() if urls] or [
+            c.domain for c in competitors if c.domain.lower() in named
+        ]
+        evidence = [url for urls in covering.values() for url in urls]
+        gaps.append(
+            ContentGap(
+                keyword=phrase,
+                score=_clamp(gap.score),
+                competitors=domains,
+                competitor_pages=len(evidence),
+                evidence=evidence[:5],
+            )
+        )
+    return KeywordResearch(keywords=keywords, gaps=gaps)
+
+
+def _normalized_or_empty(value: str) -> str:
+    """Return the normalised URL for a domain or URL the model gave, or '' when it is not one."""
+    try:
+        return normalize_start_url(value)
+    except ResearchError:
+        return ""
+
+
+def _topics(ideas: TopicList, research: KeywordResearch) -> list[Topic]:
+    """Turn the model's topic ideas into topics with evidence from the gaps, best first."""
+    gaps = {gap.keyword.lower(): gap for gap in research.gaps}
+    topics: list[Topic] = []
+    seen: set[str] = set()
+    for idea in ideas.topics:
+        title = idea.title.strip()
+        if not title or title.lower() in seen:
+            continue
+        seen.add(title.lower())
+        matched = [gaps[k.lower()] for k in idea.keywords if k.lower() in gaps]
+        evidence = list(dict.fromkeys(url for gap in matched for url in gap.evidence))[:5]
+        covering = {domain for gap in matched for domain in gap.competitors}
+        topics.append(
+            Topic(
+                title=title,
+                keywords=[k.strip() for k in idea.keywords if k.strip()],
+                score=_clamp(idea.score),
+                reason=idea.reason.strip(),
+                evidence=evidence,
+                competitor_coverage=len(covering),
+            )
+        )
+    topics.sort(key=lambda t: t.score, reverse=True)
+    return topics
+
+
+def _pages_for(topic: Topic, sites: list[SiteAnalysis]) -> list[Page]:
+    """The crawled pages most relevant to `topic`, best first (the brief's numbered sources)."""
+    terms = {
+        w for phrase in [topic.title, *topic.keywords] for w in phrase.lower().split() if len(w) > 2
+    }
+    scored: list[tuple[int, int, Page]] = []
+    order = 0
+    for site in sites:
+        for page in site.pages:
+            if not page.text.strip():
+                continue
+            body = f"{page.title} {page.text}".lower()
+            hits = sum(body.count(term) for term in terms)
+            scored.append((hits, -order, page))
+            order += 1
+    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [page for hits, _, page in scored[:BRIEF_SOURCE_PAGES]]
+
+
+def _brief(
+    topic: Topic, draft: BriefDraft, pages: list[Page], grounded: list[Source], text: str
+) -> Brief:
+    """Assemble a Brief whose passages cite crawled pages and whose sources add grounded ones."""
+    passages = [
+        Passage(text=p.text, url=pages[p.source - 1].url, title=pages[p.source - 1].title)
+        for p in draft.passages
+        if 1 <= p.source <= len(pages)
+    ]
+    if not passages:
+        raise GeminiBadResponse("Gemini's brief cited none of the crawled pages.")
+    sources: dict[str, Source] = {}
+    for passage in passages:
+        sources.setdefault(passage.url, Source(url=passage.url, title=passage.title))
+    for source in grounded:
+        sources.setdefault(source.url, source)
+    return Brief(
+        topic=topic.title,
+        summary=draft.summary.strip(),
+        outline=[item.strip() for item in draft.outline if item.strip()],
+        questions=[q.strip() for q in draft.questions if q.strip()],
+        passages=passages,
+        sources=list(sources.values()),
+        text=text,
+    )

@@ -1,0 +1,143 @@
+"""LocalEngine: the offline default engine (phrase statistics, clustering, extractive briefs)."""
+
+from __future__ import annotations
+
+import anyio
+
+from research.engines.base import TextCallback
+from research.engines.local.briefs import write
+from research.engines.local.clustering import propose
+from research.engines.local.gaps import find_gaps, keyword_research, thinly_covered, under_covered
+from research.models import (
+    Brief,
+    Competitor,
+    KeywordResearch,
+    SiteAnalysis,
+    Topic,
+    host_of,
+)
+from research.progress import StageContext
+from research.text.keyphrases import OutboundLink, outbound_links
+from research.text.phrases import SitePhrases, site_phrases
+
+
+class LocalEngine:
+    """Finds gaps, topics and briefs from crawled pages alone: no key, no downloads."""
+
+    name = "local"
+
+    def __init__(self, threads: anyio.CapacityLimiter) -> None:
+        self._threads = threads
+
+    async def find_competitors(
+        self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
+    ) -> list[Competitor]:
+        """Return candidate competitors from the site's outbound links (not crawled here)."""
+        found = await anyio.to_thread.run_sync(
+            linked_competitors, site, known, limit, limiter=self._threads
+        )
+        ctx.info(
+            f"The local engine found {len(found)} candidate competitor"
+            f"{'s' if len(found) != 1 else ''} in your site's outbound links; finding competitors "
+            "beyond the sites you link to needs Gemini (add a Gemini API key in Settings)."
+        )
+        return found
+
+    async def expand_keywords(
+        self, ctx: StageContext, site: SiteAnalysis, competitors: list[SiteAnalysis]
+    ) -> KeywordResearch:
+        """Return the site's ranked keywords and the gaps its competitors cover."""
+
+        def work() -> KeywordResearch:
+            return keyword_research(
+                site_phrases_of(site), [site_phrases_of(c) for c in competitors]
+            )
+
+        research = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        if not competitors:
+            ctx.warn(
+                "No competitor was analysed, so there are no content gaps; add competitor URLs "
+                "to compare your site with theirs."
+            )
+        ctx.info(
+            f"{len(research.keywords)} keywords ranked for {site.domain}; "
+            f"{len(research.gaps)} gaps found across {len(competitors)} "
+            f"competitor{'s' if len(competitors) != 1 else ''}."
+        )
+        return research
+
+    async def propose_topics(
+        self,
+        ctx: StageContext,
+        site: SiteAnalysis,
+        competitors: list[SiteAnalysis],
+        research: KeywordResearch,
+    ) -> list[Topic]:
+        """Return topic ideas clustered from the gaps, best first."""
+
+        def work() -> list[Topic]:
+            own = site_phrases_of(site)
+            others = [site_phrases_of(c) for c in competitors]
+            # The same pages give the same gaps as `research` (or, after another engine's
+            # research, the local view of them); topics keep the variants the gap list merges.
+            gaps = find_gaps(own, others)
+            return propose(own, others, gaps or under_covered(own) or thinly_covered(own))
+
+        topics = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        if research.gaps:
+            ctx.info(f"{len(topics)} topic ideas from {len(research.gaps)} gaps.")
+        else:
+            ctx.info(
+                f"{len(topics)} topic ideas from subjects your site mentions in passing or "
+                "treats on only one or two pages (no competitor gaps to work from)."
+            )
+        return topics
+
+    async def write_brief(
+        self,
+        ctx: StageContext,
+        topic: Topic,
+        site: SiteAnalysis,
+        competitors: list[SiteAnalysis],
+        on_text: TextCallback | None = None,
+    ) -> Brief:
+        """Return an extractive brief for the topic citing crawled pages."""
+
+        def work() -> Brief:
+            return write(topic, site_phrases_of(site), [site_phrases_of(c) for c in competitors])
+
+        brief = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        if on_text is not None:
+            on_text(brief.text)
+        if len(brief.passages) < 3:
+            ctx.warn(f"Only {len(brief.passages)} passages found for {topic.title!r}.")
+        return brief
+
+
+def site_phrases_of(site: SiteAnalysis) -> SitePhrases:
+    """Return the phrase statistics of an analysed site (blocking; call in a worker thread)."""
+    return site_phrases(site.domain, site.pages)
+
+
+def linked_competitors(site: SiteAnalysis, known: list[str], limit: int) -> list[Competitor]:
+    """Return the sites the site links to most as competitor candidates, except `known` ones."""
+    taken = {host_of(url) for url in known} | {site.domain}
+    links = {link.domain: link for link in outbound_links(site.domain, site.pages)}
+    found: list[Competitor] = []
+    for domain in site.outbound_domains:
+        if domain in taken or len(found) >= limit:
+            continue
+        link = links.get(domain, OutboundLink(domain, 0, "https"))
+        plural = "s" if link.pages != 1 else ""
+        found.append(
+            Competitor(
+                url=f"{link.scheme}://{domain}/",
+                domain=domain,
+                name=domain,
+                reason=f"Your site links to it from {link.pages} page{plural}."
+                if link.pages
+                else "Your site links to it.",
+                source="outbound_link",
+            )
+        )
+    return found

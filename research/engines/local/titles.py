@@ -1,0 +1,184 @@
+"""Human titles for topic ideas ("How to X", "X vs Y: when to use which", "X explained")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from research.text.phrases import phrase_key
+
+_VERSUS = re.compile(r"^(.+?)\s+(?:vs|versus|v)\s+(.+)$")
+_CHOICE = {
+    lang: re.compile(rf"^(.+?)\s+(?:vs\.?|versus|{word})\s+(.+)$", re.IGNORECASE)
+    for lang, word in (("en", "or"), ("de", "oder"), ("fr", "ou"), ("es", "o"))
+}
+
+# (question or instruction openers seen in headings, template wording) per language.
+_HOW = {
+    "en": ("how to ", "how do you ", "how do i "),
+    "de": ("wie man ", "wie sie ", "wie du ", "so gelingt ", "so klappt "),
+    "fr": ("comment ",),
+    "es": ("cómo ", "como "),
+}
+# French and Spanish templates avoid participles that would have to agree with the subject.
+_TEMPLATES = {
+    "en": {
+        "versus": "{a} vs {b}: when to use which",
+        "explained_more": "{main} explained: {k2} and {k3}",
+        "explained_pair": "{main} explained: what to know about {k2}",
+        "explained": "{main} explained",
+        "mistakes": "{main}: common mistakes and how to avoid them",
+        "tips": "{main} that actually work",
+        "tools": "The best {main} compared",
+        "cost": "{main}: what it costs and why",
+    },
+    "de": {
+        "versus": "{a} oder {b}: was wann passt",
+        "explained_more": "{main} erklärt: {k2} und {k3}",
+        "explained_pair": "{main} erklärt: was Sie über {k2} wissen sollten",
+        "explained": "{main} einfach erklärt",
+        "mistakes": "{main}: häufige Fehler und wie Sie sie vermeiden",
+        "tips": "{main}: Tipps, die wirklich helfen",
+        "tools": "{main} im Vergleich",
+        "cost": "{main}: was es kostet und warum",
+    },
+    "fr": {
+        "versus": "{a} ou {b} : lequel choisir et quand",
+        "explained_more": "{main} : le guide pratique, de {k2} à {k3}",
+        "explained_pair": "{main} : le guide pratique, et ce qu'il faut savoir sur {k2}",
+        "explained": "{main} : le guide pratique",
+        "mistakes": "{main} : les erreurs courantes et comment les éviter",
+        "tips": "{main} : des conseils qui marchent vraiment",
+        "tools": "{main} : le comparatif",
+        "cost": "{main} : combien ça coûte et pourquoi",
+    },
+    "es": {
+        "versus": "{a} o {b}: cuándo usar cada uno",
+        "explained_more": "{main}: guía práctica sobre {k2} y {k3}",
+        "explained_pair": "{main}: guía práctica y lo que debes saber sobre {k2}",
+        "explained": "{main}: guía práctica",
+        "mistakes": "{main}: errores comunes y cómo evitarlos",
+        "tips": "{main}: consejos que funcionan de verdad",
+        "tools": "{main}: comparativa",
+        "cost": "{main}: cuánto cuesta y por qué",
+    },
+}
+_KINDS = {
+    "mistakes": ("mistakes", "mistake", "errors", "fehler", "erreurs", "errores"),
+    "tips": ("tips", "tricks", "hacks", "tipps", "conseils", "consejos", "trucos"),
+    "tools": ("tools", "software", "apps", "plugins", "werkzeuge", "outils", "herramientas"),
+    "cost": ("cost", "costs", "price", "prices", "pricing", "kosten", "preis", "prix", "precio"),
+}
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+# The site already has a page on the subject, so the title must not promise the same article
+# again ("X: the complete guide" beside "X explained"); it names the next step.
+_DEEPER = {
+    "en": "{}: beyond the basics",
+    "de": "{} für Fortgeschrittene",
+    "fr": "{} : aller plus loin",
+    "es": "{}: más allá de lo básico",
+}
+
+
+def deeper_title(label: str, lang: str | None) -> str:
+    """Return the title of a follow-up piece that goes further than the site's own page."""
+    return _DEEPER.get(lang or "en", _DEEPER["en"]).format(_cap(label))
+
+
+def topic_title(
+    main: str,
+    companions: Sequence[str],
+    related: Sequence[str],
+    headings: Sequence[str],
+    language: str,
+) -> str:
+    """Return a title a writer would use for a topic led by `main`.
+
+    `companions` are phrases worth naming next to it, `related` all the topic's phrases, and
+    `headings` the titles and headings of its evidence pages, best page first.
+    """
+    lang = language if language in _TEMPLATES else "en"
+    words = _TEMPLATES[lang]
+    keys = [f" {phrase_key(k, lang)} " for k in related]
+    for keyword in [main, *companions]:
+        match = _VERSUS.match(keyword)
+        if match:
+            return _cap(words["versus"].format(a=match.group(1), b=match.group(2)))
+    pair = _versus_heading(keys, headings, lang)
+    if pair:
+        return _cap(words["versus"].format(a=pair[0], b=pair[1]))
+    how = _how_heading([f" {phrase_key(k, lang)} " for k in (main, *companions)], headings, lang)
+    if how:
+        return how
+    last = main.split()[-1]
+    for kind, markers in _KINDS.items():
+        if last in markers:
+            return _cap(words[kind].format(main=main))
+    others = list(companions)
+    if len(others) >= 2:
+        return _cap(words["explained_more"].format(main=main, k2=others[0], k3=others[1]))
+    if others:
+        return _cap(words["explained_pair"].format(main=main, k2=others[0]))
+    return _cap(words["explained"].format(main=main))
+
+
+def _names(keys: Sequence[str], text: str, lang: str) -> bool:
+    padded = f" {phrase_key(text, lang)} "
+    return any(key in padded for key in keys)
+
+
+def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str:
+    """A "How to ..." heading from the evidence pages that names one of the phrases.
+
+    English headings that open with a known gerund ("Setting up DMARC") are turned into one
+    ("How to set up DMARC").
+    """
+    openers = _HOW.get(lang, ())
+    for heading in headings:
+        text = " ".join(heading.split()).split(":")[0].rstrip("?!.")
+        if len(text) > 80 or not _names(keys, text, lang):
+            continue
+        if text.lower().startswith(openers):
+            return _cap(text)
+        first, _, rest = text.partition(" ")
+        if lang == "en" and rest and first.lower() in _GERUNDS:
+            return f"How to {_GERUNDS[first.lower()]} {rest}"
+    return ""
+
+
+# Verbs whose "-ing" form opens instruction headings, for turning them into "How to ..." titles.
+_GERUND_VERBS = (
+    "add bake brew build calculate choose clean compare create descale feed find fix froth "
+    "grind grow improve keep make manage measure plan pour prepare pull reduce remove run "
+    "scale set shape start steam store test track use warm write"
+).split()
+_DOUBLED = ("plan", "run", "set")  # short verbs that double their last letter: "setting"
+
+
+def _gerund(verb: str) -> str:
+    if verb.endswith("e"):
+        return verb[:-1] + "ing"
+    return verb + (verb[-1] if verb in _DOUBLED else "") + "ing"
+
+
+_GERUNDS = {_gerund(verb): verb for verb in _GERUND_VERBS}
+
+
+def _versus_heading(
+    keys: Sequence[str], headings: Sequence[str], lang: str
+) -> tuple[str, str] | None:
+    """Two of the topic's phrases set against each other in a heading ("Backstahl oder Stein?")."""
+    pattern = _CHOICE.get(lang, _CHOICE["en"])
+    for heading in headings:
+        text = " ".join(heading.split()).split(":")[0].rstrip("?!.")
+        match = pattern.match(text)
+        if match and len(text) <= 80:
+            a, b = match.group(1).strip(), match.group(2).strip()
+            if _names(keys, a, lang) and _names(keys, b, lang):
+                return a, b
+    return None

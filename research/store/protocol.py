@@ -1,0 +1,47 @@
+"""RunStore: what every run-history backend offers, and the waits callers allow it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from research.models import Report, RunSummary
+
+# How long a backend may wait for a lock held by another process before it gives up.
+BUSY_SECONDS = 30.0
+# How long a thread outside the loop waits for one store call: longer than the backend's own
+# lock wait, so a busy history answers with the store's sentence, not the caller's timeout.
+WAIT_SECONDS = BUSY_SECONDS + 30
+
+
+class RunStore(Protocol):
+    """The run history: save, load, list, delete and claim reports; every call off the loop."""
+
+    async def save(self, report: Report) -> None:
+        """Insert or replace a run's whole report; pass a snapshot nobody changes meanwhile."""
+        ...
+
+    async def load(self, run_id: str) -> Report:
+        """Return the saved report of a run, or raise RunNotFound."""
+        ...
+
+    async def list_runs(
+        self, *, site: str | None = None, status: str | None = None, limit: int = 200
+    ) -> list[RunSummary]:
+        """Return summaries of saved runs, newest first, optionally for one site or status."""
+        ...
+
+    async def delete(self, run_id: str) -> None:
+        """Delete a saved run, or raise RunNotFound."""
+        ...
+
+    async def claim(self, run_id: str) -> Report:
+        """Take over a resumable run for this process and return its report."""
+        ...
+
+    async def mark_interrupted(self) -> list[str]:
+        """Mark runs whose owner is gone as interrupted; return their ids."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the backend's connections; later calls raise StoreError."""
+        ...

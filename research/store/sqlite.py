@@ -1,0 +1,404 @@
+"""SQLiteStore: the embedded run history (WAL, versioned schema), used from the loop, worked off it.
+
+Every SQLite call runs in a worker thread behind the store's own one-slot limiter, so calls
+from many concurrent runs are serialised in this process; WAL plus a busy timeout and
+`BEGIN IMMEDIATE` writes let several processes (dashboard, CLI) share one file.
+
+Each saved run records the process that owns it (pid and a token naming that process
+instance). When a store opens, runs still `pending`/`running` whose owner is gone are marked
+`interrupted`, keeping every stage they had completed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+from pydantic import ValidationError
+
+from research.errors import RunNotFound, RunNotResumable, StoreError
+from research.models import ACTIVE_STATUSES, ProgressEvent, Report, RunSummary, host_of, now
+from research.store.protocol import BUSY_SECONDS
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = int(BUSY_SECONDS * 1000)
+
+
+def _migrate_1(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            site TEXT NOT NULL,
+            domain TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            duration_seconds REAL,
+            topic_count INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            owner_pid INTEGER NOT NULL,
+            owner_token TEXT NOT NULL,
+            report TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX runs_started ON runs (started_at DESC)")
+    db.execute("CREATE INDEX runs_domain ON runs (domain, started_at DESC)")
+    db.execute("CREATE INDEX runs_status ON runs (status)")
+
+
+# Forward migrations: MIGRATIONS[i] brings a database from version i to i + 1.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _process_start_ticks(pid: int) -> str | None:
+    """Return the start time of a process (Linux clock ticks since boot), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses; fields after it are plain.
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def process_token(pid: int | None = None) -> str:
+    """Return a token naming one process instance: host, boot and start time."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}|{_boot_id()}|{_process_start_ticks(pid) or ''}"
+
+
+def _owner_alive(pid: int, token: str) -> bool:
+    """Whether the process that saved a run (pid + token) is still running."""
+    host, boot, ticks = [*token.split("|"), "", "", ""][:3]
+    if host != socket.gethostname():
+        return True  # another machine's process: we cannot tell, so never steal its runs
+    if boot and boot != _boot_id():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    current = _process_start_ticks(pid)
+    return not (ticks and current is not None and current != ticks)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def _interrupt(report: Report, at: datetime) -> Report:
+    """Return the report of a run whose process died, marked interrupted."""
+    report.status = "interrupted"
+    report.finished_at = report.finished_at or at
+    for state in report.stages.values():
+        if state.status == "running":
+            state.status = "cancelled"
+            state.finished_at = at
+            state.detail = "Interrupted: the process running it stopped."
+    report.log.append(
+        ProgressEvent(
+            at=at,
+            level="warning",
+            message="Run interrupted: the process running it stopped; it can be resumed.",
+        )
+    )
+    return report
+
+
+def _interrupted_row(run_id: str, payload: str) -> tuple[object, ...]:
+    """Return (finished_at, duration, updated_at, report, run_id) for marking a run interrupted."""
+    at = now()
+    try:
+        report = _interrupt(_parse_report(run_id, payload), at)
+    except StoreError:  # a damaged report still gets its status corrected
+        return (None, None, _iso(at), payload, run_id)
+    return (
+        _iso(report.finished_at),
+        report.duration_seconds,
+        _iso(at),
+        report.model_dump_json(),
+        run_id,
+    )
+
+
+class SQLiteStore:
+    """The run history: save, load, list and delete reports; every call off the loop."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection, token: str) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = db
+        self._limiter = anyio.CapacityLimiter(1)
+        self._pid = os.getpid()
+        self._token = token
+
+    @classmethod
+    async def open(cls, path: Path) -> SQLiteStore:
+        """Open (creating if needed) the history at `path` and mark dead processes' runs."""
+        db, token = await anyio.to_thread.run_sync(lambda: (cls._connect(path), process_token()))
+        store = cls(path, db, token)
+        await store.mark_interrupted()
+        return store
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        path = Path(path).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            db = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"The run history at {path} could not be opened: {exc}.") from exc
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            _upgrade(db, path)
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(f"The run history at {path} could not be opened: {exc}.") from exc
+        except StoreError:
+            db.close()
+            raise
+        return db
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` with the connection in a worker thread, one call at a time."""
+
+        def call() -> T:
+            if self._db is None:
+                raise StoreError("The run history is closed.")
+            try:
+                return work(self._db)
+            except sqlite3.Error as exc:
+                raise StoreError(f"The run history at {self.path} failed: {exc}.") from exc
+
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    async def save(self, report: Report) -> None:
+        """Insert or replace a run's whole report; pass a snapshot nobody changes meanwhile."""
+        pid, token = self._pid, self._token
+
+        def work(db: sqlite3.Connection) -> None:
+            payload = report.model_dump_json()
+            site = report.request.url
+            row = (
+                report.run_id,
+                site,
+                host_of(site),
+                _iso(report.started_at),
+                _iso(report.finished_at),
+                report.status,
+                report.engine,
+                report.duration_seconds,
+                len(report.topics),
+                _iso(now()),
+                pid,
+                token,
+                payload,
+            )
+            with _transaction(db):
+                db.execute(
+                    "INSERT OR REPLACE INTO runs (run_id, site, domain, started_at, finished_at,"
+                    " status, engine, duration_seconds, topic_count, updated_at, owner_pid,"
+                    " owner_token, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+
+        # A cancelled or failing run is saved from its cleanup path: the save must finish.
+        with anyio.CancelScope(shield=True):
+            await self._run(work)
+
+    async def load(self, run_id: str) -> Report:
+        """Return the saved report of a run, or raise RunNotFound."""
+
+        def work(db: sqlite3.Connection) -> str | None:
+            row = db.execute("SELECT report FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            return None if row is None else row[0]
+
+        payload = await self._run(work)
+        if payload is None:
+            raise RunNotFound(f"No saved run has the id {run_id!r}.")
+        return await anyio.to_thread.run_sync(_parse_report, run_id, payload)
+
+    async def list_runs(
+        self, *, site: str | None = None, status: str | None = None, limit: int = 200
+    ) -> list[RunSummary]:
+        """Return summaries of saved runs, newest first, optionally for one site or status."""
+        await self.mark_interrupted()
+        clauses: list[str] = []
+        params: list[object] = []
+        if site:
+            domain = host_of(site) if "://" in site else site.strip().lower().removeprefix("www.")
+            clauses.append("(site = ? OR domain = ?)")
+            params += [site.strip(), domain]
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = (
+            "SELECT run_id, site, domain, started_at, finished_at, status, engine,"
+            f" duration_seconds, topic_count FROM runs {where}"
+            " ORDER BY started_at DESC, run_id LIMIT ?"
+        )
+        params.append(max(0, limit))
+
+        def work(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+            return db.execute(query, params).fetchall()
+
+        rows = await self._run(work)
+        keys = list(RunSummary.model_fields)
+        return [RunSummary.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
+
+    async def delete(self, run_id: str) -> None:
+        """Delete a saved run, or raise RunNotFound."""
+
+        def work(db: sqlite3.Connection) -> int:
+            with _transaction(db):
+                deleted = db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount
+            return deleted
+
+        if await self._run(work) == 0:
+            raise RunNotFound(f"No saved run has the id {run_id!r}.")
+
+    async def claim(self, run_id: str) -> Report:
+        """Take over an interrupted, failed or cancelled run to resume it; return its report.
+
+        The claim is atomic across processes: the run is marked `running` and owned by this
+        process, so a second resume elsewhere raises RunNotResumable.
+        """
+        pid, token = self._pid, self._token
+
+        def work(db: sqlite3.Connection) -> Report | None:
+            with _transaction(db):
+                row = db.execute(
+                    "SELECT status, owner_pid, owner_token, report FROM runs WHERE run_id = ?",
+                    (run_id,),
+                ).fetchone()
+                if row is None:
+                    return None
+                status, owner_pid, owner_token, payload = row
+                if status == "completed":
+                    raise RunNotResumable(
+                        f"Run {run_id} has completed; there is nothing to resume."
+                    )
+                if status in ACTIVE_STATUSES and _owner_alive(owner_pid, owner_token):
+                    raise RunNotResumable(f"Run {run_id} is still running; it cannot be resumed.")
+                report = _parse_report(run_id, payload)
+                if report.status in ACTIVE_STATUSES:
+                    report = _interrupt(report, now())
+                db.execute(
+                    "UPDATE runs SET status = 'running', owner_pid = ?, owner_token = ?,"
+                    " updated_at = ? WHERE run_id = ?",
+                    (pid, token, _iso(now()), run_id),
+                )
+            return report
+
+        with anyio.CancelScope(shield=True):
+            report = await self._run(work)
+        if report is None:
+            raise RunNotFound(f"No saved run has the id {run_id!r}.")
+        return report
+
+    async def mark_interrupted(self) -> list[str]:
+        """Mark runs left pending/running by processes that no longer exist; return their ids."""
+
+        def work(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                "SELECT run_id, owner_pid, owner_token FROM runs WHERE status IN (?, ?)",
+                ACTIVE_STATUSES,
+            ).fetchall()
+            dead = [run_id for run_id, pid, token in rows if not _owner_alive(pid, token)]
+            marked: list[str] = []
+            for run_id in dead:
+                with _transaction(db):
+                    row = db.execute(
+                        "SELECT report FROM runs WHERE run_id = ? AND status IN (?, ?)",
+                        (run_id, *ACTIVE_STATUSES),
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    db.execute(
+                        "UPDATE runs SET status = 'interrupted',"
+                        " finished_at = COALESCE(?, finished_at),"
+                        " duration_seconds = COALESCE(?, duration_seconds),"
+                        " updated_at = ?, report = ? WHERE run_id = ?",
+                        _interrupted_row(run_id, row[0]),
+                    )
+                marked.append(run_id)
+            return marked
+
+        with anyio.CancelScope(shield=True):
+            marked = await self._run(work)
+        return marked
+
+    async def aclose(self) -> None:
+        """Close the database connection; later calls raise StoreError."""
+
+        def work(db: sqlite3.Connection) -> None:
+            db.close()
+
+        with anyio.CancelScope(shield=True):
+            if self._db is not None:
+                await self._run(work)
+                self._db = None
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """`BEGIN IMMEDIATE` ... COMMIT, or ROLLBACK on error (the connection is autocommit)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _upgrade(db: sqlite3.Connection, path: Path) -> None:
+    """Apply the forward migrations the database has not had yet."""
+    with _transaction(db):
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The run history at {path} is from a newer Research Lab; upgrade to open it."
+            )
+        for index in range(version, SCHEMA_VERSION):
+            MIGRATIONS[index](db)
+        if version != SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _parse_report(run_id: str, payload: str) -> Report:
+    try:
+        return Report.model_validate_json(payload)
+    except ValidationError as exc:
+        raise StoreError(f"The saved run {run_id!r} could not be read: it is damaged.") from exc

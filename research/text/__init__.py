@@ -1,0 +1,1 @@
+"""Text analysis below net/ and engines/: phrases, stop words, language, site keyphrases."""
