@@ -63,6 +63,7 @@ class DiscoveryRequest(BaseModel):
     engine: EngineName = "auto"
     allow_private_hosts: bool = False
     top_topics: int = Field(default=5, ge=1, le=20)
+    review: bool = False
 
     @field_validator("url")
     @classmethod
@@ -163,6 +164,18 @@ class KeywordResearch(BaseModel):
     gaps: list[ContentGap] = Field(default_factory=list)
 
 
+Intent = Literal["informational", "commercial", "transactional", "navigational"]
+TopicAction = Literal["new", "refresh"]
+
+
+class TopicOverlap(BaseModel):
+    """One of the user's own pages that already covers a topic, and how well (0..1)."""
+
+    url: str
+    title: str = ""
+    score: float = 0.0
+
+
 class Topic(BaseModel):
     """A topic idea: title, keywords, score and the reason it is worth writing."""
 
@@ -172,6 +185,10 @@ class Topic(BaseModel):
     reason: str = ""
     evidence: list[str] = Field(default_factory=list)
     competitor_coverage: int = 0
+    intent: Intent = "informational"
+    intent_reason: str = ""
+    overlaps: list[TopicOverlap] = Field(default_factory=list)
+    action: TopicAction = "new"
 
 
 class Source(BaseModel):
@@ -182,15 +199,40 @@ class Source(BaseModel):
 
 
 class Passage(BaseModel):
-    """A sentence or paragraph quoted from a source page."""
+    """A sentence or paragraph quoted from a source page; `verified` when found on that page."""
 
     text: str
     url: str
     title: str = ""
+    verified: bool = False
+
+
+class TargetWords(BaseModel):
+    """The length a piece should have, from the competitor pages on its topic."""
+
+    min: int = 0
+    max: int = 0
+    basis: str = ""
+
+
+class SubtopicCoverage(BaseModel):
+    """A subtopic competitors cover; `must` when at least half the covering competitors do."""
+
+    subtopic: str
+    competitors: list[str] = Field(default_factory=list)
+    pages: int = 0
+    must: bool = False
+
+
+class InternalLink(BaseModel):
+    """An own page that should link to the new piece, with the anchor text found on it."""
+
+    from_url: str
+    anchor: str
 
 
 class Brief(BaseModel):
-    """A research brief for one topic, with an outline and cited sources."""
+    """A research brief for one topic, with an outline, cited sources and a writer's plan."""
 
     topic: str
     summary: str = ""
@@ -199,6 +241,10 @@ class Brief(BaseModel):
     passages: list[Passage] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
     text: str = ""
+    target_words: TargetWords | None = None
+    coverage: list[SubtopicCoverage] = Field(default_factory=list)
+    internal_links: list[InternalLink] = Field(default_factory=list)
+    link_to: list[str] = Field(default_factory=list)
 
 
 class StageName(StrEnum):
@@ -225,7 +271,16 @@ STAGE_LABELS: dict[StageName, str] = {
 }
 
 StageStatus = Literal["pending", "running", "done", "failed", "skipped", "cancelled"]
-RunStatus = Literal["pending", "running", "completed", "failed", "cancelled", "interrupted"]
+RunStatus = Literal[
+    "pending",
+    "queued",
+    "running",
+    "awaiting_review",
+    "completed",
+    "failed",
+    "cancelled",
+    "interrupted",
+]
 ACTIVE_STATUSES: tuple[RunStatus, ...] = ("pending", "running")
 RESUMABLE_STATUSES: tuple[RunStatus, ...] = ("interrupted", "failed", "cancelled")
 FINISHED_STATUSES: tuple[RunStatus, ...] = ("completed", *RESUMABLE_STATUSES)
