@@ -6,7 +6,9 @@ memory) and the message and link shown for an interrupted run.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -313,3 +315,14 @@ def test_a_run_live_in_another_process_cannot_be_resumed_or_deleted(app: AppTest
     assert "Resume" not in [b.label for b in app.button]
     assert button(app, "Delete run").disabled
     assert any("another process" in c.value for c in app.caption)
+
+
+def test_a_history_that_cannot_be_read_is_one_sentence(app: AppTest, db: Path) -> None:
+    seed(db, sample_report())
+    with closing(sqlite3.connect(db)) as conn:  # written by a newer release
+        conn.execute("PRAGMA user_version = 999")
+    app.run()
+    assert not app.exception
+    [error] = [e.value for e in app.error]
+    assert error.startswith(f"The run history at {db} ") and "newer" in error
+    assert not app.dataframe
