@@ -17,6 +17,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from research.cli import outcome
 from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
 from research.store import SQLiteStore
 from research.ui.resources import SESSION_JOB, job_manager
@@ -284,7 +285,9 @@ def interrupted_run(db: Path) -> Report:
     return report
 
 
-def test_an_interrupted_run_says_what_it_kept_on_both_pages(app: AppTest, db: Path) -> None:
+def test_an_interrupted_run_says_what_it_kept_on_both_pages_and_in_the_cli(
+    app: AppTest, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = interrupted_run(db)
     app.query_params["run"] = report.run_id
     app.run()
@@ -295,6 +298,9 @@ def test_an_interrupted_run_says_what_it_kept_on_both_pages(app: AppTest, db: Pa
     assert "continues from Keywords & gaps without redoing" in error
     assert "earlier problem" not in error
     assert "Resume" in [b.label for b in app.button]
+    capsys.readouterr()
+    assert outcome(load_saved(db, report.run_id)) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {error}"
 
     page = AppTest.from_file(APP, default_timeout=30)
     page.query_params["run"] = report.run_id

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import streamlit as st
 from pydantic import SecretStr
 
-from research.config import Settings
+from research.config import EXPORT_WAIT_SECONDS, Settings
 from research.errors import ConfigError, RunNotFound, StoreError
 from research.export import export_report
 from research.models import Report
@@ -22,7 +22,6 @@ T = TypeVar("T")
 
 SESSION_JOB = "discover_job_id"
 SESSION_GEMINI_KEY = "gemini_api_key"
-EXPORT_TIMEOUT = 120.0
 
 
 @st.cache_resource(on_release=LoopRunner.shutdown, show_spinner=False)
@@ -84,4 +83,4 @@ def export_bytes(report: Report, fmt: str) -> bytes:
     """Build an export of `report` ("xlsx", "json" or "md") off the loop and return its bytes."""
     runner = loop_runner()
     limiter = runner.services().threads
-    return runner.submit(export_report(report, fmt, limiter)).result(timeout=EXPORT_TIMEOUT)
+    return runner.submit(export_report(report, fmt, limiter)).result(timeout=EXPORT_WAIT_SECONDS)
