@@ -3,10 +3,9 @@
 import streamlit as st
 
 from research.errors import InvalidRequest
-from research.models import RESUMABLE_STATUSES, DiscoveryRequest
-from research.runtime.jobs import Job
+from research.models import DEFAULT_MAX_PAGES, MAX_PAGES_LIMIT, RESUMABLE_STATUSES, DiscoveryRequest
 from research.ui.report_view import open_saved_run, render_results, render_stages
-from research.ui.resources import SESSION_JOB, job_manager, session_key
+from research.ui.resources import SESSION_JOB, Job, job_manager, session_key
 
 LIVE_REFRESH_SECONDS = 0.7
 
@@ -16,7 +15,9 @@ st.caption("Enter your website and, optionally, competitors. Research runs in th
 jobs = job_manager()
 url = st.text_input("Website URL", placeholder="https://example.com")
 competitors = st.text_area("Competitor URLs", placeholder="One URL per line (optional)")
-max_pages = st.number_input("Max pages per site", min_value=1, max_value=500, value=30, step=5)
+max_pages = st.number_input(
+    "Max pages per site", min_value=1, max_value=MAX_PAGES_LIMIT, value=DEFAULT_MAX_PAGES, step=5
+)
 
 if st.button("Discover Topics", type="primary"):
     try:

@@ -1,57 +1,31 @@
 """History: past runs from the store; open, resume, delete and compare them."""
 
-from collections.abc import Coroutine
-from typing import Any, TypeVar, get_args
+from typing import get_args
 
-import pandas as pd
 import streamlit as st
 
-from research.compare import compare_runs
 from research.errors import ResearchError
-from research.models import RESUMABLE_STATUSES, Report, RunComparison, RunStatus, RunSummary, Topic
-from research.store import WAIT_SECONDS
+from research.models import RESUMABLE_STATUSES, Report, RunComparison, RunStatus, RunSummary
 from research.ui.report_view import open_saved_run, render_results, render_stages
-from research.ui.resources import (
-    SESSION_JOB,
-    job_manager,
-    loop_runner,
-    session_key,
+from research.ui.resources import SESSION_JOB
+from research.ui.run_history import (
+    changes_table,
+    compare,
+    delete_run,
+    filter_runs,
+    gaps_tables,
+    list_history,
+    other_runs,
+    resume_run,
+    run_activity,
+    run_label,
+    runs_table,
+    topic_table,
 )
 
-T = TypeVar("T")
 STATUSES = get_args(RunStatus)
 ALL_SITES, ALL_STATUSES = "All sites", "All statuses"
 CONFIRM_DELETE = "history_confirm_delete"
-
-
-def call(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a store call on the loop and wait for its result."""
-    return loop_runner().submit(coro).result(timeout=WAIT_SECONDS)
-
-
-def label(run: RunSummary) -> str:
-    """One line naming a run in pickers."""
-    return f"{run.domain} · {run.started_at:%Y-%m-%d %H:%M} · {run.status} · {run.run_id}"
-
-
-def runs_table(runs: list[RunSummary]) -> pd.DataFrame:
-    """The runs as the table shows them."""
-    return pd.DataFrame(
-        [
-            {
-                "Site": run.site,
-                "Started (UTC)": run.started_at.replace(tzinfo=None),
-                "Status": run.status,
-                "Engine": run.engine,
-                "Duration (s)": None
-                if run.duration_seconds is None
-                else round(run.duration_seconds, 1),
-                "Topics": run.topic_count,
-                "Run ID": run.run_id,
-            }
-            for run in runs
-        ]
-    )
 
 
 def open_run(run_id: str | None) -> None:
@@ -65,18 +39,14 @@ def open_run(run_id: str | None) -> None:
 
 def render_actions(report: Report) -> None:
     """Resume and delete (with confirmation) for the open run."""
-    jobs = job_manager()
-    job = jobs.get(report.run_id)
-    here = job is not None and not job.done
-    # A run still `running` after the store's check belongs to a live process (maybe the CLI).
-    live = here or report.status in ("running", "pending")
+    here, live = run_activity(report)
     resume_col, delete_col, _ = st.columns([1, 1, 4])
     if report.status in RESUMABLE_STATUSES and not live:
         if resume_col.button(
             "Resume", type="primary", help="Continue from the first unfinished stage"
         ):
             try:
-                job_id = jobs.resume(report.run_id, api_key=session_key())
+                job_id = resume_run(report.run_id)
             except ResearchError as exc:
                 st.error(str(exc))
             else:
@@ -93,7 +63,7 @@ def render_actions(report: Report) -> None:
         yes, no, _ = st.columns([1, 1, 4])
         if yes.button("Yes, delete it", type="primary"):
             try:
-                call(loop_runner().services().store.delete(report.run_id))
+                delete_run(report.run_id)
             except ResearchError as exc:
                 st.error(str(exc))
             else:
@@ -103,16 +73,6 @@ def render_actions(report: Report) -> None:
         if no.button("Keep it"):
             st.session_state.pop(CONFIRM_DELETE, None)
             st.rerun()
-
-
-def topic_rows(topics: list[Topic]) -> pd.DataFrame:
-    """Topics as a small table."""
-    return pd.DataFrame(
-        [
-            {"Topic": t.title, "Score": round(t.score, 3), "Keywords": ", ".join(t.keywords)}
-            for t in topics
-        ]
-    )
 
 
 def render_comparison(result: RunComparison) -> None:
@@ -129,51 +89,21 @@ def render_comparison(result: RunComparison) -> None:
     )
     if result.new_topics:
         st.markdown("**New topics**")
-        st.dataframe(topic_rows(result.new_topics), hide_index=True)
+        st.dataframe(topic_table(result.new_topics), hide_index=True)
     if result.gone_topics:
         st.markdown("**Gone topics**")
-        st.dataframe(topic_rows(result.gone_topics), hide_index=True)
+        st.dataframe(topic_table(result.gone_topics), hide_index=True)
     if result.changed_topics:
         st.markdown("**Score changed**")
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "Topic": c.title,
-                        "Was called": c.old_title if c.old_title != c.title else "",
-                        "Old score": round(c.old_score, 3),
-                        "New score": round(c.new_score, 3),
-                        "Change": round(c.new_score - c.old_score, 3),
-                    }
-                    for c in result.changed_topics
-                ]
-            ),
-            hide_index=True,
-        )
-    for title, gaps in (("New gaps", result.new_gaps), ("Gone gaps", result.gone_gaps)):
-        if gaps:
-            st.markdown(f"**{title}**")
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "Keyword": g.keyword,
-                            "Score": round(g.score, 3),
-                            "Competitors": ", ".join(g.competitors),
-                        }
-                        for g in gaps
-                    ]
-                ),
-                hide_index=True,
-            )
+        st.dataframe(changes_table(result), hide_index=True)
+    for title, table in gaps_tables(result):
+        st.markdown(f"**{title}**")
+        st.dataframe(table, hide_index=True)
 
 
-def render_compare(report: Report) -> None:
+def render_compare(report: Report, runs: list[RunSummary]) -> None:
     """Pick another run of the same site and show the differences."""
-    store = loop_runner().services().store
-    others = [
-        r for r in call(store.list_runs(site=report.request.url)) if r.run_id != report.run_id
-    ]
+    others = other_runs(runs, report)
     st.subheader("Compare with another run")
     if not others:
         st.caption("This is the only run of this site; run it again later to compare.")
@@ -183,28 +113,29 @@ def render_compare(report: Report) -> None:
         "Compare with",
         list(by_id),
         index=None,
-        format_func=lambda run_id: label(by_id[run_id]),
+        format_func=lambda run_id: run_label(by_id[run_id]),
         placeholder="Choose another run of this site",
         key=f"compare-{report.run_id}",
     )
     if other_id and (other := open_saved_run(other_id)) is not None:
-        render_comparison(compare_runs(report, other))
+        render_comparison(compare(report, other))
 
 
 st.title("History")
 st.caption("Every run is saved as it goes. Open one to see its results, resume it, or compare it.")
 
-store = loop_runner().services().store
-everything = call(store.list_runs(limit=1000))
+try:
+    everything = list_history()
+except ResearchError as exc:
+    st.error(str(exc))
+    st.stop()
 site_col, status_col = st.columns(2)
 site = site_col.selectbox("Site", [ALL_SITES, *sorted({r.domain for r in everything})])
 status = status_col.selectbox("Status", [ALL_STATUSES, *STATUSES])
-runs = call(
-    store.list_runs(
-        site=None if site == ALL_SITES else site,
-        status=None if status == ALL_STATUSES else status,
-        limit=500,
-    )
+runs = filter_runs(
+    everything,
+    domain=None if site == ALL_SITES else site,
+    status=None if status == ALL_STATUSES else status,
 )
 
 if not everything:
@@ -224,7 +155,7 @@ if choices:
         "Open run",
         choices,
         index=choices.index(requested) if requested in choices else None,
-        format_func=lambda run_id: label(known[run_id]) if run_id in known else run_id,
+        format_func=lambda run_id: run_label(known[run_id]) if run_id in known else run_id,
         placeholder="Choose a run to open",
         key=f"open-run-{requested}",
         on_change=lambda: open_run(st.session_state.get(f"open-run-{requested}")),
@@ -236,4 +167,4 @@ if requested and (report := open_saved_run(requested)) is not None:
     render_actions(report)
     render_stages(report)
     render_results(report, key=f"history-{report.run_id}")
-    render_compare(report)
+    render_compare(report, everything)

@@ -19,7 +19,15 @@ from research.errors import (
     RunNotResumable,
 )
 from research.export import export_report, format_for_path
-from research.models import DiscoveryRequest, ProgressEvent, Report, RunStatus, RunSummary
+from research.models import (
+    DEFAULT_MAX_PAGES,
+    DiscoveryRequest,
+    ProgressEvent,
+    Report,
+    RunStatus,
+    RunSummary,
+)
+from research.outcome import outcome_message
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
 from research.services import Services
@@ -35,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover = commands.add_parser("discover", help="research topics for a website")
     discover.add_argument("url", help="the website to analyse")
     discover.add_argument("--competitor", action="append", default=[], metavar="URL")
-    discover.add_argument("--max-pages", type=int, default=30, metavar="N")
+    discover.add_argument("--max-pages", type=int, default=DEFAULT_MAX_PAGES, metavar="N")
     discover.add_argument("--engine", choices=["local", "gemini", "auto"], default="auto")
     discover.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
     discover.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
@@ -96,6 +104,12 @@ async def _run_and_write(
             await write_outputs(tracker.snapshot(), outputs)
 
 
+def check_engine(settings: Settings, engine: str) -> None:
+    """Raise InvalidRequest when `engine` resolves to Gemini and no key is configured."""
+    if settings.resolve_engine(engine) == "gemini" and not settings.has_gemini_key:
+        raise InvalidRequest("The Gemini engine needs GEMINI_API_KEY; use --engine local.")
+
+
 def discover(args: argparse.Namespace, settings: Settings) -> int:
     """Run `discover`; return the process exit code."""
     try:
@@ -106,12 +120,11 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
             engine=args.engine,
             allow_private_hosts=args.allow_private_hosts,
         )
+        check_engine(settings, request.engine)
     except InvalidRequest as exc:
         return fail(str(exc), EXIT_INVALID)
     except ValueError as exc:
         return fail(first_validation_message(exc), EXIT_INVALID)
-    if settings.resolve_engine(request.engine) == "gemini" and not settings.has_gemini_key:
-        return fail("The Gemini engine needs GEMINI_API_KEY; use --engine local.", EXIT_INVALID)
     tracker = RunTracker(Report(request=request))
     if not args.quiet:
         tracker.listeners.append(print_event)
@@ -129,7 +142,7 @@ def outcome(report: Report) -> int:
     """Print how a run ended and return its exit code."""
     print(f"run {report.run_id}: {report.status}", file=sys.stderr)
     if report.status != "completed":
-        return fail(report.errors[-1] if report.errors else f"Run {report.status}.", EXIT_FAILED)
+        return fail(outcome_message(report), EXIT_FAILED)
     return EXIT_OK
 
 
@@ -196,9 +209,10 @@ async def _resume(
     try:
         report = await services.store.load(args.run_id)
         engine = args.engine or report.request.engine
-        if settings.resolve_engine(engine) == "gemini" and not settings.has_gemini_key:
-            raise InvalidRequest("The Gemini engine needs GEMINI_API_KEY; use --engine local.")
+        check_engine(settings, engine)
         report = await services.store.claim(args.run_id)
+        if report.status == "interrupted" and not args.quiet:
+            print(outcome_message(report), file=sys.stderr)
         report.request.engine = engine  # type: ignore[assignment]
         tracker = RunTracker(report)
         if not args.quiet:

@@ -1,6 +1,7 @@
 """Every error Research Lab raises on purpose; each message is one sentence a user can act on.
 
 ResearchError
+├── ConfigError               a setting from the environment or secrets.toml is invalid
 ├── InvalidRequest            the request itself is wrong (bad URL, bad limits)
 │   └── InvalidURL
 ├── FetchError                a page or site could not be fetched
@@ -38,6 +39,10 @@ class ResearchError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ConfigError(ResearchError):
+    """A setting from the environment or .streamlit/secrets.toml has a value that does not fit."""
 
 
 class InvalidRequest(ResearchError):

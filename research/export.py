@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from research.errors import ExportError
-from research.models import STAGE_LABELS, Report, StageName
+from research.models import STAGE_LABELS, Brief, Report, StageName
 
 ExportFormat = Literal["xlsx", "json", "md"]
 
@@ -201,12 +201,9 @@ def _summary_rows(report: Report) -> list[tuple[object, ...]]:
         detail = _usage_detail(usage.calls, usage.input_tokens, usage.output_tokens, usage.cost_usd)
         label = f"{usage.stage.label} · {usage.engine}"
         rows.append(("Usage", label, usage.input_tokens + usage.output_tokens, detail))
-    calls = sum(usage.calls for usage in report.usage)
-    tokens_in = sum(usage.input_tokens for usage in report.usage)
-    tokens_out = sum(usage.output_tokens for usage in report.usage)
-    cost = sum(usage.cost_usd for usage in report.usage)
-    total = _usage_detail(calls, tokens_in, tokens_out, cost)
-    rows.append(("Usage", "Total tokens", tokens_in + tokens_out, total))
+    totals = report.usage_totals
+    total = _usage_detail(totals.calls, totals.input_tokens, totals.output_tokens, totals.cost_usd)
+    rows.append(("Usage", "Total tokens", totals.tokens, total))
     rows += [
         ("Errors", f"Error {index}", error, "") for index, error in enumerate(report.errors, 1)
     ]
@@ -337,6 +334,28 @@ def workbook_sheets(
     ]  # fmt: skip
 
 
+def sheet_table(report: Report, title: str) -> tuple[list[Column], Sequence[Sequence[object]]]:
+    """Return the columns and rows of one workbook sheet; the pages show the same tables."""
+    for name, columns, rows in workbook_sheets(report):
+        if name == title:
+            return columns, rows()
+    raise ExportError(f"The workbook has no sheet called {title!r}.")
+
+
+USAGE_COLUMNS = [
+    Column("Stage"), Column("Engine"), Column("Calls", "int"), Column("Input tokens", "int"),
+    Column("Output tokens", "int"), Column("Cost (USD)", "number"),
+]  # fmt: skip
+
+
+def usage_rows(report: Report) -> list[tuple[object, ...]]:
+    """Return model usage by stage, one row per stage and engine (columns USAGE_COLUMNS)."""
+    return [
+        (u.stage.label, u.engine, u.calls, u.input_tokens, u.output_tokens, round(u.cost_usd, 4))
+        for u in report.usage
+    ]
+
+
 def to_xlsx(report: Report) -> bytes:
     """Return the report as an Excel workbook (blocking: call it in a worker thread)."""
     wb = Workbook(write_only=True)
@@ -369,6 +388,33 @@ def _md_link(title: str, url: str) -> str:
     return f"[{label}](<{url.replace('>', '%3E').replace('<', '%3C')}>)"
 
 
+def _md_brief(brief: Brief) -> list[str]:
+    """Return one brief as Markdown lines: summary, outline, questions, evidence, sources."""
+    out: list[str] = [f"## {_md(brief.topic)}", ""]
+    if brief.summary:
+        out += [_md(brief.summary), ""]
+    if brief.outline:
+        out += ["### Outline", ""] + [f"{n}. {_md(line)}" for n, line in
+                                      enumerate(brief.outline, 1)] + [""]  # fmt: skip
+    if brief.questions:
+        out += ["### Questions to answer", ""] + [f"- {_md(q)}" for q in brief.questions]
+        out.append("")
+    if brief.passages:
+        out += ["### Evidence", ""]
+        for passage in brief.passages:
+            out += [
+                f"> {_md(passage.text)}",
+                ">",
+                f"> — {_md_link(passage.title, passage.url)}",
+            ]
+            out.append("")
+    if brief.sources:
+        out += ["### Sources", ""]
+        out += [f"{n}. {_md_link(s.title, s.url)}" for n, s in enumerate(brief.sources, 1)]
+        out.append("")
+    return out
+
+
 def to_markdown(report: Report) -> bytes:
     """Return a readable Markdown document: summary, topics, briefs with cited sources."""
     domain = report.site.domain if report.site else report.request.url
@@ -386,10 +432,8 @@ def to_markdown(report: Report) -> bytes:
     if report.competitors:
         names = ", ".join(_md(c.domain) for c in report.competitors)
         out.append(f"- Competitors: {names}")
-    tokens = sum(u.input_tokens + u.output_tokens for u in report.usage)
-    if tokens:
-        cost = sum(u.cost_usd for u in report.usage)
-        out.append(f"- Model usage: {tokens:,} tokens, about ${cost:.4f}")
+    if (totals := report.usage_totals).tokens:
+        out.append(f"- Model usage: {totals.tokens:,} tokens, about ${totals.cost_usd:.4f}")
     out.append("")
     if report.errors:
         out += ["## Problems", ""] + [f"- {_md(error)}" for error in report.errors] + [""]
@@ -407,28 +451,7 @@ def to_markdown(report: Report) -> bytes:
         ]
         out.append("")
     for brief in report.briefs:
-        out += [f"## {_md(brief.topic)}", ""]
-        if brief.summary:
-            out += [_md(brief.summary), ""]
-        if brief.outline:
-            out += ["### Outline", ""] + [f"{n}. {_md(line)}" for n, line in
-                                          enumerate(brief.outline, 1)] + [""]  # fmt: skip
-        if brief.questions:
-            out += ["### Questions to answer", ""] + [f"- {_md(q)}" for q in brief.questions]
-            out.append("")
-        if brief.passages:
-            out += ["### Evidence", ""]
-            for passage in brief.passages:
-                out += [
-                    f"> {_md(passage.text)}",
-                    ">",
-                    f"> — {_md_link(passage.title, passage.url)}",
-                ]
-                out.append("")
-        if brief.sources:
-            out += ["### Sources", ""]
-            out += [f"{n}. {_md_link(s.title, s.url)}" for n, s in enumerate(brief.sources, 1)]
-            out.append("")
+        out += _md_brief(brief)
     if report.gaps:
         out += [
             "## Content gaps",

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field, field_validator
 from research.errors import InvalidURL
 
 EngineName = Literal["local", "gemini", "auto"]
+DEFAULT_MAX_PAGES = 30
+MAX_PAGES_LIMIT = 1000
 
 
 def now() -> datetime:
@@ -58,7 +60,7 @@ class DiscoveryRequest(BaseModel):
 
     url: str
     competitors: list[str] = Field(default_factory=list)
-    max_pages: int = Field(default=30, ge=1, le=1000)
+    max_pages: int = Field(default=DEFAULT_MAX_PAGES, ge=1, le=MAX_PAGES_LIMIT)
     max_depth: int = Field(default=3, ge=0, le=10)
     engine: EngineName = "auto"
     allow_private_hosts: bool = False
@@ -317,6 +319,20 @@ class Usage(BaseModel):
     cost_usd: float = 0.0
 
 
+class UsageTotals(BaseModel):
+    """Model usage of a whole run: calls, tokens and estimated cost summed over its stages."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+
 class RunSummary(BaseModel):
     """One row of the run history: what a list of past runs shows."""
 
@@ -387,6 +403,21 @@ class Report(BaseModel):
         """The first stage still running, if any."""
         return next(
             (name for name, state in self.stages.items() if state.status == "running"), None
+        )
+
+    @property
+    def first_unfinished_stage(self) -> StageName | None:
+        """The first stage not done, where a resume continues; None when all five are done."""
+        return next((name for name in StageName if self.stages[name].status != "done"), None)
+
+    @property
+    def usage_totals(self) -> UsageTotals:
+        """Model usage summed over the run's stages."""
+        return UsageTotals(
+            calls=sum(u.calls for u in self.usage),
+            input_tokens=sum(u.input_tokens for u in self.usage),
+            output_tokens=sum(u.output_tokens for u in self.usage),
+            cost_usd=sum(u.cost_usd for u in self.usage),
         )
 
     @property

@@ -15,10 +15,6 @@ from research.engines.local import LocalEngine
 from research.net.fetch import Fetcher
 from research.store import RunStore, open_store
 
-# Gemini engines (one per key: client, limits, breaker) kept open, most recently used first;
-# browser sessions may each type their own key, so older ones are let go.
-GEMINI_ENGINES_KEPT = 4
-
 
 class Services:
     """Fetcher, store, engines and thread limiter; open on the loop, close with aclose()."""
@@ -41,12 +37,8 @@ class Services:
 
     async def engine(self, name: str, api_key: SecretStr | None = None) -> Engine:
         """Return the engine for 'local', 'gemini' or 'auto'; a session's own key wins."""
-        key = self.settings.gemini_api_key
-        if api_key is not None and api_key.get_secret_value().strip():
-            key = api_key
-        has_key = key is not None and bool(key.get_secret_value().strip())
-        resolved = ("gemini" if has_key else "local") if name == "auto" else name
-        if resolved == "local":
+        key = self.settings.gemini_key(api_key)
+        if self.settings.resolve_engine(name, api_key) == "local":
             return self.local
         fingerprint = key_fingerprint(key) if key is not None else ""
         gemini = self._gemini.get(fingerprint)
@@ -56,7 +48,9 @@ class Services:
                 self.settings, self.fetcher, self.local, key, self.gemini_calls
             )
         self._gemini.move_to_end(fingerprint, last=False)
-        while len(self._gemini) > GEMINI_ENGINES_KEPT:
+        # One engine per key (client, limits, breaker), most recently used first: browser
+        # sessions may each type their own key, so older ones are let go.
+        while len(self._gemini) > self.settings.gemini_engines_kept:
             # Runs still holding the evicted engine keep working; its client closes when idle.
             _, evicted = self._gemini.popitem()
             await evicted.retire()

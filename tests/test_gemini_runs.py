@@ -25,7 +25,6 @@ from research.export import to_json, to_markdown, to_xlsx
 from research.models import DiscoveryRequest, Report, StageName
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
-from research.services import GEMINI_ENGINES_KEPT
 from tests.fakes.gemini import FakeGemini, FakeRequest, Grounding
 from tests.fakes.site import SiteServer
 
@@ -391,10 +390,10 @@ def test_engine_cache_keeps_a_few_keys_and_closes_evicted_clients_once_idle(
     fake.fail_next("hang")
     hanging = runner.submit(first.client.generate("hello", hello))
     assert fake.hanging.acquire(timeout=10)
-    others = [on_loop(engine(f"other-key-{n}")) for n in range(GEMINI_ENGINES_KEPT)]
+    others = [on_loop(engine(f"other-key-{n}")) for n in range(runner.settings.gemini_engines_kept)]
 
     # Evicted while a call is using it: the call's connection stays open until it ends.
-    assert on_loop(services.open_breakers()) == (GEMINI_ENGINES_KEPT, 0)
+    assert on_loop(services.open_breakers()) == (runner.settings.gemini_engines_kept, 0)
     assert not transport.is_closed
     fake.release()
     with pytest.raises(GeminiUnavailable):
@@ -404,7 +403,7 @@ def test_engine_cache_keeps_a_few_keys_and_closes_evicted_clients_once_idle(
     assert on_loop(first.client.generate("hello", hello)).text
     assert first.client._client is None
     assert on_loop(engine(fake.api_key)) is not first
-    assert on_loop(engine(f"other-key-{GEMINI_ENGINES_KEPT - 1}")) is others[-1]
+    assert on_loop(engine(f"other-key-{runner.settings.gemini_engines_kept - 1}")) is others[-1]
 
 
 def test_concurrency_limit_is_shared_by_every_key(runner: LoopRunner, fake: FakeGemini) -> None:

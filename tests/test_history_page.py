@@ -6,7 +6,9 @@ memory) and the message and link shown for an interrupted run.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from research.cli import outcome
 from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
 from research.store import SQLiteStore
 from research.ui.resources import SESSION_JOB, job_manager
@@ -282,7 +285,9 @@ def interrupted_run(db: Path) -> Report:
     return report
 
 
-def test_an_interrupted_run_says_what_it_kept_on_both_pages(app: AppTest, db: Path) -> None:
+def test_an_interrupted_run_says_what_it_kept_on_both_pages_and_in_the_cli(
+    app: AppTest, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = interrupted_run(db)
     app.query_params["run"] = report.run_id
     app.run()
@@ -293,6 +298,9 @@ def test_an_interrupted_run_says_what_it_kept_on_both_pages(app: AppTest, db: Pa
     assert "continues from Keywords & gaps without redoing" in error
     assert "earlier problem" not in error
     assert "Resume" in [b.label for b in app.button]
+    capsys.readouterr()
+    assert outcome(load_saved(db, report.run_id)) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {error}"
 
     page = AppTest.from_file(APP, default_timeout=30)
     page.query_params["run"] = report.run_id
@@ -313,3 +321,14 @@ def test_a_run_live_in_another_process_cannot_be_resumed_or_deleted(app: AppTest
     assert "Resume" not in [b.label for b in app.button]
     assert button(app, "Delete run").disabled
     assert any("another process" in c.value for c in app.caption)
+
+
+def test_a_history_that_cannot_be_read_is_one_sentence(app: AppTest, db: Path) -> None:
+    seed(db, sample_report())
+    with closing(sqlite3.connect(db)) as conn:  # written by a newer release
+        conn.execute("PRAGMA user_version = 999")
+    app.run()
+    assert not app.exception
+    [error] = [e.value for e in app.error]
+    assert error.startswith(f"The run history at {db} ") and "newer" in error
+    assert not app.dataframe

@@ -128,3 +128,32 @@ def test_no_two_modules_share_a_name() -> None:
         if path.name != "__init__.py":
             names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
     assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
+
+
+PAGE_MODULES = ("research.ui", "research.models", "research.errors")
+
+
+def test_pages_import_only_ui_models_and_errors() -> None:
+    found = []
+    for path in [*ROOT.joinpath("pages").glob("*.py"), ROOT / "streamlit_app.py"]:
+        for name in research_imports(path):
+            if not any(name == m or name.startswith(m + ".") for m in PAGE_MODULES):
+                found.append(f"{path.relative_to(ROOT)} -> {name}")
+    assert sorted(found) == []
+
+
+MAX_FUNCTION_LINES = 60
+# Declarative tables written as one function body (a list of sheets); nothing else may be long.
+LONG_TABLES = {"research/export.py:workbook_sheets"}
+
+
+def test_no_function_is_longer_than_sixty_lines() -> None:
+    long = []
+    for path in APP_CODE:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                name = f"{path.relative_to(ROOT)}:{node.name}"
+                if lines > MAX_FUNCTION_LINES and name not in LONG_TABLES:
+                    long.append(f"{name} ({lines} lines)")
+    assert sorted(long) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import threading
 
 import anyio
@@ -98,3 +99,22 @@ def test_lag_and_debug_mode_report_a_blocked_loop(settings: Settings) -> None:
         assert runner.lag().max_ms >= 550
     finally:
         runner.shutdown()
+
+
+def test_the_heap_is_frozen_once_per_process_not_per_runner(settings: Settings) -> None:
+    LoopRunner(settings).shutdown()
+    frozen = gc.get_freeze_count()
+    garbage = [object() for _ in range(1000)]  # new objects a second freeze would take in
+    second = LoopRunner(settings)
+    second.shutdown()
+    assert gc.get_freeze_count() == frozen and garbage
+
+
+def test_shutdown_stops_the_heartbeat_instead_of_cancelling_it(settings: Settings) -> None:
+    runner = LoopRunner(settings, heartbeat=0.01)
+    runner.submit(anyio.sleep(0.05)).result(timeout=5)
+    beating = runner.lag().samples
+    runner.shutdown()
+    assert beating > 0 and not runner.running
+    heartbeat = runner._main  # the loop's main task: it returned, nobody cancelled it
+    assert heartbeat is not None and heartbeat.done() and not heartbeat.cancelled()

@@ -7,10 +7,9 @@ import ipaddress
 import re
 
 import pytest
-from pydantic import ValidationError
 
 from research.config import USER_AGENT, Settings
-from research.errors import HostNotAllowed
+from research.errors import ConfigError, HostNotAllowed
 from research.net.encoding import decode_html
 from research.net.policy import AddressPolicy, check_url, refusal
 from research.net.robots import Robots
@@ -60,7 +59,7 @@ def test_private_hosts_and_allowed_networks_come_from_the_environment() -> None:
     settings = Settings.from_env(env, secrets_file=None)
     assert settings.allowed_networks == ["10.1.0.0/16", "192.168.5.7/32", "fd12::/64"]
     assert Settings.from_env({}, secrets_file=None).allowed_networks == []
-    with pytest.raises(ValidationError, match=re.escape("'10.0.0.0/33' is not a network")):
+    with pytest.raises(ConfigError, match=re.escape("'10.0.0.0/33' is not a network")):
         Settings.from_env({"RESEARCH_ALLOWED_NETWORKS": "10.0.0.0/33"}, secrets_file=None)
 
 

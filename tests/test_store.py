@@ -153,6 +153,32 @@ async def test_runs_of_a_dead_process_are_marked_interrupted(tmp_path: Path) -> 
     await store.aclose()
 
 
+async def test_listing_and_loading_show_a_dead_run_interrupted_without_writing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = await SQLiteStore.open(path)
+    report = sample_report(status="running")
+    report.stages[StageName.TOPICS].status = "running"
+    await store.save(report)
+    with sqlite3.connect(path) as db:  # its process dies while this store is open
+        db.execute("UPDATE runs SET owner_pid = ?", (_dead_pid(),))
+    before = path.read_bytes()
+    [summary] = await store.list_runs()
+    assert summary.status == "interrupted"
+    assert [r.run_id for r in await store.list_runs(status="interrupted")] == [report.run_id]
+    assert await store.list_runs(status="running") == []
+    loaded = await store.load(report.run_id)
+    assert loaded.status == "interrupted" and loaded.stages[StageName.TOPICS].status == "cancelled"
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT status FROM runs").fetchone() == ("running",)
+    assert path.read_bytes() == before
+    assert await store.mark_interrupted() == [report.run_id]  # an explicit call writes it
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT status FROM runs").fetchone() == ("interrupted",)
+    await store.aclose()
+
+
 async def test_a_reused_pid_does_not_keep_a_run_alive(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
     store = await SQLiteStore.open(path)

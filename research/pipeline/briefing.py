@@ -9,8 +9,6 @@ from research.models import Brief, SiteAnalysis, Source, StageName, Topic
 from research.pipeline.context import PipelineRun
 from research.pipeline.taskgroups import first_error
 
-BRIEF_CONCURRENCY = 3
-
 
 def cited_sources(briefs: list[Brief]) -> list[Source]:
     """Return every source the briefs cite, once each, in order of first citation."""
@@ -32,7 +30,7 @@ async def run_brief_stage(
     chosen = topics[: run.request.top_topics]
     run.tracker.stage_started(stage, f"Writing {len(chosen)} briefs")
     slots: list[Brief | None] = [None] * len(chosen)
-    limiter = anyio.CapacityLimiter(BRIEF_CONCURRENCY)
+    limiter = anyio.CapacityLimiter(run.services.settings.brief_concurrency)
     done = 0
 
     def publish() -> None:

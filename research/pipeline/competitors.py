@@ -10,11 +10,6 @@ from research.pipeline.context import PipelineRun
 from research.pipeline.site import crawl_and_analyse
 from research.pipeline.taskgroups import first_error
 
-# How many competitor sites are crawled at once, and how many found ones are crawled at all.
-CRAWL_CONCURRENCY = 3
-FOUND_TO_CRAWL = 3
-FIND_LIMIT = 8
-
 
 async def run_competitor_stage(
     run: PipelineRun, home_ready: anyio.Event, site_ready: anyio.Event
@@ -23,9 +18,9 @@ async def run_competitor_stage(
     stage = StageName.COMPETITORS
     await home_ready.wait()
     run.tracker.stage_started(stage, "Analysing competitors")
-    request = run.request
+    request, settings = run.request, run.services.settings
     competitors = [Competitor(url=u, domain=host_of(u), source="user") for u in request.competitors]
-    limiter = anyio.CapacityLimiter(CRAWL_CONCURRENCY)
+    limiter = anyio.CapacityLimiter(settings.competitor_crawls)
     pages_seen = 0
 
     def on_page(page: Page) -> None:
@@ -53,11 +48,13 @@ async def run_competitor_stage(
                 if run.site is not None:
                     known = [run.site.url, *request.competitors]
                     ctx = run.context(stage)
-                    found = await run.engine.find_competitors(ctx, run.site, known, FIND_LIMIT)
+                    wanted = settings.competitors_found
+                    found = await run.engine.find_competitors(ctx, run.site, known, wanted)
                     taken = {run.site.domain, *(c.domain for c in competitors)}
                     found = [c for c in found if c.domain not in taken]
                     competitors.extend(found)
-                    for competitor in [c for c in found if c.source == "gemini"][:FOUND_TO_CRAWL]:
+                    by_search = [c for c in found if c.source == "gemini"]
+                    for competitor in by_search[: settings.found_competitors_crawled]:
                         group.start_soon(analyse, competitor)
     finally:
         # Whatever was analysed stays in the report, even when the stage is cancelled.

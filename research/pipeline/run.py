@@ -83,7 +83,7 @@ async def run_pipeline(
 def _begin(tracker: RunTracker, engine: str) -> StageName | None:
     """Mark the run running; return the first stage to redo when this is a resume."""
     snapshot = tracker.snapshot()
-    redo = next((s for s in StageName if snapshot.stages[s].status != "done"), None)
+    redo = snapshot.first_unfinished_stage
     resumed = redo if any(st.status == "done" for st in snapshot.stages.values()) else None
     stages = {
         name: state if state.status == "done" else StageState(name=name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import gc
 import statistics
 import threading
@@ -20,6 +21,17 @@ from research.services import Services
 T = TypeVar("T")
 
 THREAD_NAME = "research-loop"
+
+
+@functools.cache
+def freeze_startup_objects() -> None:
+    """Move everything alive now out of the cyclic garbage collector's view, once per process.
+
+    What was imported before the first LoopRunner lives as long as the process; frozen, a full
+    collection triggered on the loop does not walk it again, so it stays short.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class LoopLag(BaseModel):
@@ -44,15 +56,14 @@ class LoopRunner:
         window: int = 1200,
     ) -> None:
         self.settings = settings or Settings.from_env()
-        # Everything imported so far lives as long as the process: move it out of the cyclic
-        # collector's view, so a full collection triggered on the loop stays short.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_objects()
         self._heartbeat = heartbeat
         self._lags: deque[float] = deque(maxlen=window)
         self._services: Services | None = None
         self._services_lock = threading.Lock()
         self._closed = False
+        self._stopping = threading.Event()
+        self._main: asyncio.Task[Any] | None = None
         self._loop = asyncio.new_event_loop()
         if debug is not None:  # None keeps asyncio's default (PYTHONASYNCIODEBUG, -X dev)
             self._loop.set_debug(debug)
@@ -66,17 +77,19 @@ class LoopRunner:
 
     def _run(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.call_soon(started.set)
-        self._beat = self._loop.create_task(self._measure_lag(), name="loop-heartbeat")
         try:
-            self._loop.run_forever()
+            # The heartbeat is the loop's main task: the thread ends when shutdown() stops it.
+            self._loop.run_until_complete(self._beat_until_stopped(started))
         finally:
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.run_until_complete(self._loop.shutdown_default_executor())
             self._loop.close()
 
-    async def _measure_lag(self) -> None:
-        while True:
+    async def _beat_until_stopped(self, started: threading.Event) -> None:
+        """Measure the loop's scheduling lag every heartbeat until shutdown() sets _stopping."""
+        self._main = asyncio.current_task()
+        started.set()
+        while not self._stopping.is_set():
             expected = time.perf_counter() + self._heartbeat
             await asyncio.sleep(self._heartbeat)
             self._lags.append(max(0.0, time.perf_counter() - expected))
@@ -102,7 +115,8 @@ class LoopRunner:
         """Return the shared services, opening them on the loop the first time."""
         with self._services_lock:
             if self._services is None:
-                self._services = self.submit(Services.open(self.settings)).result(timeout=30)
+                opening = self.submit(Services.open(self.settings))
+                self._services = opening.result(timeout=self.settings.start_timeout)
             return self._services
 
     def lag(self) -> LoopLag:
@@ -122,23 +136,25 @@ class LoopRunner:
         """Forget the lag samples so the next lag() covers only what follows."""
         self._lags.clear()
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
         """Cancel running tasks, close shared resources on the loop, stop it and join the thread."""
         if self._closed:
             return
         self._closed = True
+        wait = self.settings.shutdown_timeout if timeout is None else timeout
         if self._thread.is_alive():
             done = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
             try:
-                done.result(timeout)
+                done.result(wait)
             except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
                 pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout)
+            self._stopping.set()
+            self._thread.join(wait)
 
     async def _close(self) -> None:
-        current = asyncio.current_task()
-        tasks = [task for task in asyncio.all_tasks() if task is not current]
+        """Cancel every task but the heartbeat and this one, then close the shared services."""
+        keep = {asyncio.current_task(), self._main}
+        tasks = [task for task in asyncio.all_tasks() if task not in keep]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -21,13 +21,19 @@ class RunStore(Protocol):
         ...
 
     async def load(self, run_id: str) -> Report:
-        """Return the saved report of a run, or raise RunNotFound."""
+        """Return the saved report of a run, or raise RunNotFound.
+
+        Read-only: a run whose owner is gone is returned `interrupted` without being rewritten.
+        """
         ...
 
     async def list_runs(
         self, *, site: str | None = None, status: str | None = None, limit: int = 200
     ) -> list[RunSummary]:
-        """Return summaries of saved runs, newest first, optionally for one site or status."""
+        """Return summaries of saved runs, newest first, optionally for one site or status.
+
+        Read-only: a run whose owner is gone is listed `interrupted` without being rewritten.
+        """
         ...
 
     async def delete(self, run_id: str) -> None:
@@ -39,7 +45,7 @@ class RunStore(Protocol):
         ...
 
     async def mark_interrupted(self) -> list[str]:
-        """Mark runs whose owner is gone as interrupted; return their ids."""
+        """Mark runs whose owner is gone as interrupted; return their ids (at open, or asked)."""
         ...
 
     async def aclose(self) -> None:

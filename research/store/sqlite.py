@@ -5,8 +5,9 @@ from many concurrent runs are serialised in this process; WAL plus a busy timeou
 `BEGIN IMMEDIATE` writes let several processes (dashboard, CLI) share one file.
 
 Each saved run records the process that owns it (pid and a token naming that process
-instance). When a store opens, runs still `pending`/`running` whose owner is gone are marked
-`interrupted`, keeping every stage they had completed.
+instance). When a store opens (and when a run is claimed), runs still `pending`/`running` whose
+owner is gone are marked `interrupted`, keeping every stage they had completed; listing and
+loading never write, they show such a run as interrupted.
 """
 
 from __future__ import annotations
@@ -239,43 +240,55 @@ class SQLiteStore:
     async def load(self, run_id: str) -> Report:
         """Return the saved report of a run, or raise RunNotFound."""
 
-        def work(db: sqlite3.Connection) -> str | None:
-            row = db.execute("SELECT report FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            return None if row is None else row[0]
+        def work(db: sqlite3.Connection) -> tuple[str, int | None, str | None] | None:
+            return db.execute(
+                "SELECT report, owner_pid, owner_token FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
 
-        payload = await self._run(work)
-        if payload is None:
+        row = await self._run(work)
+        if row is None:
             raise RunNotFound(f"No saved run has the id {run_id!r}.")
-        return await anyio.to_thread.run_sync(_parse_report, run_id, payload)
+        payload, pid, token = row
+        report = await anyio.to_thread.run_sync(_parse_report, run_id, payload)
+        if report.status in ACTIVE_STATUSES and not _owner_alive(pid, token):  # type: ignore[arg-type]
+            report = _interrupt(report, now())  # shown as it is; written when a store opens
+        return report
 
     async def list_runs(
         self, *, site: str | None = None, status: str | None = None, limit: int = 200
     ) -> list[RunSummary]:
-        """Return summaries of saved runs, newest first, optionally for one site or status."""
-        await self.mark_interrupted()
+        """Return summaries of saved runs, newest first, optionally for one site or status.
+
+        Read-only: a run whose process died is listed `interrupted` without being rewritten.
+        """
         clauses: list[str] = []
         params: list[object] = []
         if site:
             domain = host_of(site) if "://" in site else site.strip().lower().removeprefix("www.")
             clauses.append("(site = ? OR domain = ?)")
             params += [site.strip(), domain]
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
+        if status:  # an active row may turn out interrupted: filtered below
+            clauses.append("(status = ? OR status IN (?, ?))")
+            params += [status, *ACTIVE_STATUSES]
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = (
             "SELECT run_id, site, domain, started_at, finished_at, status, engine,"
-            f" duration_seconds, topic_count FROM runs {where}"
-            " ORDER BY started_at DESC, run_id LIMIT ?"
+            f" duration_seconds, topic_count, owner_pid, owner_token FROM runs {where}"
+            " ORDER BY started_at DESC, run_id"
         )
-        params.append(max(0, limit))
 
         def work(db: sqlite3.Connection) -> list[tuple[object, ...]]:
             return db.execute(query, params).fetchall()
 
-        rows = await self._run(work)
         keys = list(RunSummary.model_fields)
-        return [RunSummary.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
+        runs = []
+        for *row, pid, token in await self._run(work):
+            summary = RunSummary.model_validate(dict(zip(keys, row, strict=True)))
+            if summary.status in ACTIVE_STATUSES and not _owner_alive(pid, token):  # type: ignore[arg-type]
+                summary.status = "interrupted"
+            if status is None or summary.status == status:
+                runs.append(summary)
+        return runs[: max(0, limit)]
 
     async def delete(self, run_id: str) -> None:
         """Delete a saved run, or raise RunNotFound."""

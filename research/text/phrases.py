@@ -351,6 +351,59 @@ def site_phrases(domain: str, pages: Sequence[Page]) -> SitePhrases:
     return stats
 
 
+def _count_page(
+    page: PageText,
+    lang: str,
+    stats: dict[str, PhraseStat],
+    spellings: dict[str, dict[str, float]],
+) -> None:
+    """Add one page's phrases to the site's statistics and spellings; set its word sets."""
+    body: Counter[str] = Counter()
+    forms: dict[tuple[str, str], float] = {}
+    words: dict[str, int] = {}
+    inside: Counter[str] = Counter()
+    structure = {_norm_line(page.title), *(_norm_line(h) for h in page.headings)}
+    own_words: set[str] = set()
+    for line in page.lines:
+        own_words.update(stem(t, lang) for t in tokens(line))
+        if _norm_line(line) in structure:
+            continue  # extractors repeat headings in the text; count them once, as headings
+        for key, form, size, first in candidates(line, lang):
+            body[key] += 1
+            inside[key] += not first
+            if first:
+                add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
+            else:
+                add_use(forms, (key, form), 1.0)
+            words[key] = size
+    titled: set[str] = set()
+    headed: set[str] = set()
+    for found, texts_ in ((titled, [page.title]), (headed, page.headings)):
+        for text in texts_:
+            for key, form, size, first in candidates(text, lang):
+                found.add(key)
+                inside[key] += not first
+                add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
+                words[key] = size
+    importance = page_importance(page.url)
+    for key in sorted(set(body) | titled | headed):
+        stat = stats.get(key)
+        if stat is None:
+            stat = stats[key] = PhraseStat(key, words[key])
+        stat.count += body[key]
+        stat.inside += inside[key]
+        weight = page_weight(body[key], key in titled, key in headed)
+        stat.weights[page.url] = round(weight * importance, 6)
+        if key in titled or key in headed:
+            stat.headed += 1
+    for (key, form), count in forms.items():
+        add_use(spellings.setdefault(key, {}), form, count)
+    page.words = frozenset(own_words)
+    page.head_words = frozenset(
+        stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
+    )
+
+
 def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> SitePhrases:
     """Return the phrase statistics of a site's pages."""
     lang = language or site_language(pages)
@@ -359,51 +412,8 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
     spellings: dict[str, dict[str, float]] = {}
     vocabulary: Counter[str] = Counter()
     for page in texts:
-        body: Counter[str] = Counter()
-        forms: dict[tuple[str, str], float] = {}
-        words: dict[str, int] = {}
-        inside: Counter[str] = Counter()
-        structure = {_norm_line(page.title), *(_norm_line(h) for h in page.headings)}
-        own_words: set[str] = set()
-        for line in page.lines:
-            own_words.update(stem(t, lang) for t in tokens(line))
-            if _norm_line(line) in structure:
-                continue  # extractors repeat headings in the text; count them once, as headings
-            for key, form, size, first in candidates(line, lang):
-                body[key] += 1
-                inside[key] += not first
-                if first:
-                    add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
-                else:
-                    add_use(forms, (key, form), 1.0)
-                words[key] = size
-        titled: set[str] = set()
-        headed: set[str] = set()
-        for found, texts_ in ((titled, [page.title]), (headed, page.headings)):
-            for text in texts_:
-                for key, form, size, first in candidates(text, lang):
-                    found.add(key)
-                    inside[key] += not first
-                    add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
-                    words[key] = size
-        importance = page_importance(page.url)
-        for key in sorted(set(body) | titled | headed):
-            stat = stats.get(key)
-            if stat is None:
-                stat = stats[key] = PhraseStat(key, words[key])
-            stat.count += body[key]
-            stat.inside += inside[key]
-            weight = page_weight(body[key], key in titled, key in headed)
-            stat.weights[page.url] = round(weight * importance, 6)
-            if key in titled or key in headed:
-                stat.headed += 1
-        for (key, form), count in forms.items():
-            add_use(spellings.setdefault(key, {}), form, count)
-        vocabulary.update(own_words)
-        page.words = frozenset(own_words)
-        page.head_words = frozenset(
-            stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
-        )
+        _count_page(page, lang, stats, spellings)
+        vocabulary.update(page.words)
     german = lang == "de"
     for key, stat in stats.items():
         spelled = spellings[key]

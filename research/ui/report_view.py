@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from research.errors import ResearchError
+from research.export import USAGE_COLUMNS, sheet_table, usage_rows
 from research.models import Report, StageName
+from research.outcome import outcome_message
 from research.ui.resources import export_bytes, load_report
 
 STATUS_ICONS = {
@@ -20,7 +23,6 @@ STATUS_ICONS = {
     "cancelled": ":material/cancel:",
 }
 RECENT_EVENTS = 4
-RESULT_TABS = ["Topics", "Keywords", "Content gaps", "Competitors", "Briefs", "Sources", "Run log"]
 EXPORTS = [
     ("Download Excel", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ("Download JSON", "json", "application/json"),
@@ -62,170 +64,97 @@ def render_stages(report: Report) -> None:
         st.caption(f"{event.at:%H:%M:%S} {mark}{event.message}")
 
 
-def interrupted_message(report: Report) -> str:
-    """Say that a run's process died, what it kept, and where a resume continues."""
-    done = [stage.label for stage in StageName if report.stages[stage].status == "done"]
-    redo = next((stage for stage in StageName if report.stages[stage].status != "done"), None)
-    message = "Run interrupted: the process running it stopped before the run finished."
-    if not done:
-        return f"{message} No stage had completed; resuming starts it again."
-    kept = f"Saved: {', '.join(done)} ({len(done)} of {len(StageName)} stages completed)"
-    if redo is None:
-        return f"{message} {kept}."
-    return f"{message} {kept}; resuming continues from {redo.label} without redoing them."
-
-
 def render_status(report: Report) -> None:
     """Show the run's outcome in one line."""
-    duration = report.duration_seconds
-    took = f" in {duration:.1f} s" if duration is not None else ""
-    where = report.request.url
+    message = outcome_message(report)
     if report.status == "completed":
-        st.success(f"Research for {where} completed{took} ({report.engine} engine).")
+        st.success(message)
     elif report.status == "cancelled":
-        st.warning(f"Run cancelled{took}; the partial results below are saved.")
-    elif report.status == "interrupted":
-        st.error(interrupted_message(report))
-    elif report.status == "failed":
-        reason = report.errors[-1] if report.errors else "an unexpected error stopped it."
-        st.error(f"Run failed: {reason} Partial results are kept.")
+        st.warning(message)
+    elif report.status in ("interrupted", "failed"):
+        st.error(message)
     warnings = [e.message for e in report.log if e.level == "warning"]
     if warnings:
         noun = "warning" if len(warnings) == 1 else "warnings"
         st.caption(f"{len(warnings)} {noun}; see the Run log tab.")
 
 
-def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    return pd.DataFrame(rows)
+def show_sheet(report: Report, title: str) -> None:
+    """Show one workbook sheet as a table, with the workbook's column names and URLs as links."""
+    columns, rows = sheet_table(report, title)
+    frame = pd.DataFrame([list(row) for row in rows], columns=[c.header for c in columns])
+    links = {c.header: st.column_config.LinkColumn(c.header) for c in columns if c.kind == "url"}
+    st.dataframe(frame, hide_index=True, column_config=links)
+
+
+def render_topics(report: Report) -> None:
+    """The Topics tab: score against competitor coverage, then the Topics sheet."""
+    if not report.topics:
+        st.info("No topics yet.")
+        return
+    chart = pd.DataFrame(
+        [
+            {"topic": t.title, "score": t.score, "competitor coverage": t.competitor_coverage}
+            for t in report.topics
+        ]
+    )
+    st.scatter_chart(chart, x="competitor coverage", y="score", color="topic", height=260)
+    show_sheet(report, "Topics")
+
+
+def render_briefs(report: Report) -> None:
+    """The Briefs tab: one expander per brief with its summary, outline, questions and evidence."""
+    if not report.briefs:
+        st.info("No briefs yet.")
+    for brief in report.briefs:
+        with st.expander(brief.topic):
+            if brief.summary:
+                st.write(brief.summary)
+            if brief.outline:
+                st.markdown("**Outline**\n" + "\n".join(f"1. {h}" for h in brief.outline))
+            if brief.questions:
+                st.markdown("**Questions**\n" + "\n".join(f"- {q}" for q in brief.questions))
+            for passage in brief.passages:
+                st.markdown(
+                    f"> {passage.text}\n\n— [{passage.title or passage.url}]({passage.url})"
+                )
+            if brief.text and not brief.outline:
+                st.markdown(brief.text)
+
+
+def render_usage(report: Report) -> None:
+    """Model usage in total and by stage, when a model was used."""
+    if not report.usage:
+        return
+    totals = report.usage_totals
+    st.caption(f"Model usage: {totals.tokens:,} tokens, about ${totals.cost_usd:.4f}.")
+    with st.expander("Model usage by stage"):
+        headers = [c.header for c in USAGE_COLUMNS]
+        st.dataframe(pd.DataFrame(usage_rows(report), columns=headers), hide_index=True)
+
+
+# Each result tab and what fills it: a workbook sheet by title, or a renderer of its own.
+RESULT_TABS: dict[str, str | Callable[[Report], None]] = {
+    "Topics": render_topics,
+    "Keywords": "Keywords",
+    "Content gaps": "Content Gaps",
+    "Competitors": "Competitors",
+    "Briefs": render_briefs,
+    "Sources": "Sources",
+    "Run log": "Run Log",
+}
 
 
 def render_results(report: Report, key: str = "results") -> None:
     """Show the result tabs and the download buttons for a report."""
     render_status(report)
-    tabs = st.tabs(RESULT_TABS)
-    with tabs[0]:
-        if report.topics:
-            chart = _frame(
-                [
-                    {
-                        "topic": t.title,
-                        "score": t.score,
-                        "competitor coverage": t.competitor_coverage,
-                    }
-                    for t in report.topics
-                ]
-            )
-            st.scatter_chart(chart, x="competitor coverage", y="score", color="topic", height=260)
-            st.dataframe(
-                _frame(
-                    [
-                        {
-                            "Topic": t.title,
-                            "Score": round(t.score, 3),
-                            "Keywords": ", ".join(t.keywords),
-                            "Why": t.reason,
-                            "Competitors": t.competitor_coverage,
-                        }
-                        for t in report.topics
-                    ]
-                ),
-                hide_index=True,
-            )
-        else:
-            st.info("No topics yet.")
-    with tabs[1]:
-        st.dataframe(_frame([k.model_dump() for k in report.keywords]), hide_index=True)
-    with tabs[2]:
-        st.dataframe(
-            _frame(
-                [
-                    {
-                        "Keyword": g.keyword,
-                        "Score": round(g.score, 3),
-                        "Competitors": ", ".join(g.competitors),
-                        "Competitor pages": g.competitor_pages,
-                        "Evidence": " ".join(g.evidence[:3]),
-                    }
-                    for g in report.gaps
-                ]
-            ),
-            hide_index=True,
-        )
-    with tabs[3]:
-        st.dataframe(
-            _frame(
-                [
-                    {
-                        "Domain": c.domain,
-                        "URL": c.url,
-                        "Found by": c.source,
-                        "Pages analysed": len(c.analysis.pages) if c.analysis else 0,
-                        "Why": c.reason,
-                    }
-                    for c in report.competitors
-                ]
-            ),
-            hide_index=True,
-        )
-    with tabs[4]:
-        if not report.briefs:
-            st.info("No briefs yet.")
-        for brief in report.briefs:
-            with st.expander(brief.topic):
-                if brief.summary:
-                    st.write(brief.summary)
-                if brief.outline:
-                    st.markdown("**Outline**\n" + "\n".join(f"1. {h}" for h in brief.outline))
-                if brief.questions:
-                    st.markdown("**Questions**\n" + "\n".join(f"- {q}" for q in brief.questions))
-                for passage in brief.passages:
-                    st.markdown(
-                        f"> {passage.text}\n\n— [{passage.title or passage.url}]({passage.url})"
-                    )
-                if brief.text and not brief.outline:
-                    st.markdown(brief.text)
-    with tabs[5]:
-        st.dataframe(
-            _frame([s.model_dump() for s in report.sources]),
-            hide_index=True,
-            column_config={"url": st.column_config.LinkColumn("URL")},
-        )
-    with tabs[6]:
-        st.dataframe(
-            _frame(
-                [
-                    {
-                        "Time": f"{e.at:%H:%M:%S}",
-                        "Stage": e.stage.label if e.stage else "",
-                        "Level": e.level,
-                        "Message": e.message,
-                    }
-                    for e in report.log
-                ]
-            ),
-            hide_index=True,
-        )
-    if report.usage:
-        tokens = sum(u.input_tokens + u.output_tokens for u in report.usage)
-        cost = sum(u.cost_usd for u in report.usage)
-        st.caption(f"Model usage: {tokens:,} tokens, about ${cost:.4f}.")
-        with st.expander("Model usage by stage"):
-            st.dataframe(
-                _frame(
-                    [
-                        {
-                            "Stage": u.stage.label,
-                            "Engine": u.engine,
-                            "Calls": u.calls,
-                            "Input tokens": u.input_tokens,
-                            "Output tokens": u.output_tokens,
-                            "Cost (USD)": round(u.cost_usd, 4),
-                        }
-                        for u in report.usage
-                    ]
-                ),
-                hide_index=True,
-            )
+    for tab, content in zip(st.tabs(list(RESULT_TABS)), RESULT_TABS.values(), strict=True):
+        with tab:
+            if isinstance(content, str):
+                show_sheet(report, content)
+            else:
+                content(report)
+    render_usage(report)
     render_downloads(report, key)
 
 

@@ -3,33 +3,60 @@
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import streamlit as st
 from pydantic import SecretStr
 
-from research.config import Settings
-from research.errors import RunNotFound, StoreError
+from research.config import EXPORT_WAIT_SECONDS, Settings
+from research.errors import ConfigError, RunNotFound, StoreError
 from research.export import export_report
 from research.models import Report
+from research.runtime.jobs import Job as Job  # re-exported: pages name a job's type
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
 from research.store import WAIT_SECONDS
 
+T = TypeVar("T")
+
 SESSION_JOB = "discover_job_id"
 SESSION_GEMINI_KEY = "gemini_api_key"
-EXPORT_TIMEOUT = 120.0
 
 
 @st.cache_resource(on_release=LoopRunner.shutdown, show_spinner=False)
-def loop_runner() -> LoopRunner:
-    """Return the process's LoopRunner (created once, shut down when the cache is cleared)."""
+def _shared_loop_runner() -> LoopRunner:
     return LoopRunner(Settings.from_env())
+
+
+def loop_runner() -> LoopRunner:
+    """Return the process's LoopRunner (created once, shut down when the cache is cleared).
+
+    With an invalid setting there is none: the page shows the one-line error and stops.
+    """
+    try:
+        return _shared_loop_runner()
+    except ConfigError as exc:  # not cached: fixing the variable and reloading recovers
+        st.error(str(exc))
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
     """Return the process's JobManager, bound to the LoopRunner."""
     return JobManager(loop_runner())
+
+
+def on_loop(
+    coro: Coroutine[Any, Any, T], seconds: float = WAIT_SECONDS, who: str = "The run history"
+) -> T:
+    """Run a core call on the loop and wait for it; one that takes too long raises StoreError."""
+    future = loop_runner().submit(coro)
+    try:
+        return future.result(timeout=seconds)
+    except concurrent.futures.TimeoutError as exc:
+        future.cancel()
+        raise StoreError(f"{who} did not answer within {seconds:.0f} s.") from exc
 
 
 def session_key() -> SecretStr | None:
@@ -46,19 +73,14 @@ def load_report(run_id: str) -> Report | None:
     job = job_manager().get(run_id)
     if job is not None:
         return job.snapshot()
-    runner = loop_runner()
-    future = runner.submit(runner.services().store.load(run_id))
     try:
-        return future.result(timeout=WAIT_SECONDS)
+        return on_loop(loop_runner().services().store.load(run_id))
     except RunNotFound:
         return None
-    except concurrent.futures.TimeoutError as exc:
-        future.cancel()
-        raise StoreError(f"The run history did not answer within {WAIT_SECONDS:.0f} s.") from exc
 
 
 def export_bytes(report: Report, fmt: str) -> bytes:
     """Build an export of `report` ("xlsx", "json" or "md") off the loop and return its bytes."""
     runner = loop_runner()
     limiter = runner.services().threads
-    return runner.submit(export_report(report, fmt, limiter)).result(timeout=EXPORT_TIMEOUT)
+    return runner.submit(export_report(report, fmt, limiter)).result(timeout=EXPORT_WAIT_SECONDS)

@@ -73,7 +73,7 @@ class GeminiEngine:
         api_key: SecretStr | None = None,
         calls: anyio.CapacityLimiter | None = None,
     ) -> None:
-        key = api_key if api_key is not None else settings.gemini_api_key
+        key = settings.gemini_key(api_key)
         if key is None or not key.get_secret_value().strip():
             raise GeminiAuthError("No Gemini key is configured; add one in Settings.")
         self.settings = settings
@@ -327,7 +327,7 @@ class GeminiEngine:
             return []
         links = list(found.items())
         resolved: list[Source] = [_unresolved(uri, title) for uri, title in links]
-        allow_private = self.settings.allow_private_hosts or ctx.tracker.request.allow_private_hosts
+        allow_private = self.settings.allow_private(ctx.tracker.request)
 
         async def resolve(index: int, uri: str, title: str) -> None:
             async with self._resolve_limiter:

@@ -114,42 +114,56 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         entries = by_key[key]
         if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
             continue
-        if entries[0][1].words == 1:
-            # One word is ambiguous: it must head a competitor section, and a plain (not
-            # name-like) word must be one the site never uses at all.
-            if not any(stat.headed for _, stat in entries):
-                continue
-            if not entries[0][1].named and site.vocabulary[key]:
-                continue
-            if _opens_compounds(compounds, entries[0][1].label.lower()):
-                continue
+        if entries[0][1].words == 1 and not _single_word_gap(site, compounds, key, entries):
+            continue
         if all(_minor_only(stat) for _, stat in entries):
             continue  # only on front, pricing or company pages: not something they write about
-        total = 0.0
-        evidence: list[tuple[float, str]] = []
-        for comp, stat in entries:
-            centrality = comp.centrality.get(key, 0.0)
-            total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages))
-            evidence.extend((w, u) for u, w in stat.weights.items())
-        evidence.sort(key=lambda item: (-item[0], item[1]))
-        label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
-        headed = any(stat.headed for _, stat in entries)
-        gaps.append(
-            Gap(
-                key=key,
-                label=label,
-                score=weakness * (1.0 if headed else UNHEADED) * total,
-                weakness=weakness,
-                competitors=sorted(comp.domain for comp, _ in entries),
-                pages=sum(stat.pages for _, stat in entries),
-                evidence=[u for _, u in evidence[:MAX_EVIDENCE]],
-                words=entries[0][1].words,
-                count=sum(stat.count for _, stat in entries),
-                headed=headed,
-            )
-        )
+        gaps.append(_gap(key, weakness, entries))
     gaps.sort(key=lambda g: (-g.score, g.key))
     return gaps
+
+
+def _single_word_gap(
+    site: SitePhrases,
+    compounds: Sequence[str],
+    key: str,
+    entries: list[tuple[SitePhrases, PhraseStat]],
+) -> bool:
+    """Whether a one-word phrase may be a gap.
+
+    One word is ambiguous: it must head a competitor section, a plain (not name-like) word
+    must be one the site never uses at all, and it must not open the site's own compounds.
+    """
+    if not any(stat.headed for _, stat in entries):
+        return False
+    if not entries[0][1].named and site.vocabulary[key]:
+        return False
+    return not _opens_compounds(compounds, entries[0][1].label.lower())
+
+
+def _gap(key: str, weakness: float, entries: list[tuple[SitePhrases, PhraseStat]]) -> Gap:
+    """Score a phrase the competitors cover and the site does not, with its evidence."""
+    total = 0.0
+    evidence: list[tuple[float, str]] = []
+    for comp, stat in entries:
+        centrality = comp.centrality.get(key, 0.0)
+        total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages))
+        evidence.extend((w, u) for u, w in stat.weights.items())
+    evidence.sort(key=lambda item: (-item[0], item[1]))
+    label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
+    headed = any(stat.headed for _, stat in entries)
+    return Gap(
+        key=key,
+        label=label,
+        score=weakness * (1.0 if headed else UNHEADED) * total,
+        weakness=weakness,
+        competitors=sorted(comp.domain for comp, _ in entries),
+        pages=sum(stat.pages for _, stat in entries),
+        evidence=[u for _, u in evidence[:MAX_EVIDENCE]],
+        words=entries[0][1].words,
+        count=sum(stat.count for _, stat in entries),
+        headed=headed,
+    )
 
 
 def _minor_only(stat: PhraseStat) -> bool:
