@@ -22,8 +22,9 @@ from cryptography.x509.oid import NameOID
 from research.config import Settings
 from research.errors import HostNotAllowed, HostUnreachable, HTTPStatusError, TooManyRedirects
 from research.models import DiscoveryRequest
-from research.net.fetch import ConnectionCounter, Fetcher, GuardedBackend
+from research.net.fetch import Fetcher
 from research.net.policy import AddressPolicy
+from research.net.transport import ConnectionCounter, GuardedBackend
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
 from tests.conftest import SLOW_CALLBACK

@@ -1,4 +1,4 @@
-"""The network layer's pure rules: address policy, URL normalisation, charsets."""
+"""The network layer's pure rules: address policy, robots.txt, sitemaps, charsets."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from pydantic import ValidationError
 from research.config import USER_AGENT, Settings
 from research.errors import HostNotAllowed
 from research.net.encoding import decode_html
-from research.net.policy import AddressPolicy, check_url, refusal
+from research.net.policy import AddressPolicy, check_fetchable, refusal
 from research.net.robots import Robots
 from research.net.sitemap import parse_sitemap
-from research.net.urls import dedupe_key, normalize_url, site_of, trap_key
 
 
 def test_address_policy_classifies_addresses() -> None:
@@ -49,7 +48,7 @@ def test_address_policy_classifies_addresses() -> None:
         assert refusal(ip, private) == lenient, address
         assert refusal(ip, intranet) == with_intranet, address
     with pytest.raises(HostNotAllowed, match="invalid port"):
-        check_url("http://example.com:99999/")
+        check_fetchable("http://example.com:99999/")
 
 
 def test_private_hosts_and_allowed_networks_come_from_the_environment() -> None:
@@ -62,24 +61,6 @@ def test_private_hosts_and_allowed_networks_come_from_the_environment() -> None:
     assert Settings.from_env({}, secrets_file=None).allowed_networks == []
     with pytest.raises(ValidationError, match=re.escape("'10.0.0.0/33' is not a network")):
         Settings.from_env({"RESEARCH_ALLOWED_NETWORKS": "10.0.0.0/33"}, secrets_file=None)
-
-
-def test_urls_normalise_and_deduplicate() -> None:
-    assert normalize_url("HTTP://Example.COM:80/a/b?utm_source=x&b=2&a=1#frag") == (
-        "http://example.com/a/b?b=2&a=1"
-    )
-    assert normalize_url("https://example.com:443") == "https://example.com/"
-    assert normalize_url("https://example.com:8443/x") == "https://example.com:8443/x"
-    assert normalize_url("../c?gclid=1", "https://example.com/a/b/") == "https://example.com/a/c"
-    assert normalize_url("mailto:a@example.com") is None
-    assert normalize_url("javascript:void(0)") is None
-    assert normalize_url("https://example.com/" + "a" * 3000) is None
-    assert dedupe_key("https://www.example.com/about/") == dedupe_key("http://example.com/about")
-    assert dedupe_key("https://example.com/?b=2&a=1") == dedupe_key("https://example.com/?a=1&b=2")
-    assert dedupe_key("https://example.com/a") != dedupe_key("https://example.com/b")
-    assert site_of("https://www.Example.com/x") == site_of("https://example.com") == "example.com"
-    assert site_of("http://127.0.0.1:8080/") == "127.0.0.1:8080"
-    assert trap_key("https://e.com/cal/2026/11") == trap_key("https://e.com/cal/2031/2?x=1")
 
 
 def test_charsets_are_decoded() -> None:
