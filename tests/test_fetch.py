@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import httpcore
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -127,6 +128,8 @@ async def test_dropped_connections_are_retried(retry_site: FixtureServer, fetche
         "(connection refused or closed)."
     )
     assert retry_site.hits["/drop"] == 3
+    # After the retries, the last attempt's httpx error is still the cause (for the log).
+    assert isinstance(caught.value.__cause__, httpx.TransportError)
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import re
+import zlib
 
 import pytest
 from pydantic import ValidationError
 
 from research.config import USER_AGENT, Settings
 from research.errors import HostNotAllowed
-from research.net.encoding import decode_html
+from research.net.encoding import Inflater, decode_html
 from research.net.policy import AddressPolicy, check_fetchable, refusal
 from research.net.robots import Robots
 from research.net.sitemap import parse_sitemap
@@ -152,3 +153,19 @@ Disallow: /page
         Robots("User-agent: *\nDisallow: /\n", USER_AGENT).allowed("https://e.example/x") is False
     )
     assert Robots("User-agent: *\nDisallow:\n", USER_AGENT).allowed("https://e.example/x")
+
+
+def test_inflater_decodes_gzip_and_both_deflates_within_the_cap() -> None:
+    body = b"<html>" + b"x" * 5000 + b"</html>"
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    encoded = {
+        "gzip": gzip.compress(body),
+        "deflate": zlib.compress(body),
+        "identity": body,
+    }
+    for encoding, data in encoded.items():
+        assert Inflater(encoding).feed(data, len(body)) == body, encoding
+    assert Inflater("deflate").feed(raw.compress(body) + raw.flush(), len(body)) == body
+    assert len(Inflater("gzip").feed(encoded["gzip"], 100)) == 101  # one past the cap: too big
+    with pytest.raises(zlib.error):
+        Inflater("gzip").feed(b"\x1f\x8b not really gzip", 100)
