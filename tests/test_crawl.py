@@ -80,6 +80,7 @@ async def crawl(
     max_depth: int = 10,
     time_budget: float = 30.0,
     allow_private: bool = False,
+    robots: RobotsCache | None = None,
 ) -> tuple[list[Page], list[PageIssue], list[Page]]:
     """Crawl `url`; return the pages, the issues reported and the pages reported as they came."""
     issues: list[PageIssue] = []
@@ -94,6 +95,7 @@ async def crawl(
         limiter=anyio.CapacityLimiter(2),
         on_page=seen.append,
         on_issue=issues.append,
+        robots=robots,
     )
     return pages, issues, seen
 
@@ -345,15 +347,8 @@ async def test_crawls_sharing_a_robots_cache_read_robots_txt_once(fetcher: Fetch
     shared = RobotsCache(fetcher.fetch_resource, USER_AGENT)
     with serve(polite_routes(robots)) as server:
         for _ in range(2):
-            pages = await crawl_site(
-                fetcher,
-                server.url("/"),
-                max_pages=4,
-                max_depth=1,
-                time_budget=30.0,
-                allow_private=False,
-                limiter=anyio.CapacityLimiter(2),
-                robots=shared,
+            pages, _issues, _seen = await crawl(
+                fetcher, server.url("/"), max_pages=4, max_depth=1, robots=shared
             )
             assert sorted(p.url.rsplit("/", 1)[1] for p in pages) == ["", "a", "b"]
         assert server.hits["/robots.txt"] == 1  # the second crawl used the cached rules

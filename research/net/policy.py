@@ -10,7 +10,9 @@ from urllib.parse import SplitResult
 
 import anyio
 
+from research.config import Settings
 from research.errors import HostNotAllowed, HostUnreachable, InvalidURL
+from research.models import DiscoveryRequest
 from research.net.urls import check_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -31,6 +33,11 @@ def check_fetchable(url: str) -> SplitResult:
         return check_url(url)
     except InvalidURL as exc:
         raise HostNotAllowed(exc.message, url) from exc
+
+
+def allows_private(request: DiscoveryRequest, settings: Settings) -> bool:
+    """Whether a run may fetch private and loopback hosts: its request or the settings say so."""
+    return request.allow_private_hosts or settings.allow_private_hosts
 
 
 def _plain(ip: IPAddress) -> IPAddress:

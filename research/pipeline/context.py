@@ -8,6 +8,7 @@ import anyio
 
 from research.engines.base import Engine
 from research.models import DiscoveryRequest, SiteAnalysis, StageName
+from research.net.policy import allows_private
 from research.progress import RunTracker, StageContext
 from research.services import Services
 
@@ -30,7 +31,7 @@ class PipelineRun:
     @property
     def allow_private(self) -> bool:
         """Whether private and loopback hosts may be fetched in this run."""
-        return self.request.allow_private_hosts or self.services.settings.allow_private_hosts
+        return allows_private(self.request, self.services.settings)
 
     def context(self, stage: StageName) -> StageContext:
         """Return the context an engine gets for `stage`."""

@@ -50,6 +50,7 @@ from research.models import (
     Topic,
 )
 from research.net.fetch import Fetcher
+from research.net.policy import allows_private
 from research.net.urls import normalize_start_url, site_key
 from research.progress import StageContext
 
@@ -326,7 +327,7 @@ class GeminiEngine:
             return []
         links = list(found.items())
         resolved: list[Source] = [_unresolved(uri, title) for uri, title in links]
-        allow_private = self.settings.allow_private_hosts or ctx.tracker.request.allow_private_hosts
+        allow_private = allows_private(ctx.tracker.request, self.settings)
 
         async def resolve(index: int, uri: str, title: str) -> None:
             async with self._resolve_limiter:
