@@ -3,9 +3,10 @@
 ResearchError
 ├── ConfigError               a setting from the environment or secrets.toml is invalid
 ├── InvalidRequest            the request itself is wrong (bad URL, bad limits)
-│   └── InvalidURL
+│   └── InvalidURL            not an absolute http(s) URL with a host (research.net.urls.check_url)
 ├── FetchError                a page or site could not be fetched
-│   ├── HostNotAllowed        private, loopback, link-local or metadata address
+│   ├── HostNotAllowed        private, loopback, link-local or metadata address, or a URL the
+│   │                         fetcher refuses (the InvalidURL it raised is the cause)
 │   ├── HostUnreachable       DNS failure, connection refused or reset
 │   ├── FetchTimeout          no complete answer within the deadline
 │   ├── TooLarge              body bigger than the size cap
@@ -21,10 +22,15 @@ ResearchError
 │       ├── GeminiUnavailable     5xx, or the circuit breaker is open
 │       │   └── GeminiCircuitOpen  too many failures in a row; paused
 │       └── GeminiBadResponse     blocked, empty or invalid output
+│           └── SearchWithSchemaUnsupported  the model cannot combine Google Search with a schema
 ├── StoreError                the run history could not be read or written
 ├── ExportError               an export could not be built
 ├── RunNotFound               no run with that id
 └── RunNotResumable           the run completed, or another process is running it
+
+Outside the tree: research.net.retry.Retryable, the signal a failed attempt raises to ask for
+another; it never leaves `with_retries`, which raises the ResearchError it carries instead.
+Library exceptions are chained as the cause (`raise ... from exc`), so the log keeps them.
 """
 
 from __future__ import annotations
@@ -127,6 +133,10 @@ class GeminiCircuitOpen(GeminiUnavailable):
 
 class GeminiBadResponse(GeminiError):
     """Gemini's answer was blocked, empty or invalid."""
+
+
+class SearchWithSchemaUnsupported(GeminiBadResponse):
+    """The model refuses the google_search tool together with a response schema."""
 
 
 class StoreError(ResearchError):

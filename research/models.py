@@ -6,11 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-from research.errors import InvalidURL
+from research.net.urls import normalize_start_url
 
 EngineName = Literal["local", "gemini", "auto"]
 DEFAULT_MAX_PAGES = 30
@@ -20,39 +19,6 @@ MAX_PAGES_LIMIT = 1000
 def now() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
-
-
-def normalize_start_url(value: str) -> str:
-    """Return an absolute http(s) URL for user input, or raise InvalidURL."""
-    text = (value or "").strip()
-    if not text:
-        raise InvalidURL("Enter a website URL, for example https://example.com.")
-    if any(ch.isspace() for ch in text):
-        raise InvalidURL(f"{text!r} is not a valid URL: it contains spaces.")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https"):
-        raise InvalidURL(f"{value.strip()!r} is not a web address: only http and https URLs work.")
-    if parts.username or parts.password:
-        raise InvalidURL(
-            "URLs with a user name or password are not accepted; remove the credentials."
-        )
-    host = parts.hostname or ""
-    if not host or (("." not in host) and host != "localhost" and ":" not in host):
-        raise InvalidURL(f"{value.strip()!r} is not a valid URL: it has no proper host name.")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise InvalidURL(f"{value.strip()!r} is not a valid URL: the port is invalid.") from exc
-    path = parts.path or "/"
-    return parts._replace(path=path, fragment="").geturl()
-
-
-def host_of(url: str) -> str:
-    """Return the host (with a non-default port) of a URL, lower-cased, without 'www.'."""
-    netloc = urlsplit(url).netloc.lower().rsplit("@", 1)[-1]
-    return netloc.removeprefix("www.")
 
 
 class DiscoveryRequest(BaseModel):
@@ -104,6 +70,26 @@ class PageIssue(BaseModel):
     url: str
     kind: Literal["skipped", "refused", "failed"]
     reason: str
+
+
+class FetchedPage(BaseModel):
+    """An HTML page as fetched: requested and final URL, status, content type and decoded text."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    text: str
+
+
+class Resource(BaseModel):
+    """Any fetched body (robots.txt, sitemaps): final URL, status, content type and raw bytes."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    body: bytes
 
 
 class Keyphrase(BaseModel):

@@ -13,15 +13,18 @@ from research.engines.gemini import GeminiEngine
 from research.engines.gemini.client import key_fingerprint
 from research.engines.local import LocalEngine
 from research.net.fetch import Fetcher
+from research.net.robots import RobotsCache
 from research.store import RunStore, open_store
 
 
 class Services:
-    """Fetcher, store, engines and thread limiter; open on the loop, close with aclose()."""
+    """Fetcher, robots.txt cache, store, engines and thread limiter; open on the loop, close
+    with aclose()."""
 
     def __init__(self, settings: Settings, fetcher: Fetcher, store: RunStore) -> None:
         self.settings = settings
         self.fetcher = fetcher
+        self.robots = RobotsCache(fetcher.fetch_resource, settings.user_agent)
         self.store = store
         self.threads = anyio.CapacityLimiter(settings.worker_threads)
         self.local = LocalEngine(self.threads)

@@ -21,6 +21,7 @@ from research.errors import (
 from research.models import DiscoveryRequest, Page, PageIssue, Report, StageName
 from research.net.crawl import MAX_NOTES, crawl_site
 from research.net.fetch import Fetcher
+from research.net.robots import RobotsCache
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
 from tests.conftest import SLOW_CALLBACK
@@ -79,6 +80,7 @@ async def crawl(
     max_depth: int = 10,
     time_budget: float = 30.0,
     allow_private: bool = False,
+    robots: RobotsCache | None = None,
 ) -> tuple[list[Page], list[PageIssue], list[Page]]:
     """Crawl `url`; return the pages, the issues reported and the pages reported as they came."""
     issues: list[PageIssue] = []
@@ -93,6 +95,7 @@ async def crawl(
         limiter=anyio.CapacityLimiter(2),
         on_page=seen.append,
         on_issue=issues.append,
+        robots=robots,
     )
     return pages, issues, seen
 
@@ -336,6 +339,22 @@ async def test_requests_to_a_host_are_spaced(robots: bytes, politeness: float) -
     ]
     gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
     assert len(gaps) == 3 and min(gaps) >= 0.15, gaps
+
+
+@pytest.mark.anyio
+async def test_crawls_sharing_a_robots_cache_read_robots_txt_once(fetcher: Fetcher) -> None:
+    robots = b"User-agent: *\nDisallow: /c\n"
+    shared = RobotsCache(fetcher.fetch_resource, USER_AGENT)
+    with serve(polite_routes(robots)) as server:
+        for _ in range(2):
+            pages, _issues, _seen = await crawl(
+                fetcher, server.url("/"), max_pages=4, max_depth=1, robots=shared
+            )
+            assert sorted(p.url.rsplit("/", 1)[1] for p in pages) == ["", "a", "b"]
+        assert server.hits["/robots.txt"] == 1  # the second crawl used the cached rules
+        await crawl(fetcher, server.url("/"), max_pages=4, max_depth=1)
+        assert server.hits["/robots.txt"] == 2  # without a cache, a crawl reads its own
+        assert server.hits["/c"] == 0
 
 
 @pytest.mark.anyio

@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import httpcore
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,8 +23,9 @@ from cryptography.x509.oid import NameOID
 from research.config import Settings
 from research.errors import HostNotAllowed, HostUnreachable, HTTPStatusError, TooManyRedirects
 from research.models import DiscoveryRequest
-from research.net.fetch import ConnectionCounter, Fetcher, GuardedBackend
+from research.net.fetch import Fetcher
 from research.net.policy import AddressPolicy
+from research.net.transport import ConnectionCounter, GuardedBackend
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
 from tests.conftest import SLOW_CALLBACK
@@ -126,6 +128,8 @@ async def test_dropped_connections_are_retried(retry_site: FixtureServer, fetche
         "(connection refused or closed)."
     )
     assert retry_site.hits["/drop"] == 3
+    # After the retries, the last attempt's httpx error is still the cause (for the log).
+    assert isinstance(caught.value.__cause__, httpx.TransportError)
 
 
 @pytest.fixture

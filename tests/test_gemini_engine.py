@@ -390,9 +390,9 @@ async def test_hang_ends_by_the_sdk_timeout_and_falls_back(fake: FakeGemini) -> 
         research = await engine.expand_keywords(ctx, SITE, [RIVAL])
         assert research == await engine.local.expand_keywords(context(), SITE, [RIVAL])
 
-    # The SDK's own timeout (httpx2), not our outer deadline, ended the call.
+    # The SDK's own timeout (httpx2), not our outer deadline, ended the call; it is the cause.
     for error in (info.value, streamed.value):
-        assert isinstance(error.__context__.__context__, httpx2.TimeoutException)
+        assert isinstance(error.__cause__, httpx2.TimeoutException)
     [warning] = warnings_of(ctx)
     assert "did not answer within" in warning and "local engine" in warning
 

@@ -99,11 +99,66 @@ def offenders(folder: str, forbidden: tuple[str, ...]) -> list[str]:
 UPPER_LAYERS = ("research.ui", "research.runtime", "research.pipeline", "research.cli")
 
 
+URLS = "research.net.urls"  # pure functions: the one net module the layers below may use
+
+
 def test_text_imports_neither_net_nor_engines_nor_anything_above() -> None:
-    assert (
-        offenders("text", ("research.net", "research.engines", "research.store", *UPPER_LAYERS))
-        == []
-    )
+    found = offenders("text", ("research.net", "research.engines", "research.store", *UPPER_LAYERS))
+    assert [line for line in found if not line.endswith(f"-> {URLS}")] == []
+
+
+def test_the_url_module_and_models_stand_on_errors_alone() -> None:
+    """models.py and net/urls.py sit below everything, so text/ and models may use them."""
+    urls = ROOT / "research" / "net" / "urls.py"
+    assert research_imports(urls) == {"research.errors"}
+    assert research_imports(ROOT / "research" / "models.py") <= {"research.errors", URLS}
+    assert ROOT.joinpath("research", "net", "__init__.py").read_text().strip() == ""
+
+
+def module_name(path: Path) -> str:
+    """Return the dotted module name of a file under research/."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def cycles(paths: list[Path]) -> list[list[str]]:
+    """Return the import cycles among `paths` (TYPE_CHECKING imports count: they are a design)."""
+    graph = {module_name(path): research_imports(path) for path in paths}
+    found: list[list[str]] = []
+
+    def visit(name: str, trail: list[str]) -> None:
+        for target in sorted(graph.get(name, set()) & graph.keys()):
+            if target in trail:
+                cycle = trail[trail.index(target) :]
+                if min(cycle) == cycle[0]:  # each cycle once, from its smallest member
+                    found.append(cycle)
+            else:
+                visit(target, [*trail, target])
+
+    for name in sorted(graph):
+        visit(name, [name])
+    return found
+
+
+def test_net_modules_import_each_other_without_cycles() -> None:
+    assert cycles(modules_under("net")) == []
+
+
+def test_no_research_module_is_part_of_an_import_cycle() -> None:
+    modules = [p for p in ROOT.joinpath("research").rglob("*.py") if p.name != "__init__.py"]
+    assert cycles(modules) == []
+
+
+def test_only_the_url_module_reads_hosts_out_of_urls() -> None:
+    """Hosts, ports and origins come from research.net.urls, so every caller agrees on them."""
+    readers = []
+    for path in APP_CODE:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr in ("hostname", "netloc"):
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    urls = "research/net/urls.py:"
+    assert [line for line in readers if not line.startswith(urls)] == []
+    assert readers  # the scan sees the URL module's own reads
 
 
 def test_net_never_imports_engines_or_anything_above() -> None:

@@ -1,20 +1,20 @@
-"""The network layer's pure rules: address policy, URL normalisation, charsets."""
+"""The network layer's pure rules: address policy, robots.txt, sitemaps, charsets."""
 
 from __future__ import annotations
 
 import gzip
 import ipaddress
 import re
+import zlib
 
 import pytest
 
 from research.config import USER_AGENT, Settings
 from research.errors import ConfigError, HostNotAllowed
-from research.net.encoding import decode_html
-from research.net.policy import AddressPolicy, check_url, refusal
+from research.net.encoding import Inflater, decode_html
+from research.net.policy import AddressPolicy, check_fetchable, refusal
 from research.net.robots import Robots
 from research.net.sitemap import parse_sitemap
-from research.net.urls import dedupe_key, normalize_url, site_of, trap_key
 
 
 def test_address_policy_classifies_addresses() -> None:
@@ -48,7 +48,7 @@ def test_address_policy_classifies_addresses() -> None:
         assert refusal(ip, private) == lenient, address
         assert refusal(ip, intranet) == with_intranet, address
     with pytest.raises(HostNotAllowed, match="invalid port"):
-        check_url("http://example.com:99999/")
+        check_fetchable("http://example.com:99999/")
 
 
 def test_private_hosts_and_allowed_networks_come_from_the_environment() -> None:
@@ -61,24 +61,6 @@ def test_private_hosts_and_allowed_networks_come_from_the_environment() -> None:
     assert Settings.from_env({}, secrets_file=None).allowed_networks == []
     with pytest.raises(ConfigError, match=re.escape("'10.0.0.0/33' is not a network")):
         Settings.from_env({"RESEARCH_ALLOWED_NETWORKS": "10.0.0.0/33"}, secrets_file=None)
-
-
-def test_urls_normalise_and_deduplicate() -> None:
-    assert normalize_url("HTTP://Example.COM:80/a/b?utm_source=x&b=2&a=1#frag") == (
-        "http://example.com/a/b?b=2&a=1"
-    )
-    assert normalize_url("https://example.com:443") == "https://example.com/"
-    assert normalize_url("https://example.com:8443/x") == "https://example.com:8443/x"
-    assert normalize_url("../c?gclid=1", "https://example.com/a/b/") == "https://example.com/a/c"
-    assert normalize_url("mailto:a@example.com") is None
-    assert normalize_url("javascript:void(0)") is None
-    assert normalize_url("https://example.com/" + "a" * 3000) is None
-    assert dedupe_key("https://www.example.com/about/") == dedupe_key("http://example.com/about")
-    assert dedupe_key("https://example.com/?b=2&a=1") == dedupe_key("https://example.com/?a=1&b=2")
-    assert dedupe_key("https://example.com/a") != dedupe_key("https://example.com/b")
-    assert site_of("https://www.Example.com/x") == site_of("https://example.com") == "example.com"
-    assert site_of("http://127.0.0.1:8080/") == "127.0.0.1:8080"
-    assert trap_key("https://e.com/cal/2026/11") == trap_key("https://e.com/cal/2031/2?x=1")
 
 
 def test_charsets_are_decoded() -> None:
@@ -170,3 +152,19 @@ Disallow: /page
         Robots("User-agent: *\nDisallow: /\n", USER_AGENT).allowed("https://e.example/x") is False
     )
     assert Robots("User-agent: *\nDisallow:\n", USER_AGENT).allowed("https://e.example/x")
+
+
+def test_inflater_decodes_gzip_and_both_deflates_within_the_cap() -> None:
+    body = b"<html>" + b"x" * 5000 + b"</html>"
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    encoded = {
+        "gzip": gzip.compress(body),
+        "deflate": zlib.compress(body),
+        "identity": body,
+    }
+    for encoding, data in encoded.items():
+        assert Inflater(encoding).feed(data, len(body)) == body, encoding
+    assert Inflater("deflate").feed(raw.compress(body) + raw.flush(), len(body)) == body
+    assert len(Inflater("gzip").feed(encoded["gzip"], 100)) == 101  # one past the cap: too big
+    with pytest.raises(zlib.error):
+        Inflater("gzip").feed(b"\x1f\x8b not really gzip", 100)

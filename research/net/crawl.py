@@ -17,13 +17,13 @@ from research.errors import (
     TooLarge,
     UnsupportedContent,
 )
-from research.models import Page, PageIssue
+from research.models import FetchedPage, Page, PageIssue
 from research.net.extract import extract_page, refresh_target_of
-from research.net.fetch import FetchedPage, Fetcher
-from research.net.policy import check_url
-from research.net.robots import Robots
+from research.net.fetch import Fetcher
+from research.net.policy import check_fetchable
+from research.net.robots import Robots, RobotsCache
 from research.net.sitemap import sitemap_urls
-from research.net.urls import dedupe_key, looks_binary, normalize_url, site_of, trap_key
+from research.net.urls import dedupe_key, looks_binary, normalize_url, site_key, trap_key
 
 IssueKind = Literal["skipped", "refused", "failed"]
 MAX_META_REFRESHES = 3
@@ -46,6 +46,7 @@ class _Crawl:
     def __init__(
         self,
         fetcher: Fetcher,
+        robots: RobotsCache,
         *,
         max_pages: int,
         max_depth: int,
@@ -55,6 +56,7 @@ class _Crawl:
         on_issue: Callable[[PageIssue], None] | None,
     ) -> None:
         self.fetcher = fetcher
+        self.robots_cache = robots
         self.max_pages = max_pages
         self.max_depth = max_depth
         self.allow_private = allow_private
@@ -110,22 +112,22 @@ class _Crawl:
 
     async def start(self, start_url: str) -> Page:
         """Fetch robots.txt and the start page (following meta refreshes); raise on failure."""
-        self.sites.add(site_of(start_url))
-        self.robots = await self.fetcher.robots.get(start_url, allow_private=self.allow_private)
+        self.sites.add(site_key(start_url))
+        self.robots = await self.robots_cache.get(start_url, allow_private=self.allow_private)
         url = start_url
         for _ in range(MAX_META_REFRESHES + 1):
             if not self.robots.allowed(url):
                 raise BlockedByRobots(
-                    f"robots.txt of {site_of(url)} does not allow fetching {url}.", url
+                    f"robots.txt of {site_key(url)} does not allow fetching {url}.", url
                 )
             self.seen.add(dedupe_key(url))
             fetched = await self.fetcher.fetch(
                 url, allow_private=self.allow_private, delay=self.delay
             )
-            final_site = site_of(fetched.final_url)
+            final_site = site_key(fetched.final_url)
             if final_site not in self.sites:
                 self.sites.add(final_site)
-                self.robots = await self.fetcher.robots.get(
+                self.robots = await self.robots_cache.get(
                     fetched.final_url, allow_private=self.allow_private
                 )
             self.seen.add(dedupe_key(fetched.final_url))
@@ -143,7 +145,7 @@ class _Crawl:
         target = await anyio.to_thread.run_sync(
             refresh_target_of, text, page.url, limiter=self.limiter
         )
-        if target is None or site_of(target) not in self.sites:
+        if target is None or site_key(target) not in self.sites:
             return None
         if dedupe_key(target) in self.seen:
             return None
@@ -154,7 +156,7 @@ class _Crawl:
         if depth > self.max_depth or len(self.queue) >= self.max_pages * 4:
             return  # too deep, or more candidates than the page budget can ever use
         url = normalize_url(link)
-        if url is None or site_of(url) not in self.sites:
+        if url is None or site_key(url) not in self.sites:
             return
         key = dedupe_key(url)
         if key in self.seen:
@@ -177,7 +179,7 @@ class _Crawl:
                 )
             return
         if not self.robots.allowed(url):
-            reason = f"robots.txt of {site_of(url)} does not allow fetching {url}."
+            reason = f"robots.txt of {site_key(url)} does not allow fetching {url}."
             self.note("robots", url, "refused", reason)
             return
         self.queue.append((url, depth))
@@ -191,7 +193,7 @@ class _Crawl:
             except FetchError as exc:
                 self.issue(url, issue_kind(exc), exc.message)
                 return
-            if site_of(fetched.final_url) not in self.sites:
+            if site_key(fetched.final_url) not in self.sites:
                 self.issue(
                     url, "skipped", f"{url} redirects off the site (to {fetched.final_url})."
                 )
@@ -263,14 +265,19 @@ async def crawl_site(
     limiter: anyio.CapacityLimiter,
     on_page: Callable[[Page], None] | None = None,
     on_issue: Callable[[PageIssue], None] | None = None,
+    robots: RobotsCache | None = None,
 ) -> list[Page]:
-    """Crawl one site from `start_url`; raise the start page's FetchError, report the rest."""
+    """Crawl one site from `start_url`; raise the start page's FetchError, report the rest.
+
+    `robots` is the process's robots.txt cache; without one the crawl reads robots.txt anew.
+    """
     start = normalize_url(start_url)
     if start is None:
-        check_url(start_url)
+        check_fetchable(start_url)
         raise HostNotAllowed(f"{start_url} is not a web address that can be crawled.", start_url)
     crawl = _Crawl(
         fetcher,
+        robots or RobotsCache(fetcher.fetch_resource, fetcher.settings.user_agent),
         max_pages=max_pages,
         max_depth=max_depth,
         allow_private=allow_private,

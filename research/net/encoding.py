@@ -1,9 +1,11 @@
-"""Decoding HTML bodies: declared, meta and detected charsets."""
+"""Decoding bodies: content encodings (gzip, deflate) and HTML charsets (declared, meta, detected)."""
 
 from __future__ import annotations
 
 import codecs
 import re
+import zlib
+from typing import Any
 
 import charset_normalizer
 
@@ -12,6 +14,34 @@ _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re
 # WHATWG: pages labelled Latin-1 or ASCII are decoded as windows-1252.
 _ALIASES = {"latin1": "cp1252", "iso8859_1": "cp1252", "ascii": "cp1252"}
 _DETECT_BYTES = 65536
+CONTENT_ENCODINGS = ("identity", "", "gzip", "x-gzip", "deflate")
+
+
+class Inflater:
+    """Decompresses a body incrementally, never producing more than the cap allows."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        if encoding in ("gzip", "x-gzip"):
+            self._z: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+            self._first = True
+        else:
+            self._z = None
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Return up to `room` + 1 decompressed bytes of `data`; raise zlib.error when corrupt."""
+        if self._z is None:
+            return data
+        if self.encoding == "deflate" and self._first:
+            self._first = False
+            try:
+                return self._z.decompress(data, room + 1)  # type: ignore[no-any-return]
+            except zlib.error:
+                # Some servers send raw deflate without the zlib header.
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._z.decompress(data, room + 1)  # type: ignore[no-any-return]
 
 
 def _codec(label: str | None) -> str | None:

@@ -1,28 +1,20 @@
-"""Fetcher: one shared HTTP client with deadlines, size caps, the address guard and retries."""
+"""Fetcher: one shared HTTP client with deadlines, size caps, per-host gates and retries."""
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import functools
-import random
 import ssl
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urljoin
 
 import anyio
-import httpcore
 import httpx
-from pydantic import BaseModel
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
 
 from research.config import Settings
 from research.errors import (
-    FetchError,
     FetchTimeout,
     HostUnreachable,
     HTTPStatusError,
@@ -30,190 +22,17 @@ from research.errors import (
     TooManyRedirects,
     UnsupportedContent,
 )
-from research.net.encoding import decode_html
-from research.net.policy import AddressPolicy, check_url, resolve_allowed
-from research.net.robots import RobotsCache
-from research.net.urls import normalize_url, site_of
+from research.models import FetchedPage, Resource
+from research.net.encoding import CONTENT_ENCODINGS, Inflater, decode_html
+from research.net.policy import AddressPolicy, check_fetchable, resolve_allowed
+from research.net.retry import Retryable, RetryPolicy, with_retries
+from research.net.transport import ConnectionCounter, PolicyPools, policy_scope
+from research.net.urls import endpoint_of, normalize_url, site_key
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _DECODE_IN_THREAD_BYTES = 256 * 1024
 _DRAIN_BYTES = 64 * 1024
-
-# The address policy of the request running in this task: it picks the connection pool.
-_policy: contextvars.ContextVar[AddressPolicy] = contextvars.ContextVar(
-    "research_address_policy",
-    default=AddressPolicy(),  # noqa: B039 - a frozen dataclass
-)
-
-
-class FetchedPage(BaseModel):
-    """An HTML page as fetched: requested and final URL, status, content type and decoded text."""
-
-    url: str
-    final_url: str
-    status: int
-    content_type: str
-    text: str
-
-
-class Resource(BaseModel):
-    """Any fetched body (robots.txt, sitemaps): final URL, status, content type and raw bytes."""
-
-    url: str
-    final_url: str
-    status: int
-    content_type: str
-    body: bytes
-
-
-class ConnectionCounter:
-    """Counts open TCP connections (now and peak) across the whole process's client."""
-
-    def __init__(self) -> None:
-        self.open = 0
-        self.peak = 0
-        self.total = 0
-
-    def opened(self) -> None:
-        """Record a new connection."""
-        self.open += 1
-        self.total += 1
-        self.peak = max(self.peak, self.open)
-
-    def closed(self) -> None:
-        """Record a closed connection."""
-        self.open -= 1
-
-
-# The async methods below implement httpcore's interface, which takes `timeout` arguments.
-# ruff: noqa: ASYNC109
-
-
-class _CountedStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream, counter: ConnectionCounter) -> None:
-        self._inner = inner
-        self._counter: ConnectionCounter | None = counter
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        if self._counter is not None:
-            self._counter.closed()
-            self._counter = None
-        await self._inner.aclose()
-
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        counter, self._counter = self._counter, None  # the TLS stream now owns the count
-        assert counter is not None
-        return _CountedStream(inner, counter)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Network backend that connects only to addresses it has itself resolved and checked.
-
-    Checking here, at connect time, closes the gap a DNS answer could change in (rebinding).
-    """
-
-    def __init__(self, counter: ConnectionCounter, policy: AddressPolicy) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._counter = counter
-        self._policy = policy
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        with anyio.fail_after(timeout):
-            addresses = await resolve_allowed(host, port, self._policy)
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                stream = await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-                continue
-            self._counter.opened()
-            return _CountedStream(stream, self._counter)
-        assert error is not None
-        raise error
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("Unix sockets are not used.")
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """The TLS context (loading CA certificates takes a while, so once per process)."""
-    return httpx.create_ssl_context()
-
-
-# Build it at import, off the event loop.
-_ssl_context()
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a connection pool that uses the guarded backend."""
-
-    def __init__(self, limits: httpx.Limits, backend: GuardedBackend) -> None:
-        super().__init__(verify=_ssl_context(), limits=limits, retries=0)
-        # httpx has no public hook for the network backend; swap the pool it built.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
-
-
-class _PolicyPools(httpx.AsyncBaseTransport):
-    """A connection pool per address policy: a pool matches connections by host name alone, so
-    a shared one would let a request reuse a connection only a more lenient policy allowed.
-
-    A process normally runs under one policy; one that mixes them may hold idle connections
-    in both pools (the in-flight limit stays global).
-    """
-
-    def __init__(
-        self, limits: httpx.Limits, counter: ConnectionCounter, *policies: AddressPolicy
-    ) -> None:
-        self._pools = {
-            policy: _GuardedTransport(limits, GuardedBackend(counter, policy))
-            for policy in policies
-        }
-        self._strict = policies[0]
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request` over the pool of the policy it runs under (the strictest if none)."""
-        pool = self._pools.get(_policy.get(), self._pools[self._strict])
-        return await pool.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        """Close every pool."""
-        for pool in self._pools.values():
-            await pool.aclose()
 
 
 class _HostGate:
@@ -258,15 +77,6 @@ class _Deadline:
         return self._at - anyio.current_time()
 
 
-class _Retry(Exception):
-    """A failure worth another attempt; carries the error to raise when attempts run out."""
-
-    def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.retry_after = retry_after
-
-
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -301,39 +111,6 @@ async def _drain(response: httpx.Response) -> None:
         pass
 
 
-class _Inflater:
-    """Decompresses a body incrementally, never producing more than the cap allows."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        if encoding in ("gzip", "x-gzip"):
-            self._z: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._z = zlib.decompressobj()
-            self._first = True
-        else:
-            self._z = None
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        """Return up to `room` + 1 decompressed bytes of `data` (more than room means too big)."""
-        if self._z is None:
-            return data
-        try:
-            if self.encoding == "deflate" and self._first:
-                self._first = False
-                try:
-                    return self._z.decompress(data, room + 1)  # type: ignore[no-any-return]
-                except zlib.error:
-                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self._z.decompress(data, room + 1)  # type: ignore[no-any-return]
-        except zlib.error as exc:
-            raise _Corrupt from exc
-
-
-class _Corrupt(Exception):
-    pass
-
-
 class Fetcher:
     """Fetches pages for every run in the process over one shared, bounded HTTP client."""
 
@@ -349,7 +126,7 @@ class Fetcher:
             flag: AddressPolicy.build(flag, settings.allowed_networks) for flag in (False, True)
         }
         self._client = httpx.AsyncClient(
-            transport=_PolicyPools(limits, self.connections, *self._policies.values()),
+            transport=PolicyPools(limits, self.connections, *self._policies.values()),
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
                 read=settings.read_timeout,
@@ -366,7 +143,6 @@ class Fetcher:
         )
         self._gates: dict[str, _HostGate] = {}
         self._slots = anyio.CapacityLimiter(settings.global_connections)
-        self.robots = RobotsCache(self.fetch_resource, settings.user_agent)
 
     @property
     def open_connections(self) -> int:
@@ -429,31 +205,20 @@ class Fetcher:
         self, url: str, *, allow_private: bool, html_only: bool, delay: float, attempts: int | None
     ) -> Resource:
         settings = self.settings
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(1, attempts or settings.fetch_max_attempts))
-            | stop_before_delay(settings.fetch_retry_budget),
-            wait=self._wait,
-            retry=retry_if_exception_type(_Retry),
-            sleep=anyio.sleep,
-            reraise=True,
+        policy = RetryPolicy(
+            attempts=attempts or settings.fetch_max_attempts,
+            budget=settings.fetch_retry_budget,
+            initial=settings.fetch_backoff,
+            maximum=settings.retry_after_cap,
+            server_cap=settings.retry_after_cap,
         )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._attempt(
-                        url, allow_private=allow_private, html_only=html_only, delay=delay
-                    )
-        except _Retry as exc:
-            raise exc.error from None
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _wait(self, state: Any) -> float:
-        cap = self.settings.retry_after_cap
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
-            return min(exc.retry_after, cap)
-        base = self.settings.fetch_backoff * (2 ** (state.attempt_number - 1))
-        return float(min(cap, base + random.uniform(0, base)))
+        async def attempt() -> Resource:
+            return await self._attempt(
+                url, allow_private=allow_private, html_only=html_only, delay=delay
+            )
+
+        return await with_retries(attempt, policy)
 
     def _gate(self, host: str) -> _HostGate:
         gate = self._gates.get(host)
@@ -467,9 +232,8 @@ class Fetcher:
         """One attempt: follow up to max_redirects checked hops within the page deadline."""
         requested = normalize_url(url) or url
         policy = self._policies[bool(allow_private)]
-        token = _policy.set(policy)
         deadline = _Deadline(self.settings.page_timeout)
-        try:
+        with policy_scope(policy):
             current = requested
             seen = {current}
             for _hop in range(self.settings.max_redirects + 1):
@@ -480,7 +244,7 @@ class Fetcher:
                     return location
                 target = normalize_url(location, current)
                 if target is None:
-                    check_url(urljoin(current, location))  # raises with the reason
+                    check_fetchable(urljoin(current, location))  # raises with the reason
                     raise TooManyRedirects(f"{requested} redirects to an invalid address.", url)
                 if target in seen:
                     raise TooManyRedirects(f"{requested} redirects in a loop.", url)
@@ -489,8 +253,6 @@ class Fetcher:
             raise TooManyRedirects(
                 f"{requested} redirects more than {self.settings.max_redirects} times.", url
             )
-        finally:
-            _policy.reset(token)
 
     async def _request(
         self,
@@ -503,9 +265,9 @@ class Fetcher:
         delay: float,
     ) -> Resource | str:
         """Send one checked request; return the Resource, or the Location of a redirect."""
-        parts = check_url(current)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        host = site_of(current)
+        check_fetchable(current)
+        hostname, port = endpoint_of(current)
+        host = site_key(current)
         gate = self._gate(host)
         try:
             # Waiting for a host or global slot is not the page's fault: the deadline starts after.
@@ -513,7 +275,7 @@ class Fetcher:
                 await gate.space(max(delay, self.settings.politeness_delay))
                 with self._errors(host, requested, deadline):
                     with anyio.fail_after(deadline.remaining()):
-                        await resolve_allowed(parts.hostname or "", port, policy, current)
+                        await resolve_allowed(hostname, port, policy, current)
                         async with self._client.stream("GET", current) as response:
                             return await self._read(
                                 response, current, requested, html_only=html_only
@@ -530,16 +292,16 @@ class Fetcher:
         except TimeoutError:
             raise FetchTimeout(
                 f"{requested} did not answer within {deadline.seconds:g} s.", requested
-            ) from None
-        except httpx.ConnectTimeout:
+            ) from None  # our own deadline: no library error to keep
+        except httpx.ConnectTimeout as exc:
             raise FetchTimeout(
                 f"{host} did not accept a connection within {self.settings.connect_timeout:g} s.",
                 requested,
-            ) from None
-        except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
+            ) from exc
+        except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
             raise FetchTimeout(
                 f"{requested} did not answer within {self.settings.read_timeout:g} s.", requested
-            ) from None
+            ) from exc
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             if (problem := _certificate_problem(exc)) is not None:
                 raise HostUnreachable(
@@ -548,7 +310,7 @@ class Fetcher:
             error = HostUnreachable(
                 f"{host} could not be reached (connection refused or closed).", requested
             )
-            raise _Retry(error) from exc
+            raise Retryable(error) from exc
         except httpx.HTTPError as exc:
             raise HostUnreachable(
                 f"{requested} could not be fetched ({type(exc).__name__}).", requested
@@ -570,7 +332,7 @@ class Fetcher:
                 status,
             )
             if status >= 500 or status == 429:
-                raise _Retry(error, _retry_after(response.headers.get("retry-after")))
+                raise Retryable(error, delay=_retry_after(response.headers.get("retry-after")))
             raise error
         content_type = response.headers.get("content-type", "").strip()
         media = content_type.split(";", 1)[0].strip().lower()
@@ -597,14 +359,14 @@ class Fetcher:
             requested,
         )
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
+        if encoding not in CONTENT_ENCODINGS:
             raise UnsupportedContent(
                 f"{requested} uses an unsupported compression ({encoding}).", requested
             )
         declared = response.headers.get("content-length", "")
         if encoding in ("identity", "") and declared.isdigit() and int(declared) > cap:
             raise too_large
-        inflater = _Inflater(encoding)
+        inflater = Inflater(encoding)
         chunks: list[bytes] = []
         size = 0
         try:
@@ -614,8 +376,8 @@ class Fetcher:
                 if size > cap:
                     raise too_large
                 chunks.append(data)
-        except _Corrupt:
+        except zlib.error as exc:
             raise UnsupportedContent(
                 f"{requested} sent a corrupt compressed body.", requested
-            ) from None
+            ) from exc
         return b"".join(chunks)

@@ -6,11 +6,12 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 import anyio
 
-from research.errors import HostNotAllowed, HostUnreachable
+from research.errors import HostNotAllowed, HostUnreachable, InvalidURL
+from research.net.urls import check_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -24,22 +25,12 @@ METADATA_NETWORKS = (
 NAT64_NETWORK = ipaddress.ip_network("64:ff9b::/96")
 
 
-def check_url(url: str) -> SplitResult:
-    """Return the parts of an http(s) URL without credentials, or raise HostNotAllowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise HostNotAllowed(
-            f"{url} is not a web address: only http and https URLs are fetched.", url
-        )
-    if parts.username is not None or parts.password is not None:
-        raise HostNotAllowed(f"{url} carries a user name or password, which is not accepted.", url)
-    if not parts.hostname:
-        raise HostNotAllowed(f"{url} has no host name.", url)
+def check_fetchable(url: str) -> SplitResult:
+    """Return the parts of a URL the fetcher may request, or raise HostNotAllowed saying why."""
     try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise HostNotAllowed(f"{url} has an invalid port.", url) from exc
-    return parts
+        return check_url(url)
+    except InvalidURL as exc:
+        raise HostNotAllowed(exc.message, url) from exc
 
 
 def _plain(ip: IPAddress) -> IPAddress:

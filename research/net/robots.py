@@ -7,15 +7,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import anyio
 
 from research.errors import FetchError, HostNotAllowed
-
-if TYPE_CHECKING:
-    from research.net.fetch import Resource
+from research.models import Resource
+from research.net.urls import origin_of
 
 ROBOTS_TTL = 3600.0
 ROBOTS_CACHE_SIZE = 512
@@ -112,13 +110,7 @@ class Robots:
         return best is None or best[1]
 
 
-FetchResource = Callable[..., Awaitable["Resource"]]
-
-
-def origin_of(url: str) -> str:
-    """Return scheme://host[:port] of a URL."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+FetchResource = Callable[..., Awaitable[Resource]]
 
 
 class RobotsCache:

@@ -9,8 +9,8 @@ import anyio
 from lxml import etree
 
 from research.errors import FetchError
-from research.net.robots import origin_of
-from research.net.urls import normalize_url, site_of
+from research.net.encoding import Inflater
+from research.net.urls import normalize_url, origin_of, site_key
 
 if TYPE_CHECKING:
     from research.net.fetch import Fetcher
@@ -22,9 +22,8 @@ MAX_SITEMAP_BYTES = 10 * 1024 * 1024
 
 def _gunzip(body: bytes) -> bytes | None:
     """Decompress a gzip body up to the sitemap size cap; None when corrupt or too large."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        data = inflater.decompress(body, MAX_SITEMAP_BYTES + 1)
+        data = Inflater("gzip").feed(body, MAX_SITEMAP_BYTES)
     except zlib.error:
         return None
     return None if len(data) > MAX_SITEMAP_BYTES else data
@@ -63,7 +62,7 @@ def _same_site(urls: list[str], site: str, limit: int) -> list[str]:
     found: dict[str, None] = {}
     for url in urls:
         normal = normalize_url(url)
-        if normal and site_of(normal) == site:
+        if normal and site_key(normal) == site:
             found[normal] = None
             if len(found) >= limit:
                 break
@@ -86,12 +85,12 @@ async def sitemap_urls(
     limiter: anyio.CapacityLimiter,
 ) -> list[str]:
     """Return up to `limit` same-site page URLs from the site's sitemaps (robots-listed first)."""
-    site = site_of(site_url)
+    site = site_key(site_url)
     origin = origin_of(site_url)
     queue = [
         url
         for url in (normalize_url(x, origin) for x in listed[:MAX_LISTED_SITEMAPS])
-        if url and site_of(url) == site
+        if url and site_key(url) == site
     ]
     queue.append(origin + "/sitemap.xml")
     seen: set[str] = set()

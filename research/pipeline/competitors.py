@@ -5,7 +5,8 @@ from __future__ import annotations
 import anyio
 
 from research.errors import ResearchError
-from research.models import Competitor, Page, SiteAnalysis, StageName, host_of
+from research.models import Competitor, Page, SiteAnalysis, StageName
+from research.net.urls import site_key
 from research.pipeline.context import PipelineRun
 from research.pipeline.site import crawl_and_analyse
 from research.pipeline.taskgroups import first_error
@@ -19,7 +20,9 @@ async def run_competitor_stage(
     await home_ready.wait()
     run.tracker.stage_started(stage, "Analysing competitors")
     request, settings = run.request, run.services.settings
-    competitors = [Competitor(url=u, domain=host_of(u), source="user") for u in request.competitors]
+    competitors = [
+        Competitor(url=u, domain=site_key(u), source="user") for u in request.competitors
+    ]
     limiter = anyio.CapacityLimiter(settings.competitor_crawls)
     pages_seen = 0
 

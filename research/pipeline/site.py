@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import anyio
 
-from research.models import Page, PageIssue, SiteAnalysis, StageName, host_of
+from research.models import Page, PageIssue, SiteAnalysis, StageName
 from research.net.crawl import crawl_site
+from research.net.urls import site_key
 from research.pipeline.context import PipelineRun
 from research.text.keyphrases import analyse_site
 
@@ -36,6 +37,7 @@ async def crawl_and_analyse(
         limiter=run.services.threads,
         on_page=on_page,
         on_issue=note_issue,
+        robots=run.services.robots,
     )
     return await anyio.to_thread.run_sync(
         analyse_site, url, pages, issues, limiter=run.services.threads
@@ -57,7 +59,7 @@ async def run_site_stage(run: PipelineRun, home_ready: anyio.Event) -> SiteAnaly
     try:
         analysis = await crawl_and_analyse(run, url, stage, on_page)
     except anyio.get_cancelled_exc_class():
-        partial = SiteAnalysis(url=url, domain=host_of(url), pages=crawled)
+        partial = SiteAnalysis(url=url, domain=site_key(url), pages=crawled)
         run.tracker.set(site=partial)
         raise
     home_ready.set()

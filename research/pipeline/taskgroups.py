@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from research.errors import ResearchError
+
+log = logging.getLogger("research.run")
 
 
 def _leaves(group: BaseExceptionGroup) -> Iterator[BaseException]:
@@ -18,7 +21,10 @@ def _leaves(group: BaseExceptionGroup) -> Iterator[BaseException]:
 
 @contextmanager
 def first_error() -> Iterator[None]:
-    """Re-raise a task group's first ResearchError (or its only error) instead of the group."""
+    """Re-raise a task group's first ResearchError (or its only error) instead of the group.
+
+    The errors it does not re-raise are logged, with their tracebacks, not dropped.
+    """
     try:
         yield
     except BaseExceptionGroup as group:
@@ -30,4 +36,8 @@ def first_error() -> Iterator[None]:
             chosen = leaves[0]
         if chosen is None:
             raise
-        raise chosen from None
+        for other in leaves:
+            if other is not chosen:
+                log.warning("Another task failed at the same time: %s", other, exc_info=other)
+        # Its own cause stays; the group it came in is not part of its story.
+        raise chosen from chosen.__cause__

@@ -25,7 +25,8 @@ import anyio
 from pydantic import ValidationError
 
 from research.errors import RunNotFound, RunNotResumable, StoreError
-from research.models import ACTIVE_STATUSES, ProgressEvent, Report, RunSummary, host_of, now
+from research.models import ACTIVE_STATUSES, ProgressEvent, Report, RunSummary, now
+from research.net.urls import site_key
 from research.store.protocol import BUSY_SECONDS
 
 T = TypeVar("T")
@@ -213,7 +214,7 @@ class SQLiteStore:
             row = (
                 report.run_id,
                 site,
-                host_of(site),
+                site_key(site),
                 _iso(report.started_at),
                 _iso(report.finished_at),
                 report.status,
@@ -264,7 +265,7 @@ class SQLiteStore:
         clauses: list[str] = []
         params: list[object] = []
         if site:
-            domain = host_of(site) if "://" in site else site.strip().lower().removeprefix("www.")
+            domain = site_key(site)
             clauses.append("(site = ? OR domain = ?)")
             params += [site.strip(), domain]
         if status:  # an active row may turn out interrupted: filtered below

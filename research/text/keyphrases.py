@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from research.models import Keyphrase, Page, PageIssue, SiteAnalysis, host_of
+from research.models import Keyphrase, Page, PageIssue, SiteAnalysis
+from research.net.urls import site_key
 from research.text.phrases import phrase_score, site_phrases
 
 MAX_KEYPHRASES = 50
@@ -33,7 +34,7 @@ NON_COMPETITORS = (
 
 def analyse_site(url: str, pages: list[Page], issues: list[PageIssue]) -> SiteAnalysis:
     """Return the analysis of a crawled site: title, language, keyphrases, outbound domains."""
-    domain = host_of(url)
+    domain = site_key(url)
     site = site_phrases(domain, pages)
     keyphrases = [
         Keyphrase(
@@ -104,7 +105,7 @@ def outbound_links(domain: str, pages: Sequence[Page]) -> list[OutboundLink]:
             scheme = urlsplit(absolute).scheme
             if scheme not in ("http", "https"):
                 continue
-            host = host_of(absolute)
+            host = site_key(absolute)
             if host and not _same_site(host, domain) and not is_non_competitor(host):
                 hosts.add(host)
                 schemes.setdefault(host, set()).add(scheme)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from research.compare import compare_runs
-from research.models import Report, RunComparison, RunSummary, Topic, host_of
+from research.models import Report, RunComparison, RunSummary, Topic
+from research.net.urls import site_key
 from research.ui.resources import job_manager, loop_runner, on_loop, session_key
 
 HISTORY_LIMIT = 1000
@@ -72,7 +73,7 @@ def delete_run(run_id: str) -> None:
 
 def other_runs(runs: list[RunSummary], report: Report) -> list[RunSummary]:
     """Return the other runs of the report's site, from a list already read."""
-    domain = host_of(report.request.url)
+    domain = site_key(report.request.url)
     return [run for run in runs if run.run_id != report.run_id and run.domain == domain]
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 import httpx2
 import pydantic
-import tenacity
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -32,7 +31,9 @@ from research.errors import (
     GeminiRateLimited,
     GeminiTimeout,
     GeminiUnavailable,
+    SearchWithSchemaUnsupported,
 )
+from research.net.retry import Retryable, RetryPolicy, with_retries
 
 log = logging.getLogger("research.gemini")
 
@@ -77,20 +78,6 @@ def _complete_sdk_models() -> None:
 _complete_sdk_models()
 
 
-class SearchWithSchemaUnsupported(GeminiBadResponse):
-    """The model refuses the google_search tool together with a response schema."""
-
-
-class _Retryable(Exception):
-    """A failed attempt worth another try; carries the error to raise when tries run out."""
-
-    def __init__(self, reason: str, error: GeminiError, delay: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.error = error
-        self.delay = delay
-
-
 def key_fingerprint(key: SecretStr) -> str:
     """Return a short, non-reversible id for a key (for caching, never the key itself)."""
     return hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
@@ -126,22 +113,22 @@ def _refuses_search_with_schema(message: str) -> bool:
     )
 
 
-def _api_error(exc: genai_errors.APIError) -> GeminiError | _Retryable:
-    """Translate an SDK APIError into our error (wrapped in _Retryable when worth retrying)."""
+def _api_error(exc: genai_errors.APIError) -> GeminiError | Retryable:
+    """Translate an SDK APIError into our error (wrapped in Retryable when worth retrying)."""
     code = exc.code or 0
     message = (exc.message or "").strip()
     if code in (401, 403) or (code == 400 and _invalid_key(exc.details)):
         return GeminiAuthError(f"The Gemini key was refused (HTTP {code}); check it in Settings.")
     if code == 429:
-        return _Retryable(
-            "Gemini answered HTTP 429 (rate limited)",
+        return Retryable(
             GeminiRateLimited("Gemini kept rate limiting requests (HTTP 429); try again later."),
-            retry_delay(exc.details),
+            delay=retry_delay(exc.details),
+            reason="Gemini answered HTTP 429 (rate limited)",
         )
     if code == 408 or code >= 500:
-        return _Retryable(
-            f"Gemini answered HTTP {code}",
+        return Retryable(
             GeminiUnavailable(f"Gemini is unavailable (HTTP {code}); try again later."),
+            reason=f"Gemini answered HTTP {code}",
         )
     if code == 400 and _refuses_search_with_schema(message):
         return SearchWithSchemaUnsupported(
@@ -227,38 +214,13 @@ class GeminiClient:
         self._closed = True
         await self._close_sdk()
 
-    def _retrying(self, note: Note | None) -> tenacity.AsyncRetrying:
+    def _policy(self) -> RetryPolicy:
         settings = self.settings
-        backoff = tenacity.wait_exponential_jitter(
+        return RetryPolicy(
+            attempts=settings.gemini_max_attempts,
+            budget=settings.gemini_retry_budget,
             initial=settings.gemini_backoff_initial,
-            max=settings.gemini_backoff_max,
-            jitter=settings.gemini_backoff_initial,
-        )
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            server = exc.delay if isinstance(exc, _Retryable) else None
-            return max(server or 0.0, backoff(state))
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            seconds = state.next_action.sleep if state.next_action else 0.0
-            message = (
-                f"{exc}; retrying in {seconds:.1f} s "
-                f"(attempt {state.attempt_number + 1} of {settings.gemini_max_attempts})."
-            )
-            log.info("%s", message)
-            if note is not None:
-                note(message)
-
-        return tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(max(1, settings.gemini_max_attempts))
-            | tenacity.stop_before_delay(settings.gemini_retry_budget),
-            wait=wait,
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            before_sleep=before_sleep,
-            sleep=anyio.sleep,
-            reraise=True,
+            maximum=settings.gemini_backoff_max,
         )
 
     async def _guarded(self, call: Callable[[Any], Any], limit: float) -> Any:
@@ -281,23 +243,23 @@ class GeminiClient:
         except genai_errors.APIError as exc:
             error = _api_error(exc)
             self._settle(error)
-            raise error from None
-        except (TimeoutError, httpx2.TimeoutException):
+            raise error from exc
+        except (TimeoutError, httpx2.TimeoutException) as exc:
             self.breaker.record_failure()
             reason = f"Gemini did not answer within {limit:g} s"
-            raise _Retryable(reason, GeminiTimeout(reason + ".")) from None
+            raise Retryable(GeminiTimeout(reason + "."), reason=reason) from exc
         except httpx2.TransportError as exc:
             self.breaker.record_failure()
             reason = f"Gemini could not be reached ({type(exc).__name__})"
-            raise _Retryable(reason, GeminiUnavailable(reason + ".")) from None
+            raise Retryable(GeminiUnavailable(reason + "."), reason=reason) from exc
         except (
             json.JSONDecodeError,
             genai_errors.UnknownApiResponseError,
             pydantic.ValidationError,
-        ):
+        ) as exc:
             self.breaker.record_failure()
             reason = "Gemini sent a malformed answer"
-            raise _Retryable(reason, GeminiBadResponse(reason + ".")) from None
+            raise Retryable(GeminiBadResponse(reason + "."), reason=reason) from exc
         except GeminiError:
             self.breaker.release_trial()
             raise
@@ -307,7 +269,7 @@ class GeminiClient:
             log.exception("Gemini call failed unexpectedly")
             raise GeminiBadResponse(
                 f"Gemini's answer could not be read ({type(exc).__name__})."
-            ) from None
+            ) from exc
         except BaseException:
             # Cancellation or a bug: give back a half-open trial slot, count nothing.
             self.breaker.release_trial()
@@ -315,21 +277,12 @@ class GeminiClient:
         self.breaker.record_success()
         return result
 
-    def _settle(self, error: GeminiError | _Retryable) -> None:
+    def _settle(self, error: GeminiError | Retryable) -> None:
         """Count an API error against the breaker when it says the service is unwell."""
-        if isinstance(error, _Retryable):
+        if isinstance(error, Retryable):
             self.breaker.record_failure()
         else:
             self.breaker.release_trial()
-
-    async def _with_retries(self, attempt: Callable[[], Any], note: Note | None) -> Any:
-        try:
-            async for retry in self._retrying(note):
-                with retry:
-                    return await attempt()
-        except _Retryable as exc:
-            raise exc.error from None
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def generate(
         self, contents: str, config: types.GenerateContentConfig, note: Note | None = None
@@ -344,7 +297,7 @@ class GeminiClient:
         async def attempt() -> types.GenerateContentResponse:
             return await self._guarded(call, self.settings.gemini_timeout)  # type: ignore[no-any-return]
 
-        return await self._with_retries(attempt, note)  # type: ignore[no-any-return]
+        return await with_retries(attempt, self._policy(), note)  # type: ignore[no-any-return]
 
     async def stream(
         self,
@@ -385,7 +338,7 @@ class GeminiClient:
         async def attempt() -> tuple[str, list[types.GenerateContentResponse]]:
             return await self._guarded(call, self.settings.gemini_stream_timeout)  # type: ignore[no-any-return]
 
-        return await self._with_retries(attempt, note)  # type: ignore[no-any-return]
+        return await with_retries(attempt, self._policy(), note)  # type: ignore[no-any-return]
 
 
 def _chunk_text(chunk: types.GenerateContentResponse) -> str:

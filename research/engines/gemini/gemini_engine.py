@@ -13,11 +13,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from research.config import Settings
 from research.engines.base import TextCallback
-from research.engines.gemini.client import (
-    GeminiClient,
-    SearchWithSchemaUnsupported,
-    response_text,
-)
+from research.engines.gemini.client import GeminiClient, response_text
 from research.engines.gemini.prompts import (
     BriefDraft,
     CompetitorList,
@@ -34,7 +30,13 @@ from research.engines.gemini.prompts import (
     topics_prompt,
 )
 from research.engines.local import LocalEngine
-from research.errors import GeminiAuthError, GeminiBadResponse, GeminiError, ResearchError
+from research.errors import (
+    GeminiAuthError,
+    GeminiBadResponse,
+    GeminiError,
+    ResearchError,
+    SearchWithSchemaUnsupported,
+)
 from research.models import (
     Brief,
     Competitor,
@@ -46,10 +48,9 @@ from research.models import (
     SiteAnalysis,
     Source,
     Topic,
-    host_of,
-    normalize_start_url,
 )
 from research.net.fetch import Fetcher
+from research.net.urls import normalize_start_url, site_key
 from research.progress import StageContext
 
 T = TypeVar("T", bound=BaseModel)
@@ -276,9 +277,7 @@ class GeminiEngine:
             return schema.model_validate_json(strip_fences(text)), response
         except ValidationError as exc:
             if not repair:
-                raise GeminiBadResponse(
-                    "Gemini's answer did not have the expected shape."
-                ) from None
+                raise GeminiBadResponse("Gemini's answer did not have the expected shape.") from exc
             ctx.info("Gemini's answer did not have the expected shape; asking it to repair it.")
             plain = types.GenerateContentConfig(
                 response_mime_type="application/json", response_schema=schema
@@ -287,10 +286,10 @@ class GeminiEngine:
             self._record_usage(ctx, fixed)
             try:
                 return schema.model_validate_json(strip_fences(response_text(fixed))), response
-            except ValidationError:
+            except ValidationError as again:
                 raise GeminiBadResponse(
                     "Gemini's answer did not have the expected shape, even after a repair request."
-                ) from None
+                ) from again
 
     async def _grounded_structured(
         self, ctx: StageContext, prompt: str, schema: type[T], what: str
@@ -336,7 +335,7 @@ class GeminiEngine:
                     page = await self.fetcher.fetch_resource(uri, allow_private=allow_private)
                 except ResearchError:
                     return
-            resolved[index] = Source(url=page.final_url, title=title or host_of(page.final_url))
+            resolved[index] = Source(url=page.final_url, title=title or site_key(page.final_url))
 
         with anyio.move_on_after(self.settings.gemini_resolve_timeout) as scope:
             async with anyio.create_task_group() as group:
@@ -365,17 +364,17 @@ def _competitors(
     sources: list[Source],
 ) -> list[Competitor]:
     """Turn the model's competitor ideas into new, valid, distinct competitors."""
-    taken = {host_of(site.url), site.domain.lower(), *(host_of(url) for url in known)}
+    taken = {site_key(site.url), site.domain.lower(), *(site_key(url) for url in known)}
     by_domain: dict[str, Source] = {}
     for source in sources:
-        by_domain.setdefault(host_of(source.url), source)
+        by_domain.setdefault(site_key(source.url), source)
     competitors: list[Competitor] = []
     for idea in ideas.competitors:
         try:
             url = normalize_start_url(idea.url)
         except ResearchError:
             continue
-        domain = host_of(url)
+        domain = site_key(url)
         if domain in taken:
             continue
         taken.add(domain)
@@ -434,7 +433,7 @@ def _keyword_research(
             continue
         seen.add(phrase.lower())
         covering = {c.domain: _pages_with(phrase, c) for c in competitors}
-        named = {host_of(_normalized_or_empty(d)) or d.lower() for d in gap.competitors}
+        named = {site_key(_normalized_or_empty(d)) or d.lower() for d in gap.competitors}
         domains = [d for d, urls in covering.items() if urls] or [
             c.domain for c in competitors if c.domain.lower() in named
         ]

@@ -14,8 +14,8 @@ from research.models import (
     KeywordResearch,
     SiteAnalysis,
     Topic,
-    host_of,
 )
+from research.net.urls import site_key
 from research.progress import StageContext
 from research.text.keyphrases import OutboundLink, outbound_links
 from research.text.phrases import SitePhrases, site_phrases
@@ -121,7 +121,7 @@ def site_phrases_of(site: SiteAnalysis) -> SitePhrases:
 
 def linked_competitors(site: SiteAnalysis, known: list[str], limit: int) -> list[Competitor]:
     """Return the sites the site links to most as competitor candidates, except `known` ones."""
-    taken = {host_of(url) for url in known} | {site.domain}
+    taken = {site_key(url) for url in known} | {site.domain}
     links = {link.domain: link for link in outbound_links(site.domain, site.pages)}
     found: list[Competitor] = []
     for domain in site.outbound_domains:
