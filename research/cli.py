@@ -19,9 +19,17 @@ from research.errors import (
     RunNotResumable,
 )
 from research.export import export_report, format_for_path
-from research.models import DiscoveryRequest, ProgressEvent, Report, RunStatus, RunSummary
+from research.models import (
+    DiscoveryRequest,
+    ProgressEvent,
+    Report,
+    ReviewEdits,
+    RunStatus,
+    RunSummary,
+)
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
+from research.review import cancel_paused, continue_paused, review_items
 from research.services import Services
 from research.store import open_store
 
@@ -41,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     discover.add_argument("--allow-private-hosts", action="store_true")
     discover.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    discover.add_argument(
+        "--review", action="store_true", help="pause after Competitors and Topics for review"
+    )
     history = commands.add_parser("history", help="list saved runs, newest first")
     history.add_argument("--site", help="only runs of this site (URL or domain)")
     history.add_argument("--status", choices=list(get_args(RunStatus)), help="only this status")
@@ -56,7 +67,27 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
     resume.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     resume.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_review_commands(commands)
     return parser
+
+
+def add_review_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `review`, `continue` and `cancel` for runs paused for review."""
+    review = commands.add_parser("review", help="show the choices a paused run waits for")
+    review.add_argument("run_id", metavar="RUN_ID")
+    go_on = commands.add_parser("continue", help="apply review edits and continue a paused run")
+    go_on.add_argument("run_id", metavar="RUN_ID")
+    go_on.add_argument("--drop-competitor", action="append", default=[], metavar="URL")
+    go_on.add_argument("--add-competitor", action="append", default=[], metavar="URL")
+    go_on.add_argument("--drop-topic", action="append", default=[], type=int, metavar="N")
+    go_on.add_argument(
+        "--rename-topic", action="append", default=[], nargs=2, metavar=("N", "TITLE")
+    )
+    go_on.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
+    go_on.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    go_on.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    cancel = commands.add_parser("cancel", help="cancel a run waiting for review")
+    cancel.add_argument("run_id", metavar="RUN_ID")
 
 
 def print_event(event: ProgressEvent) -> None:
@@ -105,6 +136,7 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
             max_pages=args.max_pages,
             engine=args.engine,
             allow_private_hosts=args.allow_private_hosts,
+            review=args.review,
         )
     except InvalidRequest as exc:
         return fail(str(exc), EXIT_INVALID)
@@ -128,6 +160,10 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
 def outcome(report: Report) -> int:
     """Print how a run ended and return its exit code."""
     print(f"run {report.run_id}: {report.status}", file=sys.stderr)
+    if report.status == "awaiting_review":
+        print(f"Run {report.run_id} is waiting for your review of its {report.review_point}.")
+        print(f"Next: python -m research review {report.run_id}")
+        return EXIT_OK
     if report.status != "completed":
         return fail(report.errors[-1] if report.errors else f"Run {report.status}.", EXIT_FAILED)
     return EXIT_OK
@@ -224,6 +260,104 @@ def resume(args: argparse.Namespace, settings: Settings) -> int:
     return outcome(report)
 
 
+async def _load(settings: Settings, run_id: str) -> Report:
+    store = await open_store(settings)
+    try:
+        return await store.load(run_id)
+    finally:
+        await store.aclose()
+
+
+def review(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `review`: print a paused run's pending choices, numbered from 1."""
+    try:
+        report = anyio.run(_load, settings, args.run_id)
+    except RunNotFound as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    if report.status != "awaiting_review":
+        return fail(
+            f"Run {report.run_id} is not waiting for a review ({report.status}).", EXIT_INVALID
+        )
+    print(f"Run {report.run_id} of {report.request.url} waits for a review of its "
+          f"{report.review_point}:")  # fmt: skip
+    for number, line in enumerate(review_items(report), start=1):
+        print(f"{number:>3}. {line}")
+    flags = {
+        "competitors": "[--drop-competitor URL]... [--add-competitor URL]...",
+        "topics": '[--drop-topic N]... [--rename-topic N "New title"]...',
+    }[report.review_point or "topics"]
+    print(f"Continue: python -m research continue {report.run_id} {flags}")
+    return EXIT_OK
+
+
+def review_edits(args: argparse.Namespace) -> ReviewEdits:
+    """Return the edits `continue` was given; raise InvalidRequest for a bad topic number."""
+    renames: dict[int, str] = {}
+    for number, title in args.rename_topic:
+        try:
+            renames[int(number)] = title
+        except ValueError as exc:
+            raise InvalidRequest(f"--rename-topic takes a topic number, not {number!r}.") from exc
+    return ReviewEdits(
+        drop_competitors=args.drop_competitor,
+        add_competitors=args.add_competitor,
+        drop_topics=args.drop_topic,
+        rename_topics=renames,
+    )
+
+
+async def _continue(
+    settings: Settings, args: argparse.Namespace, outputs: dict[str, Path | None]
+) -> Report:
+    services = await Services.open(settings)
+    try:
+        report = await continue_paused(services.store, args.run_id, review_edits(args))
+        tracker = RunTracker(report)
+        if not args.quiet:
+            tracker.listeners.append(print_event)
+        await _run_and_write(tracker, services, outputs)
+        return tracker.snapshot()
+    finally:
+        await services.aclose()
+
+
+def continue_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `continue`: apply review edits to a paused run and run it to the next pause or end."""
+    outputs = {"xlsx": args.out, "json": args.json}
+    try:
+        report = anyio.run(_continue, settings, args, outputs)
+    except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        print("Interrupted; partial results saved.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return outcome(report)
+
+
+async def _cancel(settings: Settings, run_id: str) -> Report:
+    store = await open_store(settings)
+    try:
+        return await cancel_paused(store, run_id)
+    finally:
+        await store.aclose()
+
+
+def cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `cancel`: cancel a run waiting for review, keeping its partial results."""
+    try:
+        report = anyio.run(_cancel, settings, args.run_id)
+    except (RunNotFound, RunNotResumable) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    print(f"run {report.run_id}: {report.status}", file=sys.stderr)
+    return EXIT_OK
+
+
 def first_validation_message(exc: ValueError) -> str:
     """Return a one-line message for a pydantic validation error."""
     errors = getattr(exc, "errors", None)
@@ -248,5 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
     except ResearchError as exc:
         return fail(str(exc), EXIT_INVALID)
-    commands = {"discover": discover, "history": history, "export": export, "resume": resume}
+    commands = {
+        "discover": discover,
+        "history": history,
+        "export": export,
+        "resume": resume,
+        "review": review,
+        "continue": continue_run,
+        "cancel": cancel,
+    }
     return commands[args.command](args, settings)

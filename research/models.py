@@ -284,6 +284,18 @@ RunStatus = Literal[
 ACTIVE_STATUSES: tuple[RunStatus, ...] = ("pending", "running")
 RESUMABLE_STATUSES: tuple[RunStatus, ...] = ("interrupted", "failed", "cancelled")
 FINISHED_STATUSES: tuple[RunStatus, ...] = ("completed", *RESUMABLE_STATUSES)
+# Where a run with `review` on pauses (saved `awaiting_review`, no task holding it), in order.
+ReviewPoint = Literal["competitors", "topics"]
+
+
+class ReviewEdits(BaseModel):
+    """A user's edits at a review point; competitors by URL, topics numbered from 1."""
+
+    drop_competitors: list[str] = Field(default_factory=list)
+    add_competitors: list[str] = Field(default_factory=list)
+    drop_topics: list[int] = Field(default_factory=list)
+    rename_topics: dict[int, str] = Field(default_factory=dict)
+    topic_keywords: dict[int, list[str]] = Field(default_factory=dict)
 
 
 class StageState(BaseModel):
@@ -381,6 +393,8 @@ class Report(BaseModel):
     log: list[ProgressEvent] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     usage: list[Usage] = Field(default_factory=list)
+    review_point: ReviewPoint | None = None
+    reviewed: list[ReviewPoint] = Field(default_factory=list)
 
     @property
     def current_stage(self) -> StageName | None:
