@@ -19,14 +19,17 @@ from research.errors import (
     RunNotResumable,
 )
 from research.export import export_report, format_for_path
+from research.grade import brief_at, grade_draft, read_draft_file, read_draft_url
 from research.models import (
     DiscoveryRequest,
+    Grade,
     ProgressEvent,
     Report,
     ReviewEdits,
     RunStatus,
     RunSummary,
 )
+from research.net.fetch import Fetcher
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
 from research.review import cancel_paused, continue_paused, review_items
@@ -88,6 +91,13 @@ def add_review_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     go_on.add_argument("--quiet", action="store_true", help="no progress on stderr")
     cancel = commands.add_parser("cancel", help="cancel a run waiting for review")
     cancel.add_argument("run_id", metavar="RUN_ID")
+    grade = commands.add_parser("grade", help="score a draft against one of a run's briefs")
+    grade.add_argument("run_id", metavar="RUN_ID")
+    grade.add_argument("--brief", type=int, required=True, metavar="N", help="counting from 1")
+    source = grade.add_mutually_exclusive_group(required=True)
+    source.add_argument("--draft", type=Path, metavar="FILE", help="a Markdown, HTML or text file")
+    source.add_argument("--url", metavar="URL", help="a published draft, fetched like any page")
+    grade.add_argument("--json", type=Path, metavar="FILE", help="write the grade as JSON")
 
 
 def print_event(event: ProgressEvent) -> None:
@@ -358,6 +368,46 @@ def cancel(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def _grade(settings: Settings, args: argparse.Namespace) -> Grade:
+    report = await _load(settings, args.run_id)
+    brief_at(report, args.brief)  # a missing brief is refused before any fetch
+    if args.draft is not None:
+        draft = await read_draft_file(args.draft)
+    else:
+        fetcher = Fetcher(settings)
+        try:
+            draft = await read_draft_url(
+                fetcher, args.url, allow_private=settings.allow_private_hosts
+            )
+        finally:
+            await fetcher.aclose()
+    result = grade_draft(report, args.brief, draft)
+    if args.json is not None:
+        await anyio.Path(args.json).write_text(result.model_dump_json(indent=2))
+    return result
+
+
+def grade(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `grade`: print a draft's score against a brief, its parts and what is missing."""
+    try:
+        result = anyio.run(_grade, settings, args)
+    except (RunNotFound, InvalidRequest) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    except OSError as exc:
+        return fail(f"{args.json} could not be written: {exc.strerror or exc}.", EXIT_FAILED)
+    print(f"Score: {result.score}/100")
+    for name, part in result.parts.items():
+        shown = "n/a (not graded)" if part.score is None else f"{part.score:.0f}/100"
+        print(f"  {name:<11} {shown:<17} weight {part.weight:g}")
+    if result.missing:
+        print("Missing:")
+    for item in result.missing:
+        print(f"  - {item.kind}: {item.text}")
+    return EXIT_OK
+
+
 def first_validation_message(exc: ValueError) -> str:
     """Return a one-line message for a pydantic validation error."""
     errors = getattr(exc, "errors", None)
@@ -390,5 +440,6 @@ def main(argv: list[str] | None = None) -> int:
         "review": review,
         "continue": continue_run,
         "cancel": cancel,
+        "grade": grade,
     }
     return commands[args.command](args, settings)

@@ -247,6 +247,39 @@ class Brief(BaseModel):
     link_to: list[str] = Field(default_factory=list)
 
 
+class Draft(BaseModel):
+    """A writer's draft, read from Markdown, HTML or text: its headings, text and word count."""
+
+    text: str = ""
+    headings: list[str] = Field(default_factory=list)
+    words: int = 0
+
+
+class GradePart(BaseModel):
+    """One part of a draft's grade: its score 0-100 (None when not graded) and weight."""
+
+    score: float | None
+    weight: float
+
+
+MissingKind = Literal["subtopic", "keyphrase", "question"]
+
+
+class MissingItem(BaseModel):
+    """Something the brief asks for that the draft does not cover."""
+
+    kind: MissingKind
+    text: str
+
+
+class Grade(BaseModel):
+    """A draft graded against its brief: the score 0-100, its parts and what is missing."""
+
+    score: int
+    parts: dict[str, GradePart]
+    missing: list[MissingItem] = Field(default_factory=list)
+
+
 class StageName(StrEnum):
     """The five pipeline stages, in order."""
 
