@@ -17,6 +17,7 @@ from research.ui.resources import (
     loop_runner,
     session_key,
 )
+from research.ui.review_view import render_paused_links, render_review
 
 T = TypeVar("T")
 STATUSES = get_args(RunStatus)
@@ -213,6 +214,7 @@ elif not runs:
     st.info("No runs match these filters.")
 else:
     st.dataframe(runs_table(runs), hide_index=True)
+render_paused_links(everything)
 
 requested = st.query_params.get("run")
 known = {r.run_id: r for r in everything}
@@ -235,5 +237,6 @@ if requested and (report := open_saved_run(requested)) is not None:
     st.subheader(f"{report.request.url} · {report.started_at:%Y-%m-%d %H:%M} UTC")
     render_actions(report)
     render_stages(report)
+    render_review(report, key="history")
     render_results(report, key=f"history-{report.run_id}")
     render_compare(report)

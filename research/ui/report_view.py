@@ -9,6 +9,7 @@ import streamlit as st
 
 from research.errors import ResearchError
 from research.models import Report, StageName
+from research.ui.grade_view import render_grade
 from research.ui.resources import export_bytes, load_report
 
 STATUS_ICONS = {
@@ -46,6 +47,8 @@ def render_stages(report: Report) -> None:
     current = report.current_stage
     if not report.finished:
         label = f"{current.label}…" if current else "Starting…"
+        if report.status == "awaiting_review":
+            label = f"Waiting for your review of the {report.review_point}"
         st.progress(finished / len(StageName), text=label)
     columns = st.columns(len(StageName))
     for column, stage in zip(columns, StageName, strict=True):
@@ -170,7 +173,7 @@ def render_results(report: Report, key: str = "results") -> None:
     with tabs[4]:
         if not report.briefs:
             st.info("No briefs yet.")
-        for brief in report.briefs:
+        for number, brief in enumerate(report.briefs, start=1):
             with st.expander(brief.topic):
                 if brief.summary:
                     st.write(brief.summary)
@@ -184,6 +187,7 @@ def render_results(report: Report, key: str = "results") -> None:
                     )
                 if brief.text and not brief.outline:
                     st.markdown(brief.text)
+                render_grade(report, number, key)
     with tabs[5]:
         st.dataframe(
             _frame([s.model_dump() for s in report.sources]),
