@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import get_args
 
@@ -210,11 +211,7 @@ def history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _export(settings: Settings, run_id: str, out: Path, fmt: str) -> int:
-    store = await open_store(settings)
-    try:
-        report = await store.load(run_id)
-    finally:
-        await store.aclose()
+    report = await _load(settings, run_id)
     data = await export_report(report, fmt)
     await anyio.Path(out).write_bytes(data)
     return len(data)
@@ -235,31 +232,49 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _resume(
-    settings: Settings, args: argparse.Namespace, outputs: dict[str, Path | None]
+async def _claim_to_resume(args: argparse.Namespace, services: Services) -> Report:
+    """Claim a stopped run to resume it, on the engine `--engine` names (if any)."""
+    report = await services.store.load(args.run_id)
+    engine = args.engine or report.request.engine
+    if (
+        services.settings.resolve_engine(engine) == "gemini"
+        and not services.settings.has_gemini_key
+    ):
+        raise InvalidRequest("The Gemini engine needs GEMINI_API_KEY; use --engine local.")
+    report = await services.store.claim(args.run_id)
+    report.request.engine = engine  # type: ignore[assignment]
+    return report
+
+
+async def _claim_to_continue(args: argparse.Namespace, services: Services) -> Report:
+    """Claim a paused run with the review edits `continue` was given applied."""
+    return await continue_paused(services.store, args.run_id, review_edits(args))
+
+
+async def _run_claimed(
+    settings: Settings,
+    args: argparse.Namespace,
+    claim: Callable[[argparse.Namespace, Services], Awaitable[Report]],
 ) -> Report:
     services = await Services.open(settings)
     try:
-        report = await services.store.load(args.run_id)
-        engine = args.engine or report.request.engine
-        if settings.resolve_engine(engine) == "gemini" and not settings.has_gemini_key:
-            raise InvalidRequest("The Gemini engine needs GEMINI_API_KEY; use --engine local.")
-        report = await services.store.claim(args.run_id)
-        report.request.engine = engine  # type: ignore[assignment]
-        tracker = RunTracker(report)
+        tracker = RunTracker(await claim(args, services))
         if not args.quiet:
             tracker.listeners.append(print_event)
-        await _run_and_write(tracker, services, outputs)
+        await _run_and_write(tracker, services, {"xlsx": args.out, "json": args.json})
         return tracker.snapshot()
     finally:
         await services.aclose()
 
 
-def resume(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `resume`: continue a saved run from its first unfinished stage."""
-    outputs = {"xlsx": args.out, "json": args.json}
+def run_claimed(
+    args: argparse.Namespace,
+    settings: Settings,
+    claim: Callable[[argparse.Namespace, Services], Awaitable[Report]],
+) -> int:
+    """Claim a saved run, run its unfinished stages and write the outputs; the exit code."""
     try:
-        report = anyio.run(_resume, settings, args, outputs)
+        report = anyio.run(_run_claimed, settings, args, claim)
     except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
         return fail(str(exc), EXIT_INVALID)
     except ResearchError as exc:
@@ -268,6 +283,11 @@ def resume(args: argparse.Namespace, settings: Settings) -> int:
         print("Interrupted; partial results saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return outcome(report)
+
+
+def resume(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `resume`: continue a saved run from its first unfinished stage."""
+    return run_claimed(args, settings, _claim_to_resume)
 
 
 async def _load(settings: Settings, run_id: str) -> Report:
@@ -318,34 +338,9 @@ def review_edits(args: argparse.Namespace) -> ReviewEdits:
     )
 
 
-async def _continue(
-    settings: Settings, args: argparse.Namespace, outputs: dict[str, Path | None]
-) -> Report:
-    services = await Services.open(settings)
-    try:
-        report = await continue_paused(services.store, args.run_id, review_edits(args))
-        tracker = RunTracker(report)
-        if not args.quiet:
-            tracker.listeners.append(print_event)
-        await _run_and_write(tracker, services, outputs)
-        return tracker.snapshot()
-    finally:
-        await services.aclose()
-
-
 def continue_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run `continue`: apply review edits to a paused run and run it to the next pause or end."""
-    outputs = {"xlsx": args.out, "json": args.json}
-    try:
-        report = anyio.run(_continue, settings, args, outputs)
-    except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
-        return fail(str(exc), EXIT_INVALID)
-    except ResearchError as exc:
-        return fail(str(exc), EXIT_FAILED)
-    except KeyboardInterrupt:
-        print("Interrupted; partial results saved.", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return outcome(report)
+    return run_claimed(args, settings, _claim_to_continue)
 
 
 async def _cancel(settings: Settings, run_id: str) -> Report:

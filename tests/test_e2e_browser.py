@@ -10,6 +10,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -99,6 +100,18 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=20)
 
 
+def fill_discover(page: Any, dashboard: str, url: str, competitor: str) -> None:
+    """Open Discover Topics and fill in the website and one competitor."""
+    from playwright.sync_api import expect
+
+    page.goto(dashboard, wait_until="domcontentloaded")
+    url_box = page.get_by_label("Website URL")
+    expect(url_box).to_be_visible(timeout=30_000)
+    url_box.fill(url)
+    url_box.press("Enter")
+    page.get_by_label("Competitor URLs").fill(competitor)
+
+
 def test_discover_in_the_browser_and_download_excel(
     dashboard: str, sites: tuple[SiteServer, SiteServer], tmp_path: Path
 ) -> None:
@@ -110,12 +123,7 @@ def test_discover_in_the_browser_and_download_excel(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(accept_downloads=True)
-            page.goto(dashboard, wait_until="domcontentloaded")
-            url_box = page.get_by_label("Website URL")
-            expect(url_box).to_be_visible(timeout=30_000)
-            url_box.fill(site.url)
-            url_box.press("Enter")
-            page.get_by_label("Competitor URLs").fill(rival.url)
+            fill_discover(page, dashboard, site.url, rival.url)
             page.get_by_role("button", name="Discover Topics").click()
             expect(page.get_by_text("Site analysis").first).to_be_visible(timeout=30_000)
             expect(page.get_by_role("tab", name="Topics")).to_be_visible(timeout=90_000)
@@ -144,12 +152,7 @@ def test_one_full_review_in_the_browser(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.goto(dashboard, wait_until="domcontentloaded")
-            url_box = page.get_by_label("Website URL")
-            expect(url_box).to_be_visible(timeout=30_000)
-            url_box.fill(site.url)
-            url_box.press("Enter")
-            page.get_by_label("Competitor URLs").fill(rival.url)
+            fill_discover(page, dashboard, site.url, rival.url)
             page.get_by_text("Review competitors and topics before briefs").click()
             page.get_by_role("button", name="Discover Topics").click()
             expect(page.get_by_text("Review the competitors")).to_be_visible(timeout=90_000)

@@ -33,6 +33,11 @@ def paused(jobs: JobManager, job_id: str) -> Report:
     return report
 
 
+def paused_start(jobs: JobManager, url: str) -> Report:
+    """Start a run of `url` with review on; return it paused at its competitors."""
+    return paused(jobs, jobs.start(DiscoveryRequest(url=url, engine="local", review=True)))
+
+
 def statuses(report: Report) -> list[str]:
     return [report.stages[stage].status for stage in StageName]
 
@@ -86,7 +91,7 @@ def test_an_added_competitor_is_crawled_when_the_run_continues(
 ) -> None:
     site, rival = sites
     jobs = JobManager(runner)
-    first = paused(jobs, jobs.start(DiscoveryRequest(url=site.url, engine="local", review=True)))
+    first = paused_start(jobs, site.url)
     assert rival.requests == [], "nothing of the rival is fetched before the review"
     assert all(c.analysis is None for c in first.competitors)
 
@@ -114,7 +119,7 @@ def test_a_paused_run_survives_a_restart_and_continues(
 ) -> None:
     site, _ = sites
     jobs = JobManager(runner)
-    first = paused(jobs, jobs.start(DiscoveryRequest(url=site.url, engine="local", review=True)))
+    first = paused_start(jobs, site.url)
     fetched = list(site.requests)
     runner.shutdown()
 
@@ -133,7 +138,7 @@ def test_cancel_while_paused_then_resume_returns_to_the_review(
 ) -> None:
     site, _ = sites
     jobs = JobManager(runner)
-    first = paused(jobs, jobs.start(DiscoveryRequest(url=site.url, engine="local", review=True)))
+    first = paused_start(jobs, site.url)
     cancelled = jobs.cancel_review(first.run_id)
     assert cancelled.status == "cancelled" and cancelled.review_point is None
     assert load_saved(runner.settings.db_path, first.run_id) == cancelled
@@ -152,7 +157,7 @@ def test_bad_edits_are_refused_and_the_run_stays_paused(
 ) -> None:
     site, _ = sites
     jobs = JobManager(runner)
-    first = paused(jobs, jobs.start(DiscoveryRequest(url=site.url, engine="local", review=True)))
+    first = paused_start(jobs, site.url)
     with pytest.raises(InvalidRequest, match="topic edits apply at the topics review"):
         jobs.continue_review(first.run_id, ReviewEdits(drop_topics=[1]))
     with pytest.raises(InvalidRequest, match="is not a competitor of run"):
