@@ -376,7 +376,7 @@ async def _grade(settings: Settings, args: argparse.Namespace) -> Grade:
             )
         finally:
             await fetcher.aclose()
-    result = grade_draft(report, args.brief, draft)
+    result = await anyio.to_thread.run_sync(grade_draft, report, args.brief, draft)
     if args.json is not None:
         await anyio.Path(args.json).write_text(result.model_dump_json(indent=2))
     return result

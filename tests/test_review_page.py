@@ -145,3 +145,25 @@ def test_history_links_to_the_review_and_skip_and_cancel_work(app: AppTest, db: 
     assert saved.status == "cancelled" and saved.review_point is None
     assert "Review the topics" not in [s.value for s in app.subheader]
     assert app.warning and "cancelled" in app.warning[0].value
+
+
+def test_grade_a_draft_refuses_a_hostile_url_and_empty_input_in_one_line(
+    app: AppTest, db: Path
+) -> None:
+    report = sample_report()
+    seed(db, report)
+    app.query_params["run"] = report.run_id
+    app.run()
+    key = f"discover-grade-{report.run_id}-1"
+    assert [b.label for b in app.button if b.key and b.key.startswith("discover-grade-")] == [
+        "Grade a draft"
+    ] * len(report.briefs)
+    go = next(b for b in app.button if b.key == f"{key}-go")
+    go.click().run()
+    assert [e.value for e in app.error] == ["Paste a draft or enter its URL to grade it."]
+    app.text_input(key=f"{key}-url").input("http://169.254.169.254/latest/meta-data/")
+    next(b for b in app.button if b.key == f"{key}-go").click().run()
+    assert not app.exception
+    [error] = [e.value for e in app.error]
+    assert "cloud metadata" in error and "\n" not in error
+    assert not [m for m in app.metric if m.label == "Draft score"]
