@@ -6,6 +6,7 @@ from research.errors import InvalidRequest
 from research.models import DEFAULT_MAX_PAGES, MAX_PAGES_LIMIT, RESUMABLE_STATUSES, DiscoveryRequest
 from research.ui.report_view import open_saved_run, render_results, render_stages
 from research.ui.resources import SESSION_JOB, Job, job_manager, session_key
+from research.ui.review_view import REVIEW_CHECKBOX, render_review
 
 LIVE_REFRESH_SECONDS = 0.7
 
@@ -18,11 +19,12 @@ competitors = st.text_area("Competitor URLs", placeholder="One URL per line (opt
 max_pages = st.number_input(
     "Max pages per site", min_value=1, max_value=MAX_PAGES_LIMIT, value=DEFAULT_MAX_PAGES, step=5
 )
+review = st.checkbox(REVIEW_CHECKBOX)
 
 if st.button("Discover Topics", type="primary"):
     try:
         request = DiscoveryRequest(
-            url=url, competitors=competitors.splitlines(), max_pages=int(max_pages)
+            url=url, competitors=competitors.splitlines(), max_pages=int(max_pages), review=review
         )
     except InvalidRequest as exc:
         st.error(str(exc))
@@ -61,4 +63,5 @@ elif run_id and (report := open_saved_run(run_id)) is not None:
             icon=":material/history:",
             query_params={"run": report.run_id},
         )
+    render_review(report, key="discover")
     render_results(report, key="discover")

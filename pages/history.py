@@ -8,6 +8,7 @@ from research.errors import ResearchError
 from research.models import RESUMABLE_STATUSES, Report, RunComparison, RunStatus, RunSummary
 from research.ui.report_view import open_saved_run, render_results, render_stages
 from research.ui.resources import SESSION_JOB
+from research.ui.review_view import render_paused_links, render_review
 from research.ui.run_history import (
     changes_table,
     compare,
@@ -144,6 +145,7 @@ elif not runs:
     st.info("No runs match these filters.")
 else:
     st.dataframe(runs_table(runs), hide_index=True)
+render_paused_links(everything)
 
 requested = st.query_params.get("run")
 known = {r.run_id: r for r in everything}
@@ -166,5 +168,6 @@ if requested and (report := open_saved_run(requested)) is not None:
     st.subheader(f"{report.request.url} · {report.started_at:%Y-%m-%d %H:%M} UTC")
     render_actions(report)
     render_stages(report)
+    render_review(report, key="history")
     render_results(report, key=f"history-{report.run_id}")
     render_compare(report, everything)

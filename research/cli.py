@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import get_args
 
@@ -19,17 +20,22 @@ from research.errors import (
     RunNotResumable,
 )
 from research.export import export_report, format_for_path
+from research.grade import brief_at, grade_draft, read_draft_file, read_draft_url
 from research.models import (
     DEFAULT_MAX_PAGES,
     DiscoveryRequest,
+    Grade,
     ProgressEvent,
     Report,
+    ReviewEdits,
     RunStatus,
     RunSummary,
 )
+from research.net.fetch import Fetcher
 from research.outcome import outcome_message
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
+from research.review import cancel_paused, continue_paused, review_items
 from research.services import Services
 from research.store import open_store
 
@@ -49,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     discover.add_argument("--allow-private-hosts", action="store_true")
     discover.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    discover.add_argument(
+        "--review", action="store_true", help="pause after Competitors and Topics for review"
+    )
     history = commands.add_parser("history", help="list saved runs, newest first")
     history.add_argument("--site", help="only runs of this site (URL or domain)")
     history.add_argument("--status", choices=list(get_args(RunStatus)), help="only this status")
@@ -64,7 +73,34 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
     resume.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     resume.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_review_commands(commands)
     return parser
+
+
+def add_review_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `review`, `continue` and `cancel` for runs paused for review."""
+    review = commands.add_parser("review", help="show the choices a paused run waits for")
+    review.add_argument("run_id", metavar="RUN_ID")
+    go_on = commands.add_parser("continue", help="apply review edits and continue a paused run")
+    go_on.add_argument("run_id", metavar="RUN_ID")
+    go_on.add_argument("--drop-competitor", action="append", default=[], metavar="URL")
+    go_on.add_argument("--add-competitor", action="append", default=[], metavar="URL")
+    go_on.add_argument("--drop-topic", action="append", default=[], type=int, metavar="N")
+    go_on.add_argument(
+        "--rename-topic", action="append", default=[], nargs=2, metavar=("N", "TITLE")
+    )
+    go_on.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
+    go_on.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    go_on.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    cancel = commands.add_parser("cancel", help="cancel a run waiting for review")
+    cancel.add_argument("run_id", metavar="RUN_ID")
+    grade = commands.add_parser("grade", help="score a draft against one of a run's briefs")
+    grade.add_argument("run_id", metavar="RUN_ID")
+    grade.add_argument("--brief", type=int, required=True, metavar="N", help="counting from 1")
+    source = grade.add_mutually_exclusive_group(required=True)
+    source.add_argument("--draft", type=Path, metavar="FILE", help="a Markdown, HTML or text file")
+    source.add_argument("--url", metavar="URL", help="a published draft, fetched like any page")
+    grade.add_argument("--json", type=Path, metavar="FILE", help="write the grade as JSON")
 
 
 def print_event(event: ProgressEvent) -> None:
@@ -119,6 +155,7 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
             max_pages=args.max_pages,
             engine=args.engine,
             allow_private_hosts=args.allow_private_hosts,
+            review=args.review,
         )
         check_engine(settings, request.engine)
     except InvalidRequest as exc:
@@ -141,6 +178,10 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
 def outcome(report: Report) -> int:
     """Print how a run ended and return its exit code."""
     print(f"run {report.run_id}: {report.status}", file=sys.stderr)
+    if report.status == "awaiting_review":
+        print(f"Run {report.run_id} is waiting for your review of its {report.review_point}.")
+        print(f"Next: python -m research review {report.run_id}")
+        return EXIT_OK
     if report.status != "completed":
         return fail(outcome_message(report), EXIT_FAILED)
     return EXIT_OK
@@ -177,11 +218,7 @@ def history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _export(settings: Settings, run_id: str, out: Path, fmt: str) -> int:
-    store = await open_store(settings)
-    try:
-        report = await store.load(run_id)
-    finally:
-        await store.aclose()
+    report = await _load(settings, run_id)
     data = await export_report(report, fmt)
     await anyio.Path(out).write_bytes(data)
     return len(data)
@@ -202,32 +239,47 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _resume(
-    settings: Settings, args: argparse.Namespace, outputs: dict[str, Path | None]
+async def _claim_to_resume(args: argparse.Namespace, services: Services) -> Report:
+    """Claim a stopped run to resume it, on the engine `--engine` names (if any)."""
+    report = await services.store.load(args.run_id)
+    engine = args.engine or report.request.engine
+    check_engine(services.settings, engine)
+    report = await services.store.claim(args.run_id)
+    if report.status == "interrupted" and not args.quiet:
+        print(outcome_message(report), file=sys.stderr)
+    report.request.engine = engine  # type: ignore[assignment]
+    return report
+
+
+async def _claim_to_continue(args: argparse.Namespace, services: Services) -> Report:
+    """Claim a paused run with the review edits `continue` was given applied."""
+    return await continue_paused(services.store, args.run_id, review_edits(args))
+
+
+async def _run_claimed(
+    settings: Settings,
+    args: argparse.Namespace,
+    claim: Callable[[argparse.Namespace, Services], Awaitable[Report]],
 ) -> Report:
     services = await Services.open(settings)
     try:
-        report = await services.store.load(args.run_id)
-        engine = args.engine or report.request.engine
-        check_engine(settings, engine)
-        report = await services.store.claim(args.run_id)
-        if report.status == "interrupted" and not args.quiet:
-            print(outcome_message(report), file=sys.stderr)
-        report.request.engine = engine  # type: ignore[assignment]
-        tracker = RunTracker(report)
+        tracker = RunTracker(await claim(args, services))
         if not args.quiet:
             tracker.listeners.append(print_event)
-        await _run_and_write(tracker, services, outputs)
+        await _run_and_write(tracker, services, {"xlsx": args.out, "json": args.json})
         return tracker.snapshot()
     finally:
         await services.aclose()
 
 
-def resume(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `resume`: continue a saved run from its first unfinished stage."""
-    outputs = {"xlsx": args.out, "json": args.json}
+def run_claimed(
+    args: argparse.Namespace,
+    settings: Settings,
+    claim: Callable[[argparse.Namespace, Services], Awaitable[Report]],
+) -> int:
+    """Claim a saved run, run its unfinished stages and write the outputs; the exit code."""
     try:
-        report = anyio.run(_resume, settings, args, outputs)
+        report = anyio.run(_run_claimed, settings, args, claim)
     except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
         return fail(str(exc), EXIT_INVALID)
     except ResearchError as exc:
@@ -236,6 +288,124 @@ def resume(args: argparse.Namespace, settings: Settings) -> int:
         print("Interrupted; partial results saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return outcome(report)
+
+
+def resume(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `resume`: continue a saved run from its first unfinished stage."""
+    return run_claimed(args, settings, _claim_to_resume)
+
+
+async def _load(settings: Settings, run_id: str) -> Report:
+    store = await open_store(settings)
+    try:
+        return await store.load(run_id)
+    finally:
+        await store.aclose()
+
+
+def review(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `review`: print a paused run's pending choices, numbered from 1."""
+    try:
+        report = anyio.run(_load, settings, args.run_id)
+    except RunNotFound as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    if report.status != "awaiting_review":
+        return fail(
+            f"Run {report.run_id} is not waiting for a review ({report.status}).", EXIT_INVALID
+        )
+    print(f"Run {report.run_id} of {report.request.url} waits for a review of its "
+          f"{report.review_point}:")  # fmt: skip
+    for number, line in enumerate(review_items(report), start=1):
+        print(f"{number:>3}. {line}")
+    flags = {
+        "competitors": "[--drop-competitor URL]... [--add-competitor URL]...",
+        "topics": '[--drop-topic N]... [--rename-topic N "New title"]...',
+    }[report.review_point or "topics"]
+    print(f"Continue: python -m research continue {report.run_id} {flags}")
+    return EXIT_OK
+
+
+def review_edits(args: argparse.Namespace) -> ReviewEdits:
+    """Return the edits `continue` was given; raise InvalidRequest for a bad topic number."""
+    renames: dict[int, str] = {}
+    for number, title in args.rename_topic:
+        try:
+            renames[int(number)] = title
+        except ValueError as exc:
+            raise InvalidRequest(f"--rename-topic takes a topic number, not {number!r}.") from exc
+    return ReviewEdits(
+        drop_competitors=args.drop_competitor,
+        add_competitors=args.add_competitor,
+        drop_topics=args.drop_topic,
+        rename_topics=renames,
+    )
+
+
+def continue_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `continue`: apply review edits to a paused run and run it to the next pause or end."""
+    return run_claimed(args, settings, _claim_to_continue)
+
+
+async def _cancel(settings: Settings, run_id: str) -> Report:
+    store = await open_store(settings)
+    try:
+        return await cancel_paused(store, run_id)
+    finally:
+        await store.aclose()
+
+
+def cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `cancel`: cancel a run waiting for review, keeping its partial results."""
+    try:
+        report = anyio.run(_cancel, settings, args.run_id)
+    except (RunNotFound, RunNotResumable) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    print(f"run {report.run_id}: {report.status}", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _grade(settings: Settings, args: argparse.Namespace) -> Grade:
+    report = await _load(settings, args.run_id)
+    brief_at(report, args.brief)  # a missing brief is refused before any fetch
+    if args.draft is not None:
+        draft = await read_draft_file(args.draft)
+    else:
+        fetcher = Fetcher(settings)
+        try:
+            draft = await read_draft_url(
+                fetcher, args.url, allow_private=settings.allow_private_hosts
+            )
+        finally:
+            await fetcher.aclose()
+    result = await anyio.to_thread.run_sync(grade_draft, report, args.brief, draft)
+    if args.json is not None:
+        await anyio.Path(args.json).write_text(result.model_dump_json(indent=2))
+    return result
+
+
+def grade(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `grade`: print a draft's score against a brief, its parts and what is missing."""
+    try:
+        result = anyio.run(_grade, settings, args)
+    except (RunNotFound, InvalidRequest) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    except OSError as exc:
+        return fail(f"{args.json} could not be written: {exc.strerror or exc}.", EXIT_FAILED)
+    print(f"Score: {result.score}/100")
+    for name, part in result.parts.items():
+        shown = "n/a (not graded)" if part.score is None else f"{part.score:.0f}/100"
+        print(f"  {name:<11} {shown:<17} weight {part.weight:g}")
+    if result.missing:
+        print("Missing:")
+    for item in result.missing:
+        print(f"  - {item.kind}: {item.text}")
+    return EXIT_OK
 
 
 def first_validation_message(exc: ValueError) -> str:
@@ -262,5 +432,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
     except ResearchError as exc:
         return fail(str(exc), EXIT_INVALID)
-    commands = {"discover": discover, "history": history, "export": export, "resume": resume}
+    commands = {
+        "discover": discover,
+        "history": history,
+        "export": export,
+        "resume": resume,
+        "review": review,
+        "continue": continue_run,
+        "cancel": cancel,
+        "grade": grade,
+    }
     return commands[args.command](args, settings)

@@ -235,6 +235,39 @@ class Brief(BaseModel):
     link_to: list[str] = Field(default_factory=list)
 
 
+class Draft(BaseModel):
+    """A writer's draft, read from Markdown, HTML or text: its headings, text and word count."""
+
+    text: str = ""
+    headings: list[str] = Field(default_factory=list)
+    words: int = 0
+
+
+class GradePart(BaseModel):
+    """One part of a draft's grade: its score 0-100 (None when not graded) and weight."""
+
+    score: float | None
+    weight: float
+
+
+MissingKind = Literal["subtopic", "keyphrase", "question"]
+
+
+class MissingItem(BaseModel):
+    """Something the brief asks for that the draft does not cover."""
+
+    kind: MissingKind
+    text: str
+
+
+class Grade(BaseModel):
+    """A draft graded against its brief: the score 0-100, its parts and what is missing."""
+
+    score: int
+    parts: dict[str, GradePart]
+    missing: list[MissingItem] = Field(default_factory=list)
+
+
 class StageName(StrEnum):
     """The five pipeline stages, in order."""
 
@@ -272,6 +305,18 @@ RunStatus = Literal[
 ACTIVE_STATUSES: tuple[RunStatus, ...] = ("pending", "running")
 RESUMABLE_STATUSES: tuple[RunStatus, ...] = ("interrupted", "failed", "cancelled")
 FINISHED_STATUSES: tuple[RunStatus, ...] = ("completed", *RESUMABLE_STATUSES)
+# Where a run with `review` on pauses (saved `awaiting_review`, no task holding it), in order.
+ReviewPoint = Literal["competitors", "topics"]
+
+
+class ReviewEdits(BaseModel):
+    """A user's edits at a review point; competitors by URL, topics numbered from 1."""
+
+    drop_competitors: list[str] = Field(default_factory=list)
+    add_competitors: list[str] = Field(default_factory=list)
+    drop_topics: list[int] = Field(default_factory=list)
+    rename_topics: dict[int, str] = Field(default_factory=dict)
+    topic_keywords: dict[int, list[str]] = Field(default_factory=dict)
 
 
 class StageState(BaseModel):
@@ -383,6 +428,8 @@ class Report(BaseModel):
     log: list[ProgressEvent] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     usage: list[Usage] = Field(default_factory=list)
+    review_point: ReviewPoint | None = None
+    reviewed: list[ReviewPoint] = Field(default_factory=list)
 
     @property
     def current_stage(self) -> StageName | None:

@@ -10,11 +10,13 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 
 from tests.fakes.site import SiteServer
+from tests.sample_report import load_saved
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -98,6 +100,18 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=20)
 
 
+def fill_discover(page: Any, dashboard: str, url: str, competitor: str) -> None:
+    """Open Discover Topics and fill in the website and one competitor."""
+    from playwright.sync_api import expect
+
+    page.goto(dashboard, wait_until="domcontentloaded")
+    url_box = page.get_by_label("Website URL")
+    expect(url_box).to_be_visible(timeout=30_000)
+    url_box.fill(url)
+    url_box.press("Enter")
+    page.get_by_label("Competitor URLs").fill(competitor)
+
+
 def test_discover_in_the_browser_and_download_excel(
     dashboard: str, sites: tuple[SiteServer, SiteServer], tmp_path: Path
 ) -> None:
@@ -109,12 +123,7 @@ def test_discover_in_the_browser_and_download_excel(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(accept_downloads=True)
-            page.goto(dashboard, wait_until="domcontentloaded")
-            url_box = page.get_by_label("Website URL")
-            expect(url_box).to_be_visible(timeout=30_000)
-            url_box.fill(site.url)
-            url_box.press("Enter")
-            page.get_by_label("Competitor URLs").fill(rival.url)
+            fill_discover(page, dashboard, site.url, rival.url)
             page.get_by_role("button", name="Discover Topics").click()
             expect(page.get_by_text("Site analysis").first).to_be_visible(timeout=30_000)
             expect(page.get_by_role("tab", name="Topics")).to_be_visible(timeout=90_000)
@@ -130,3 +139,35 @@ def test_discover_in_the_browser_and_download_excel(
     assert {"Summary", "Topics", "Keywords", "Content Gaps", "Sources"} <= set(workbook.sheetnames)
     topics = workbook["Topics"]
     assert topics.max_row > 1
+
+
+def test_one_full_review_in_the_browser(
+    dashboard: str, sites: tuple[SiteServer, SiteServer], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    site, rival = sites
+    rival_domain = rival.url.split("/")[2]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            fill_discover(page, dashboard, site.url, rival.url)
+            page.get_by_text("Review competitors and topics before briefs").click()
+            page.get_by_role("button", name="Discover Topics").click()
+            expect(page.get_by_text("Review the competitors")).to_be_visible(timeout=90_000)
+            rival_box = page.get_by_text(f"{rival_domain} · found by user")
+            expect(rival_box).to_be_visible()
+            rival_box.click()  # untick: the rival is dropped
+            page.get_by_role("button", name="Continue").click()
+            expect(page.get_by_text("Review the topics")).to_be_visible(timeout=90_000)
+            page.get_by_role("button", name="Continue").click()
+            expect(page.get_by_text("completed").first).to_be_visible(timeout=90_000)
+            run_id = page.url.split("run=")[1].split("&")[0]
+            page.screenshot(path=str(tmp_path / "reviewed.png"), full_page=True)
+        finally:
+            browser.close()
+    report = load_saved(tmp_path / "runs.sqlite3", run_id)
+    assert report.status == "completed" and report.reviewed == ["competitors", "topics"]
+    assert rival.url not in [c.url for c in report.competitors]
+    assert report.briefs and rival.requests  # crawled before the review dropped it

@@ -258,6 +258,24 @@ async def test_claim_takes_over_a_stopped_run_once(tmp_path: Path) -> None:
     await store.aclose()
 
 
+async def test_a_run_awaiting_review_outlives_its_process_and_can_be_claimed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = await SQLiteStore.open(path)
+    paused = sample_report(status="awaiting_review")
+    paused.finished_at = None
+    await store.save(paused)
+    await store.aclose()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET owner_pid = ?", (_dead_pid(),))
+    store = await SQLiteStore.open(path)
+    assert await store.mark_interrupted() == []  # a pause is not an interrupted run
+    assert (await store.load(paused.run_id)).status == "awaiting_review"
+    assert await store.claim(paused.run_id) == paused
+    await store.aclose()
+
+
 async def test_claim_of_a_dead_process_run_marks_it_interrupted(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
     store = await SQLiteStore.open(path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 import anyio
 
 from research.errors import ResearchError
@@ -12,18 +15,10 @@ from research.pipeline.site import crawl_and_analyse
 from research.pipeline.taskgroups import first_error
 
 
-async def run_competitor_stage(
-    run: PipelineRun, home_ready: anyio.Event, site_ready: anyio.Event
-) -> list[Competitor]:
-    """Analyse named competitors as soon as the home page is in, then add the engine's finds."""
+def _analyser(run: PipelineRun) -> Callable[[Competitor], Coroutine[Any, Any, None]]:
+    """Return a bounded crawl that fills in a competitor's analysis (a failure is a warning)."""
     stage = StageName.COMPETITORS
-    await home_ready.wait()
-    run.tracker.stage_started(stage, "Analysing competitors")
-    request, settings = run.request, run.services.settings
-    competitors = [
-        Competitor(url=u, domain=site_key(u), source="user") for u in request.competitors
-    ]
-    limiter = anyio.CapacityLimiter(settings.competitor_crawls)
+    limiter = anyio.CapacityLimiter(run.services.settings.competitor_crawls)
     pages_seen = 0
 
     def on_page(page: Page) -> None:
@@ -42,6 +37,27 @@ async def run_competitor_stage(
                     level="warning",
                 )
 
+    return analyse
+
+
+def _detail(competitors: list[Competitor]) -> str:
+    analysed = sum(1 for c in competitors if c.analysis is not None)
+    listed = len(competitors) - analysed
+    return f"{analysed} analysed" + (f", {listed} listed" if listed else "")
+
+
+async def run_competitor_stage(
+    run: PipelineRun, home_ready: anyio.Event, site_ready: anyio.Event
+) -> list[Competitor]:
+    """Analyse named competitors as soon as the home page is in, then add the engine's finds."""
+    stage = StageName.COMPETITORS
+    await home_ready.wait()
+    run.tracker.stage_started(stage, "Analysing competitors")
+    request, settings = run.request, run.services.settings
+    competitors = [
+        Competitor(url=u, domain=site_key(u), source="user") for u in request.competitors
+    ]
+    analyse = _analyser(run)
     try:
         with first_error():
             async with anyio.create_task_group() as group:
@@ -63,11 +79,31 @@ async def run_competitor_stage(
         # Whatever was analysed stays in the report, even when the stage is cancelled.
         run.tracker.set(competitors=list(competitors))
 
-    analysed = sum(1 for c in competitors if c.analysis is not None)
-    listed = len(competitors) - analysed
-    detail = f"{analysed} analysed" + (f", {listed} listed" if listed else "")
-    run.tracker.stage_finished(stage, count=len(competitors), detail=detail)
+    run.tracker.stage_finished(stage, count=len(competitors), detail=_detail(competitors))
     return competitors
+
+
+async def crawl_added_competitors(
+    run: PipelineRun, competitors: list[Competitor]
+) -> list[Competitor]:
+    """Crawl the user's competitors not analysed yet (added at review); return the whole list."""
+    stage = StageName.COMPETITORS
+    # The saved report is published and read-only: the added ones are crawled into copies.
+    fresh = {id(c): c.model_copy() for c in competitors if c.source == "user" and not c.analysis}
+    if not fresh:
+        return competitors
+    updated = [fresh.get(id(c), c) for c in competitors]
+    run.tracker.event(f"Analysing {len(fresh)} competitors added at review", stage)
+    analyse = _analyser(run)
+    try:
+        with first_error():
+            async with anyio.create_task_group() as group:
+                for competitor in fresh.values():
+                    group.start_soon(analyse, competitor)
+    finally:
+        run.tracker.set(competitors=list(updated))
+    run.tracker.stage_progress(stage, len(updated), _detail(updated))
+    return updated
 
 
 def analysed_sites(competitors: list[Competitor]) -> list[SiteAnalysis]:

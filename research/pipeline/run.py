@@ -15,6 +15,7 @@ from research.models import (
     DiscoveryRequest,
     KeywordResearch,
     Report,
+    ReviewPoint,
     SiteAnalysis,
     StageName,
     StageState,
@@ -22,7 +23,11 @@ from research.models import (
     now,
 )
 from research.pipeline.briefing import run_brief_stage
-from research.pipeline.competitors import analysed_sites, run_competitor_stage
+from research.pipeline.competitors import (
+    analysed_sites,
+    crawl_added_competitors,
+    run_competitor_stage,
+)
 from research.pipeline.context import PipelineRun
 from research.pipeline.keywords import run_keyword_stage
 from research.pipeline.site import run_site_stage
@@ -59,7 +64,7 @@ async def run_pipeline(
         if resumed:
             tracker.event(f"Resumed; continuing from {resumed.label}")
         await run.save()  # saved from the start, so a killed process leaves it `interrupted`
-        await _run_stages(run)
+        paused = await _run_stages(run)
     except anyio.get_cancelled_exc_class():
         _end(tracker, "cancelled", "cancelled", "Run cancelled; partial results kept")
         await PipelineRun(tracker, services, services.local).save()
@@ -72,7 +77,10 @@ async def run_pipeline(
         message = f"Unexpected error ({type(exc).__name__}); partial results kept"
         _end(tracker, "failed", "failed", message, level="error")
     else:
-        _end(tracker, "completed", "done", "Run completed")
+        if paused is None:
+            _end(tracker, "completed", "done", "Run completed")
+        else:
+            _pause(tracker, paused)
     try:
         await PipelineRun(tracker, services, services.local).save()
     finally:
@@ -108,8 +116,19 @@ def _end(
     tracker.event(message, level=level)
 
 
-async def _run_stages(run: PipelineRun) -> None:
-    """Run each stage not already done, reusing saved results of those that are."""
+def _pause(tracker: RunTracker, point: ReviewPoint) -> None:
+    """Record that the run waits for the user's review at `point`; no task holds it meanwhile."""
+    tracker.set(status="awaiting_review", review_point=point, finished_at=None)
+    tracker.event(f"Waiting for your review of the {point}; continue when ready")
+
+
+def _review_due(run: PipelineRun, point: ReviewPoint) -> bool:
+    """Whether the run pauses at `point`: review is on and that point was not reviewed yet."""
+    return run.request.review and point not in run.tracker.snapshot().reviewed
+
+
+async def _run_stages(run: PipelineRun) -> ReviewPoint | None:
+    """Run each stage not already done, reusing saved results; return where it paused, if it did."""
     saved = run.tracker.snapshot()
     done = {stage for stage, state in saved.stages.items() if state.status == "done"}
     site: SiteAnalysis | None = saved.site if StageName.SITE in done else None
@@ -117,29 +136,13 @@ async def _run_stages(run: PipelineRun) -> None:
     run.site = site
 
     if StageName.SITE not in done or StageName.COMPETITORS not in done:
-        home_ready, site_ready = anyio.Event(), anyio.Event()
-        if site is not None:
-            home_ready.set()
-            site_ready.set()
-
-        async def stage_one() -> None:
-            nonlocal site
-            site = await run_site_stage(run, home_ready)
-            site_ready.set()
-            await run.save()
-
-        async def stage_two() -> None:
-            nonlocal competitors
-            competitors = await run_competitor_stage(run, home_ready, site_ready)
-            await run.save()
-
-        with first_error():
-            async with anyio.create_task_group() as group:
-                if StageName.SITE not in done:
-                    group.start_soon(_failing_stage, run, StageName.SITE, stage_one)
-                if StageName.COMPETITORS not in done:
-                    group.start_soon(_failing_stage, run, StageName.COMPETITORS, stage_two)
+        site, competitors = await _site_and_competitors(run, done, site, competitors)
     assert site is not None
+    if _review_due(run, "competitors"):
+        return "competitors"
+    if "competitors" in saved.reviewed and StageName.KEYWORDS not in done:
+        competitors = await crawl_added_competitors(run, competitors)
+        await run.save()
     rivals = analysed_sites(competitors)
 
     research = KeywordResearch(keywords=saved.keywords, gaps=saved.gaps)
@@ -155,8 +158,43 @@ async def _run_stages(run: PipelineRun) -> None:
         )
         await run.save()
     if StageName.BRIEFS not in done:
+        if _review_due(run, "topics"):
+            return "topics"
         await _failing_stage(run, StageName.BRIEFS, run_brief_stage, run, site, rivals, topics)
         await run.save()
+    return None
+
+
+async def _site_and_competitors(
+    run: PipelineRun,
+    done: set[StageName],
+    site: SiteAnalysis | None,
+    competitors: list[Competitor],
+) -> tuple[SiteAnalysis | None, list[Competitor]]:
+    """Run stages 1 and 2 (those not done) overlapped; return the site and its competitors."""
+    home_ready, site_ready = anyio.Event(), anyio.Event()
+    if site is not None:
+        home_ready.set()
+        site_ready.set()
+
+    async def stage_one() -> None:
+        nonlocal site
+        site = await run_site_stage(run, home_ready)
+        site_ready.set()
+        await run.save()
+
+    async def stage_two() -> None:
+        nonlocal competitors
+        competitors = await run_competitor_stage(run, home_ready, site_ready)
+        await run.save()
+
+    with first_error():
+        async with anyio.create_task_group() as group:
+            if StageName.SITE not in done:
+                group.start_soon(_failing_stage, run, StageName.SITE, stage_one)
+            if StageName.COMPETITORS not in done:
+                group.start_soon(_failing_stage, run, StageName.COMPETITORS, stage_two)
+    return site, competitors
 
 
 async def _failing_stage(

@@ -8,9 +8,10 @@ from collections import OrderedDict
 
 from pydantic import SecretStr
 
-from research.models import DiscoveryRequest, Report, now
+from research.models import DiscoveryRequest, Report, ReviewEdits, now
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
+from research.review import cancel_paused, continue_paused
 from research.runtime.loop_runner import LoopRunner
 from research.store import WAIT_SECONDS
 
@@ -76,6 +77,22 @@ class JobManager:
         services = self.runner.services()
         report = self.runner.submit(services.store.claim(run_id)).result(timeout=WAIT_SECONDS)
         return self._launch(RunTracker(report), api_key)
+
+    def continue_review(
+        self, run_id: str, edits: ReviewEdits | None = None, api_key: SecretStr | None = None
+    ) -> str:
+        """Apply review edits to a paused run and continue it from the next stage; its job id."""
+        store = self.runner.services().store
+        future = self.runner.submit(continue_paused(store, run_id, edits))
+        return self._launch(RunTracker(future.result(timeout=WAIT_SECONDS)), api_key)
+
+    def cancel_review(self, run_id: str) -> Report:
+        """Cancel a run waiting for review (no task runs it); return its saved report."""
+        store = self.runner.services().store
+        report = self.runner.submit(cancel_paused(store, run_id)).result(timeout=WAIT_SECONDS)
+        with self._lock:
+            self._jobs.pop(run_id, None)  # its paused snapshot is stale now
+        return report
 
     def _launch(self, tracker: RunTracker, api_key: SecretStr | None) -> str:
         services = self.runner.services()

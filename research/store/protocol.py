@@ -41,7 +41,7 @@ class RunStore(Protocol):
         ...
 
     async def claim(self, run_id: str) -> Report:
-        """Take over a resumable run for this process and return its report."""
+        """Take over a resumable (or `awaiting_review`) run for this process; return its report."""
         ...
 
     async def mark_interrupted(self) -> list[str]:

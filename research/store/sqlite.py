@@ -303,7 +303,7 @@ class SQLiteStore:
             raise RunNotFound(f"No saved run has the id {run_id!r}.")
 
     async def claim(self, run_id: str) -> Report:
-        """Take over an interrupted, failed or cancelled run to resume it; return its report.
+        """Take over an interrupted, failed, cancelled or paused run to resume it; return it.
 
         The claim is atomic across processes: the run is marked `running` and owned by this
         process, so a second resume elsewhere raises RunNotResumable.

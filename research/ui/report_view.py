@@ -12,6 +12,7 @@ from research.errors import ResearchError
 from research.export import USAGE_COLUMNS, sheet_table, usage_rows
 from research.models import Report, StageName
 from research.outcome import outcome_message
+from research.ui.grade_view import render_grade
 from research.ui.resources import export_bytes, load_report
 
 STATUS_ICONS = {
@@ -48,6 +49,8 @@ def render_stages(report: Report) -> None:
     current = report.current_stage
     if not report.finished:
         label = f"{current.label}…" if current else "Starting…"
+        if report.status == "awaiting_review":
+            label = f"Waiting for your review of the {report.review_point}"
         st.progress(finished / len(StageName), text=label)
     columns = st.columns(len(StageName))
     for column, stage in zip(columns, StageName, strict=True):
@@ -87,7 +90,7 @@ def show_sheet(report: Report, title: str) -> None:
     st.dataframe(frame, hide_index=True, column_config=links)
 
 
-def render_topics(report: Report) -> None:
+def render_topics(report: Report, key: str) -> None:
     """The Topics tab: score against competitor coverage, then the Topics sheet."""
     if not report.topics:
         st.info("No topics yet.")
@@ -102,11 +105,11 @@ def render_topics(report: Report) -> None:
     show_sheet(report, "Topics")
 
 
-def render_briefs(report: Report) -> None:
-    """The Briefs tab: one expander per brief with its summary, outline, questions and evidence."""
+def render_briefs(report: Report, key: str) -> None:
+    """The Briefs tab: per brief its summary, outline, questions, evidence and a draft grader."""
     if not report.briefs:
         st.info("No briefs yet.")
-    for brief in report.briefs:
+    for number, brief in enumerate(report.briefs, start=1):
         with st.expander(brief.topic):
             if brief.summary:
                 st.write(brief.summary)
@@ -120,6 +123,7 @@ def render_briefs(report: Report) -> None:
                 )
             if brief.text and not brief.outline:
                 st.markdown(brief.text)
+            render_grade(report, number, key)
 
 
 def render_usage(report: Report) -> None:
@@ -134,7 +138,7 @@ def render_usage(report: Report) -> None:
 
 
 # Each result tab and what fills it: a workbook sheet by title, or a renderer of its own.
-RESULT_TABS: dict[str, str | Callable[[Report], None]] = {
+RESULT_TABS: dict[str, str | Callable[[Report, str], None]] = {
     "Topics": render_topics,
     "Keywords": "Keywords",
     "Content gaps": "Content Gaps",
@@ -153,7 +157,7 @@ def render_results(report: Report, key: str = "results") -> None:
             if isinstance(content, str):
                 show_sheet(report, content)
             else:
-                content(report)
+                content(report, key)
     render_usage(report)
     render_downloads(report, key)
 

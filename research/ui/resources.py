@@ -71,7 +71,8 @@ def load_report(run_id: str) -> Report | None:
     Raises a ResearchError (fit to show) when the history cannot be read.
     """
     job = job_manager().get(run_id)
-    if job is not None:
+    # A paused run may be continued or cancelled from another process: the store has it then.
+    if job is not None and not (job.done and job.snapshot().status == "awaiting_review"):
         return job.snapshot()
     try:
         return on_loop(loop_runner().services().store.load(run_id))
