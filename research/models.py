@@ -87,6 +87,7 @@ class Page(BaseModel):
 
     url: str
     title: str = ""
+    site_name: str = ""  # the name the page gives its site (og:site_name)
     headings: list[str] = Field(default_factory=list)
     text: str = ""
     language: str | None = None

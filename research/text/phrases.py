@@ -16,8 +16,10 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfTransformer
 
 from research.models import Page
+from research.text.brands import brand_names, domain_label, names_brand
 from research.text.language import detect_language
 from research.text.stopwords import edge_verbs, head_nouns, inner_words, stopwords_for
+from research.text.support import is_support_page
 
 K = TypeVar("K")
 MAX_WORDS = 3
@@ -337,7 +339,10 @@ _cache_lock = threading.Lock()
 
 def site_phrases(domain: str, pages: Sequence[Page]) -> SitePhrases:
     """Return the phrase statistics of a site's pages, reusing them for the same pages."""
-    key = (domain, tuple((p.url, p.title, tuple(p.headings), p.language, p.text) for p in pages))
+    key = (
+        domain,
+        tuple((p.url, p.title, p.site_name, tuple(p.headings), p.language, p.text) for p in pages),
+    )
     with _cache_lock:
         found = _cache.get(key)
         if found is not None:
@@ -354,7 +359,16 @@ def site_phrases(domain: str, pages: Sequence[Page]) -> SitePhrases:
 def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> SitePhrases:
     """Return the phrase statistics of a site's pages."""
     lang = language or site_language(pages)
-    texts, brand = strip_boilerplate(pages)
+    texts, title_names = strip_boilerplate(pages)
+    # Account, billing and legal pages are no subject the site writes about.
+    texts = [
+        text
+        for text, page in zip(texts, pages, strict=True)
+        if not is_support_page(page.url, page.title, page.headings)
+    ]
+    names = sorted(
+        {phrase_key(n, lang) for n in brand_names(domain, pages, title_names, lang)} - {""}
+    )
     stats: dict[str, PhraseStat] = {}
     spellings: dict[str, dict[str, float]] = {}
     vocabulary: Counter[str] = Counter()
@@ -410,9 +424,8 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         stat.label, stat.label_uses = min(spelled.items(), key=lambda item: (-item[1], item[0]))
         if stat.words == 1:
             stat.named = any(_single_word_topic(form, german) for form in spelled)
-    ranked = _rank(stats, _brand_keys(domain, brand, lang))
+    ranked = _rank(stats, names, domain_label(domain))
     centrality, per_page = _centrality(ranked)
-    names = sorted(_brand_keys(domain, brand, lang)[0])
     covered = {key: stat for key, stat in stats.items() if stat.covered()}
     mentioned = {key: stat.pages for key, stat in stats.items() if key not in covered}
     return SitePhrases(
@@ -466,30 +479,15 @@ def _plain_case(form: str, language: str) -> str:
     return " ".join(w.lower() if w[1:].islower() or len(w) == 1 else w for w in form.split())
 
 
-def _brand_keys(domain: str, brand: Sequence[str], language: str) -> tuple[set[str], str]:
-    """Keys of the site's name and its domain label squeezed ("thedailygrind")."""
-    keys = {phrase_key(part, language) for part in brand}
-    host = domain.split(":")[0]
-    label = host.rsplit(".", 1)[0] if "." in host else host
-    return keys, re.sub(r"[^\w]", "", label.lower())
-
-
-def _names_brand(key: str, names: set[str]) -> bool:
-    """Whether a phrase is, or contains, or is part of the site's name ("Acme Analytics")."""
-    padded = f" {key} "
-    return any(f" {name} " in padded or padded in f" {name} " for name in names if name)
-
-
-def _rank(stats: dict[str, PhraseStat], brand: tuple[set[str], str]) -> list[PhraseStat]:
+def _rank(stats: dict[str, PhraseStat], names: Sequence[str], label: str) -> list[PhraseStat]:
     """Phrases worth listing, best first, without brand names or phrases living in longer ones."""
-    names, label = brand
     kept = [
         s
         for s in stats.values()
         if s.covered()
         and s.confirmed()
         and (s.listed() or s.subject_word())
-        and not _names_brand(s.key, names)
+        and not names_brand(s.key, names)
         and not (label and len(s.key) > 3 and s.key.replace(" ", "") in label)
     ]
     by_key = {s.key: s for s in kept}

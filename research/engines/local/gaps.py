@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from research.models import ContentGap, Keyword, KeywordResearch
+from research.text.brands import names_brand
 from research.text.phrases import (
     PhraseStat,
     SitePhrases,
@@ -15,6 +16,7 @@ from research.text.phrases import (
     phrase_score,
 )
 from research.text.stopwords import stopwords_for
+from research.text.support import names_support_subject
 
 MAX_KEYWORDS = 40
 MAX_GAPS = 40
@@ -99,7 +101,8 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
     it. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
     its everyday words, or (German) covers in its own compounds ("Weizen" in "Weizenmehl");
     one-word phrases no competitor gives a heading; phrases found only on front, pricing or
-    company pages.
+    company pages; phrases naming the site's or a competitor's brand, or an account, billing
+    or legal subject.
     """
     by_key: dict[str, list[tuple[SitePhrases, PhraseStat]]] = {}
     for comp in competitors:
@@ -108,10 +111,13 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
     inside_covered = covered_parts(site)
     compounds = _compound_words(site)
     weakness_of = Weakness(site)
+    brands = sorted({name for s in (site, *competitors) for name in s.brand})
     gaps: list[Gap] = []
     for key in sorted(by_key):
-        weakness = weakness_of.of(key)
         entries = by_key[key]
+        if names_brand(key, brands) or names_support_subject(entries[0][1].label):
+            continue
+        weakness = weakness_of.of(key)
         if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
             continue
         if entries[0][1].words == 1:
