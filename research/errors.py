@@ -88,6 +88,8 @@ class UnsupportedContent(FetchError):
 class UnreadablePage(FetchError):
     """The response was served as HTML but could not be read as HTML or XHTML."""
 
+    PHRASE = "could not be read as HTML"
+
 
 class HTTPStatusError(FetchError):
     """The server answered with an error status."""

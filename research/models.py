@@ -125,6 +125,7 @@ class SiteAnalysis(BaseModel):
     issues: list[PageIssue] = Field(default_factory=list)
     keyphrases: list[Keyphrase] = Field(default_factory=list)
     outbound_domains: list[str] = Field(default_factory=list)
+    thin: str = ""  # one sentence: why the site yielded little readable text, when it did
 
 
 class Competitor(BaseModel):

@@ -130,7 +130,7 @@ def extract_page(markup: str | bytes, url: str, *, depth: int = 0, status: int =
     """
     tree = _parse(markup)
     if tree is None:
-        raise UnreadablePage(f"{url} could not be read as HTML.", url)
+        raise UnreadablePage(f"{url} {UnreadablePage.PHRASE}.", url)
     title = _clean(tree.findtext(".//title"))
     site_name = _site_name(tree)
     headings = [

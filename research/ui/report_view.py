@@ -9,6 +9,7 @@ import streamlit as st
 
 from research.errors import ResearchError
 from research.models import Report, StageName
+from research.text.keyphrases import why_few_gaps
 from research.ui.resources import export_bytes, load_report
 
 STATUS_ICONS = {
@@ -53,6 +54,8 @@ def render_stages(report: Report) -> None:
         with column.container(border=True):
             st.markdown(f"{STATUS_ICONS.get(state.status, '')} **{stage.label}**")
             st.caption(state.status + (f" · {state.detail}" if state.detail else ""))
+    for sentence in dict.fromkeys([*thin_sites(report), *few_gaps_reasons(report)]):
+        st.warning(sentence, icon=":material/warning:")
     drafts = [brief for brief in report.briefs if brief.text and not brief.outline]
     for brief in drafts:
         with st.expander(f"Writing: {brief.topic}", expanded=True):
@@ -99,23 +102,51 @@ def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def thin_sites(report: Report) -> list[str]:
+    """The sentences of the run's sites that yielded little readable text."""
+    analyses = [report.site, *(c.analysis for c in report.competitors)]
+    return [a.thin for a in analyses if a is not None and a.thin]
+
+
+def few_gaps_reasons(report: Report) -> list[str]:
+    """Why a finished run has few or no content gaps (none while it runs or when it has enough)."""
+    if not report.finished or report.stages[StageName.KEYWORDS].status != "done":
+        return []
+    analysed = [c.analysis for c in report.competitors if c.analysis is not None]
+    missing = [c.domain for c in report.competitors if c.source == "user" and c.analysis is None]
+    return why_few_gaps(report.site, analysed, len(report.gaps), missing)
+
+
+def render_topic_chart(report: Report) -> None:
+    """Chart the topics: score against competitor coverage, or score alone without coverage."""
+    rows = [
+        {"topic": t.title, "score": t.score, "competitor coverage": t.competitor_coverage}
+        for t in report.topics
+    ]
+    if any(t.competitor_coverage for t in report.topics):
+        st.scatter_chart(
+            _frame(rows), x="competitor coverage", y="score", color="topic", height=260
+        )
+    else:  # every point would sit at coverage 0: rank the topics by score instead
+        st.bar_chart(_frame(rows), x="topic", y="score", horizontal=True, sort="-score")
+
+
 def render_results(report: Report, key: str = "results") -> None:
     """Show the result tabs and the download buttons for a report."""
     render_status(report)
     tabs = st.tabs(RESULT_TABS)
+    reasons = few_gaps_reasons(report)
     with tabs[0]:
-        if report.topics:
-            chart = _frame(
-                [
-                    {
-                        "topic": t.title,
-                        "score": t.score,
-                        "competitor coverage": t.competitor_coverage,
-                    }
-                    for t in report.topics
-                ]
+        if reasons and not report.gaps:
+            lead = "No competitor gaps to work from" + (
+                ", so these topics come from subjects your site mentions in passing or treats "
+                "on only one or two pages."
+                if report.topics
+                else "."
             )
-            st.scatter_chart(chart, x="competitor coverage", y="score", color="topic", height=260)
+            st.info(" ".join([lead, *reasons]))
+        if report.topics:
+            render_topic_chart(report)
             st.dataframe(
                 _frame(
                     [
@@ -136,6 +167,8 @@ def render_results(report: Report, key: str = "results") -> None:
     with tabs[1]:
         st.dataframe(_frame([k.model_dump() for k in report.keywords]), hide_index=True)
     with tabs[2]:
+        for reason in reasons:
+            st.info(reason)
         st.dataframe(
             _frame(
                 [
