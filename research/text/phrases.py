@@ -58,6 +58,7 @@ class PhraseStat:
     count: int = 0
     weights: dict[str, float] = field(default_factory=dict)  # page URL -> weight there
     headed: int = 0  # pages whose title or headings carry it
+    titled: int = 0  # pages whose title carries it: pages about it
     inside: int = 0  # uses not at the start of a sentence or heading
     named: bool = False  # a one-word name: acronym (SPF), brand-like (AeroPress), German noun
     label: str = ""  # the most used spelling
@@ -167,8 +168,14 @@ def phrase_key(text: str, language: str) -> str:
     return " ".join(stem(t, language) for t in tokens(text))
 
 
-def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]:
-    """Yield (key, surface form, word count, at chunk start) for every candidate phrase."""
+def candidates(
+    text: str, language: str, subjects: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, str, int, bool]]:
+    """Yield (key, surface form, word count, at chunk start) for every candidate phrase.
+
+    `subjects` are stems of plain single words that are a page's whole title ("Shortcodes"):
+    candidates even where one-word subjects must otherwise look like names.
+    """
     stops = stopwords_for(language)
     inner = inner_words(language)
     verbs = edge_verbs(language)
@@ -191,6 +198,7 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
             if not cut[i] and (
                 _single_word_topic(cased[i], german)
                 or (plain_words and len(words[i]) >= MIN_WORD_CHARS)
+                or stems[i] in subjects
             ):
                 yield stems[i], cased[i], 1, i == 0
             content = 1
@@ -372,6 +380,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
     stats: dict[str, PhraseStat] = {}
     spellings: dict[str, dict[str, float]] = {}
     vocabulary: Counter[str] = Counter()
+    subjects = title_words(texts, lang)
     for page in texts:
         body: Counter[str] = Counter()
         forms: dict[tuple[str, str], float] = {}
@@ -383,7 +392,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             own_words.update(stem(t, lang) for t in tokens(line))
             if _norm_line(line) in structure:
                 continue  # extractors repeat headings in the text; count them once, as headings
-            for key, form, size, first in candidates(line, lang):
+            for key, form, size, first in candidates(line, lang, subjects):
                 body[key] += 1
                 inside[key] += not first
                 if first:
@@ -395,7 +404,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         headed: set[str] = set()
         for found, texts_ in ((titled, [page.title]), (headed, page.headings)):
             for text in texts_:
-                for key, form, size, first in candidates(text, lang):
+                for key, form, size, first in candidates(text, lang, subjects):
                     found.add(key)
                     inside[key] += not first
                     add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
@@ -411,6 +420,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             stat.weights[page.url] = round(weight * importance, 6)
             if key in titled or key in headed:
                 stat.headed += 1
+            stat.titled += key in titled
         for (key, form), count in forms.items():
             add_use(spellings.setdefault(key, {}), form, count)
         vocabulary.update(own_words)
@@ -424,13 +434,24 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         stat.label, stat.label_uses = min(spelled.items(), key=lambda item: (-item[1], item[0]))
         if stat.words == 1:
             stat.named = any(_single_word_topic(form, german) for form in spelled)
-    ranked = _rank(stats, names, domain_label(domain))
+    ranked = _rank(stats, names, domain_label(domain), subjects)
     centrality, per_page = _centrality(ranked)
     covered = {key: stat for key, stat in stats.items() if stat.covered()}
     mentioned = {key: stat.pages for key, stat in stats.items() if key not in covered}
     return SitePhrases(
         domain, lang, texts, covered, mentioned, ranked, vocabulary, centrality, per_page, names
     )
+
+
+def title_words(pages: Sequence[PageText], language: str) -> frozenset[str]:
+    """Stems of the single words that are a page's whole title: pages about one subject."""
+    stops = stopwords_for(language)
+    found = set()
+    for page in pages:
+        words = tokens(page.title)
+        if len(words) == 1 and len(words[0]) >= MIN_WORD_CHARS and words[0] not in stops:
+            found.add(stem(words[0], language))
+    return frozenset(found)
 
 
 PAGE_KEYPHRASES = 5
@@ -479,8 +500,14 @@ def _plain_case(form: str, language: str) -> str:
     return " ".join(w.lower() if w[1:].islower() or len(w) == 1 else w for w in form.split())
 
 
-def _rank(stats: dict[str, PhraseStat], names: Sequence[str], label: str) -> list[PhraseStat]:
-    """Phrases worth listing, best first, without brand names or phrases living in longer ones."""
+def _rank(
+    stats: dict[str, PhraseStat], names: Sequence[str], label: str, subjects: frozenset[str]
+) -> list[PhraseStat]:
+    """Phrases worth listing, best first, without brand names or phrases living in longer ones.
+
+    A plain word mostly used inside longer phrases is a fragment of them, unless it is a
+    page's whole title (`subjects`).
+    """
     kept = [
         s
         for s in stats.values()
@@ -500,7 +527,10 @@ def _rank(stats: dict[str, PhraseStat], names: Sequence[str], label: str) -> lis
     drop = {
         s.key
         for s in kept
-        if s.words == 1 and not s.named and in_phrases[s.key] >= FRAGMENT_SHARE * s.count
+        if s.words == 1
+        and not s.named
+        and s.key not in subjects
+        and in_phrases[s.key] >= FRAGMENT_SHARE * s.count
     }
     for stat in kept:
         if stat.words < 2:

@@ -25,6 +25,8 @@ MAX_EVIDENCE = 8
 PASSING_MENTION = 0.5
 # How much a gap counts when no competitor gives it a title or heading (only running text).
 UNHEADED = 0.7
+# How much more a gap counts on a competitor page whose title carries it: a page about it.
+TITLED = 2.0
 
 
 @dataclass
@@ -92,13 +94,13 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
     """Return gaps best first.
 
     score = weakness x headed x sum over covering competitors c of
-            (0.5 + 0.5 x centrality_c) x (1 + ln pages_c)
+            (0.5 + 0.5 x centrality_c) x (1 + ln pages_c) x titled_c
 
     headed is 1 when a competitor names the phrase in a title or heading, else 0.7 (a phrase
     only met in running text is less often a subject of its own: "hojas secas"); weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
     passing (see Weakness); centrality_c is the phrase's TF-IDF weight on the competitor page it
     is most central to (0..1, see phrases._centrality); pages_c is how many of c's pages carry
-    it. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
+    it; titled_c is 2 when one of c's page titles carries it (a page about it), else 1. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
     its everyday words, or (German) covers in its own compounds ("Weizen" in "Weizenmehl");
     one-word phrases no competitor gives a heading; phrases found only on front, pricing or
     company pages; phrases naming the site's or a competitor's brand, or an account, billing
@@ -135,7 +137,8 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         evidence: list[tuple[float, str]] = []
         for comp, stat in entries:
             centrality = comp.centrality.get(key, 0.0)
-            total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages))
+            titled = TITLED if stat.titled else 1.0
+            total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages)) * titled
             evidence.extend((w, u) for u, w in stat.weights.items())
         evidence.sort(key=lambda item: (-item[0], item[1]))
         label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
