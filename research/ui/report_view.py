@@ -54,7 +54,8 @@ def render_stages(report: Report) -> None:
         with column.container(border=True):
             st.markdown(f"{STATUS_ICONS.get(state.status, '')} **{stage.label}**")
             st.caption(state.status + (f" · {state.detail}" if state.detail else ""))
-    for sentence in dict.fromkeys([*thin_sites(report), *few_gaps_reasons(report)]):
+    no_gaps = [] if report.gaps else few_gaps_reasons(report)
+    for sentence in dict.fromkeys([*thin_sites(report), *no_gaps]):
         st.warning(sentence, icon=":material/warning:")
     drafts = [brief for brief in report.briefs if brief.text and not brief.outline]
     for brief in drafts:
