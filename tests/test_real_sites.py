@@ -4,6 +4,7 @@ and billing pages, on the loopback fixture site server with the local engine."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from research.runtime.loop_runner import LoopRunner
 from research.ui.report_view import few_gaps_reasons, thin_sites
 from tests.fakes.fixtures import ACME, RIVAL, build_pages
 from tests.fakes.site import Article, SiteServer
+from tests.test_cli import cli
 
 RIVAL_ONLY = ("server-side tracking", "cookie consent", "gdpr compliance", "attribution model")
 XML_HEAD = (
@@ -209,3 +211,21 @@ def test_competitor_brand_and_billing_pages_give_no_gaps_topics_or_titles(
     assert any(phrase in gap_words for phrase in RIVAL_ONLY), gap_words
     for brief in report.briefs:
         assert not [q for q in brief.questions if not q.endswith("?") or "<" in q]
+
+
+def test_the_cli_names_a_thin_competitor_and_its_cause(
+    acme: SiteServer, unreadable_rival: SiteServer, tmp_path: Path
+) -> None:
+    process = cli(
+        "discover", acme.url, "--competitor", unreadable_rival.url, "--engine", "local",
+        "--json", str(tmp_path / "report.json"), "--allow-private-hosts",
+        db=tmp_path / "runs.sqlite3",
+    )  # fmt: skip
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    domain = unreadable_rival.url.split("/")[2]
+    sentence = (
+        f"{domain} yielded little readable text: 4 pages could not be read as HTML "
+        "(see the Run log)."
+    )
+    assert f"warning: {sentence}" in stderr, stderr
