@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from research.models import DiscoveryRequest, Report, StageName
+from research.models import DiscoveryRequest, Report, SiteAnalysis, StageName
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
 from research.ui.report_view import few_gaps_reasons, thin_sites
@@ -40,19 +40,31 @@ def _run(runner: LoopRunner, site: SiteServer, rival: SiteServer) -> Report:
     return report
 
 
+def _rival(report: Report) -> SiteAnalysis:
+    """The analysis of the competitor the run was given."""
+    [competitor] = [c for c in report.competitors if c.source == "user"]
+    assert competitor.analysis is not None
+    return competitor.analysis
+
+
 def _warnings(report: Report) -> set[str]:
     return {e.message for e in report.log if e.level == "warning"}
 
 
-def _serve(pages: dict[str, str], extra: dict[str, tuple[int, str, bytes]]) -> SiteServer:
-    return SiteServer(pages, extra=extra).start()
+def _serving(
+    pages: dict[str, str], extra: dict[str, tuple[int, str, bytes]]
+) -> Iterator[SiteServer]:
+    """Serve a fixture site for the length of a test."""
+    server = SiteServer(pages, extra=extra).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
 def acme() -> Iterator[SiteServer]:
-    server = _serve(build_pages(ACME, "Acme Analytics", {"rival": "https://rival.example/"}), {})
-    yield server
-    server.stop()
+    yield from _serving(
+        build_pages(ACME, "Acme Analytics", {"rival": "https://rival.example/"}), {}
+    )
 
 
 @pytest.fixture
@@ -70,18 +82,15 @@ def xhtml_rival() -> Iterator[SiteServer]:
     home = pages["/"].replace("</article>", '<a href="/export.bin.html">Export</a></article>')
     extra["/"] = (200, XHTML, _xhtml(home))
     extra["/export.bin.html"] = (200, "text/html", BINARY)
-    server = _serve({path: "" for path in pages}, extra)
-    yield server
-    server.stop()
+    yield from _serving({path: "" for path in pages}, extra)
 
 
 def test_xhtml_bom_and_mis_declared_pages_are_read_and_a_binary_one_is_an_issue(
     runner: LoopRunner, acme: SiteServer, xhtml_rival: SiteServer
 ) -> None:
     report = _run(runner, acme, xhtml_rival)
-    [competitor] = [c for c in report.competitors if c.source == "user"]
-    analysis = competitor.analysis
-    assert analysis is not None and len(analysis.pages) == len(RIVAL)
+    analysis = _rival(report)
+    assert len(analysis.pages) == len(RIVAL)
     assert all(page.text and page.headings for page in analysis.pages), analysis.pages
     by_path = {page.url.removeprefix(xhtml_rival.url.rstrip("/")): page for page in analysis.pages}
     assert "Cookie consent – café" in by_path["/guides/cookie-consent"].title
@@ -101,22 +110,19 @@ def unreadable_rival() -> Iterator[SiteServer]:
     links = "".join(f'<li><a href="/guide-{n}">Guide {n}</a></li>' for n in range(4))
     home = f"<html><head><title>Rival</title></head><body><ul>{links}</ul></body></html>"
     extra = {f"/guide-{n}": (200, "text/html", BINARY) for n in range(4)}
-    server = _serve({"/": home}, extra)
-    yield server
-    server.stop()
+    yield from _serving({"/": home}, extra)
 
 
 def test_a_competitor_of_unreadable_pages_is_named_with_its_cause(
     runner: LoopRunner, acme: SiteServer, unreadable_rival: SiteServer
 ) -> None:
     report = _run(runner, acme, unreadable_rival)
-    [competitor] = [c for c in report.competitors if c.source == "user"]
-    assert competitor.analysis is not None
+    analysis = _rival(report)
     sentence = (
-        f"{competitor.domain} yielded little readable text: 4 pages could not be read as HTML "
+        f"{analysis.domain} yielded little readable text: 4 pages could not be read as HTML "
         "(see the Run log)."
     )
-    assert competitor.analysis.thin == sentence
+    assert analysis.thin == sentence
     assert sentence in _warnings(report)
     assert [e.stage for e in report.log if e.message == sentence] == [StageName.COMPETITORS]
     assert thin_sites(report) == [sentence]
@@ -192,9 +198,7 @@ def branded_rival() -> Iterator[SiteServer]:
         )
         for path, markup in build_pages({**articles, **BILLING}, "Metricly", {}).items()
     }
-    server = _serve(pages, {})
-    yield server
-    server.stop()
+    yield from _serving(pages, {})
 
 
 def test_competitor_brand_and_billing_pages_give_no_gaps_topics_or_titles(
