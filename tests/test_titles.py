@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from research.engines.local.briefs import is_question
+from research.engines.local.briefs import is_question, write
 from research.engines.local.titles import fix_articles, pluralize, topic_title
-from research.models import Page
+from research.models import Page, Topic
 from research.text.brands import brand_names, domain_label
+from research.text.phrases import site_phrases
 from research.text.support import is_support_page
 
 
@@ -104,3 +105,45 @@ def test_brand_names_come_from_titles_site_name_domain_and_proper_nouns() -> Non
     # a domain label alone is no brand: gaps.test writes about content gaps
     pages = _pages("gaps.test", ["A", "B", "C"], "Finding content gaps on page {i}.")
     assert brand_names("gaps.test", pages, [], "en") == []
+
+
+def test_how_to_titles_follow_the_lead_phrase_and_lower_quoted_setting_names() -> None:
+    headings = [
+        'How to disable "Outbound links" tracking for your site',
+        'How to connect "Google Search Console" to your site',
+    ]
+    assert topic_title("outbound link", ["Search Console"], [], headings, "en") == (
+        "How to disable outbound links tracking: a step-by-step guide"
+    )
+    assert topic_title("Search Console", ["outbound link"], [], headings, "en") == (
+        "How to connect Google Search Console: a step-by-step guide"
+    )
+
+
+def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
+    topic = Topic(
+        title="Scroll depth explained",
+        keywords=["scroll depth"],
+        score=50.0,
+        reason="r",
+        evidence=["https://rival.example/scroll-depth", "https://rival.example/downloads"],
+    )
+    rival = [
+        Page(
+            url="https://rival.example/scroll-depth",
+            title="Scroll depth tracking",
+            headings=["Scroll depth tracking", "Scroll depth goals", "Reading the depth chart"],
+            text="Scroll depth shows how far visitors read. Scroll depth goals count readers.",
+        ),
+        Page(
+            url="https://rival.example/downloads",
+            title="File downloads tracking",
+            headings=["File downloads tracking", "Depth of download folders"],
+            text="File downloads are counted per file. Scroll depth is another goal.",
+        ),
+    ]
+    site = [Page(url="https://mine.example/", title="Home", text="We count page views.")]
+    brief = write(topic, site_phrases("mine.example", site), [site_phrases("rival.example", rival)])
+    assert "Reading the depth chart" in brief.outline
+    assert "Depth of download folders" not in brief.outline
+    assert "What should a beginner know about scroll depth?" in brief.questions

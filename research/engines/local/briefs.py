@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research.engines.local.titles import deeper_title
+from research.engines.local.titles import deeper_title, pluralize
 from research.models import Brief, Passage, Source, Topic
 from research.text.phrases import (
     PageText,
@@ -119,7 +119,7 @@ def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -
     for template in wording["further_questions" if further else "questions"].split("|"):
         if len(questions) >= MIN_PASSAGES:
             break
-        question = template.format(main=main)
+        question = template.format(main=pluralize(main) if language == "en" else main)
         if question not in questions:
             questions.append(question)
     passages = _passages(terms, pages)

@@ -117,7 +117,7 @@ def topic_title(
     pair = _versus_heading(keys, headings, lang)
     if pair:
         return _cap(words["versus"].format(a=pair[0], b=pair[1]))
-    how = _how_heading([f" {phrase_key(k, lang)} " for k in (main, *companions)], headings, lang)
+    how = _how_heading([f" {phrase_key(main, lang)} "], headings, lang)
     if how:
         return how
     last = main.split()[-1]
@@ -198,12 +198,16 @@ _WHERE = re.compile(
     re.IGNORECASE,
 )
 _QUOTES = re.compile(r"[\"“”„«»]|(?<!\w)'|'(?!\w)")
+_QUOTED_CAPITAL = re.compile(r"(?<=[\"“„«])([A-Z][a-z]+)(?= [a-z])")
 
 
 def _action(text: str, lang: str) -> str:
     """The instruction of a how-to heading without quotes or where it happens ("for your site")."""
-    text = _QUOTES.sub("", text)
-    return " ".join(_WHERE.sub("", text).split()) if lang == "en" else " ".join(text.split())
+    if lang != "en":
+        return " ".join(_QUOTES.sub("", text).split())
+    # A quoted name of a setting keeps its capital only when it is a name: "Outbound links"
+    text = _QUOTED_CAPITAL.sub(lambda m: m.group(1).lower(), text)
+    return " ".join(_WHERE.sub("", _QUOTES.sub("", text)).split())
 
 
 def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str:
