@@ -35,6 +35,9 @@ def test_titles_agree_in_number_and_article() -> None:
     assert topic_title("API key", [], ["API key"], ["Creating a API key"], "en") == (
         "How to create an API key"
     )
+    assert topic_title("shortcode", [], ["shortcode"], ["Shortcodes", "Use a shortcode"], "en") == (
+        "Shortcodes explained"  # the plural the competitor's page title gives the subject
+    )
     assert pluralize("branch") == "branch" and pluralize("search index") == "search indexes"
     assert pluralize("taxonomy template") == "taxonomy templates"
     assert fix_articles("a hour, an unique visitor, a SEO audit, an user, A idea") == (
