@@ -364,19 +364,52 @@ def site_phrases(domain: str, pages: Sequence[Page]) -> SitePhrases:
     return stats
 
 
-def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> SitePhrases:
-    """Return the phrase statistics of a site's pages."""
-    lang = language or site_language(pages)
+def _subject_pages(
+    domain: str, pages: Sequence[Page], language: str
+) -> tuple[list[PageText], list[str]]:
+    """The pages without boilerplate, support, account, billing and legal pages (no subject
+    the site writes about), and the keys of the site's brand names."""
     texts, title_names = strip_boilerplate(pages)
-    # Account, billing and legal pages are no subject the site writes about.
-    texts = [
+    kept = [
         text
         for text, page in zip(texts, pages, strict=True)
         if not is_support_page(page.url, page.title, page.headings)
     ]
-    names = sorted(
-        {phrase_key(n, lang) for n in brand_names(domain, pages, title_names, lang)} - {""}
-    )
+    names = {phrase_key(n, language) for n in brand_names(domain, pages, title_names, language)}
+    return kept, sorted(names - {""})
+
+
+@dataclass
+class _PageCounts:
+    """One page's phrase uses: in the body, mid-sentence, their sizes, in title and headings."""
+
+    body: Counter[str]
+    inside: Counter[str]
+    words: dict[str, int]
+    titled: set[str]
+    headed: set[str]
+
+
+def _add_page(stats: dict[str, PhraseStat], url: str, counts: _PageCounts) -> None:
+    """Add one page's phrase uses to the site's statistics."""
+    importance = page_importance(url)
+    for key in sorted(set(counts.body) | counts.titled | counts.headed):
+        stat = stats.get(key)
+        if stat is None:
+            stat = stats[key] = PhraseStat(key, counts.words[key])
+        stat.count += counts.body[key]
+        stat.inside += counts.inside[key]
+        in_title, in_heading = key in counts.titled, key in counts.headed
+        weight = page_weight(counts.body[key], in_title, in_heading)
+        stat.weights[url] = round(weight * importance, 6)
+        stat.headed += in_title or in_heading
+        stat.titled += in_title
+
+
+def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> SitePhrases:
+    """Return the phrase statistics of a site's pages."""
+    lang = language or site_language(pages)
+    texts, names = _subject_pages(domain, pages, lang)
     stats: dict[str, PhraseStat] = {}
     spellings: dict[str, dict[str, float]] = {}
     vocabulary: Counter[str] = Counter()
@@ -409,18 +442,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
                     inside[key] += not first
                     add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
                     words[key] = size
-        importance = page_importance(page.url)
-        for key in sorted(set(body) | titled | headed):
-            stat = stats.get(key)
-            if stat is None:
-                stat = stats[key] = PhraseStat(key, words[key])
-            stat.count += body[key]
-            stat.inside += inside[key]
-            weight = page_weight(body[key], key in titled, key in headed)
-            stat.weights[page.url] = round(weight * importance, 6)
-            if key in titled or key in headed:
-                stat.headed += 1
-            stat.titled += key in titled
+        _add_page(stats, page.url, _PageCounts(body, inside, words, titled, headed))
         for (key, form), count in forms.items():
             add_use(spellings.setdefault(key, {}), form, count)
         vocabulary.update(own_words)

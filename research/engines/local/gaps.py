@@ -122,25 +122,11 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         weakness = weakness_of.of(key)
         if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
             continue
-        if entries[0][1].words == 1:
-            # One word is ambiguous: it must head a competitor section, and a plain (not
-            # name-like) word must be one the site never uses at all.
-            if not any(stat.headed for _, stat in entries):
-                continue
-            if not entries[0][1].named and site.vocabulary[key]:
-                continue
-            if _opens_compounds(compounds, entries[0][1].label.lower()):
-                continue
+        if entries[0][1].words == 1 and _ambiguous_word(site, key, entries, compounds):
+            continue
         if all(_minor_only(stat) for _, stat in entries):
             continue  # only on front, pricing or company pages: not something they write about
-        total = 0.0
-        evidence: list[tuple[float, str]] = []
-        for comp, stat in entries:
-            centrality = comp.centrality.get(key, 0.0)
-            titled = TITLED if stat.titled else 1.0
-            total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages)) * titled
-            evidence.extend((w, u) for u, w in stat.weights.items())
-        evidence.sort(key=lambda item: (-item[0], item[1]))
+        total, evidence = _coverage(key, entries)
         label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
         headed = any(stat.headed for _, stat in entries)
         gaps.append(
@@ -151,7 +137,7 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
                 weakness=weakness,
                 competitors=sorted(comp.domain for comp, _ in entries),
                 pages=sum(stat.pages for _, stat in entries),
-                evidence=[u for _, u in evidence[:MAX_EVIDENCE]],
+                evidence=evidence,
                 words=entries[0][1].words,
                 count=sum(stat.count for _, stat in entries),
                 headed=headed,
@@ -159,6 +145,36 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         )
     gaps.sort(key=lambda g: (-g.score, g.key))
     return gaps
+
+
+def _coverage(
+    key: str, entries: Sequence[tuple[SitePhrases, PhraseStat]]
+) -> tuple[float, list[str]]:
+    """The competitors' summed coverage of a phrase (see find_gaps) and its best pages."""
+    total = 0.0
+    evidence: list[tuple[float, str]] = []
+    for comp, stat in entries:
+        centrality = comp.centrality.get(key, 0.0)
+        titled = TITLED if stat.titled else 1.0
+        total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages)) * titled
+        evidence.extend((w, u) for u, w in stat.weights.items())
+    evidence.sort(key=lambda item: (-item[0], item[1]))
+    return total, [u for _, u in evidence[:MAX_EVIDENCE]]
+
+
+def _ambiguous_word(
+    site: SitePhrases,
+    key: str,
+    entries: Sequence[tuple[SitePhrases, PhraseStat]],
+    compounds: Sequence[str],
+) -> bool:
+    """Whether one word is too ambiguous for a gap: no competitor heads a section with it, a
+    plain (not name-like) word the site uses, or (German) one opening the site's compounds."""
+    if not any(stat.headed for _, stat in entries):
+        return True
+    if not entries[0][1].named and site.vocabulary[key]:
+        return True
+    return _opens_compounds(compounds, entries[0][1].label.lower())
 
 
 def _minor_only(stat: PhraseStat) -> bool:
