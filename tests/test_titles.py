@@ -35,9 +35,6 @@ def test_titles_agree_in_number_and_article() -> None:
     assert topic_title("API key", [], ["API key"], ["Creating a API key"], "en") == (
         "How to create an API key"
     )
-    assert topic_title("shortcode", [], ["shortcode"], ["Shortcodes", "Use a shortcode"], "en") == (
-        "Shortcodes explained"  # the plural the competitor's page title gives the subject
-    )
     assert pluralize("branch") == "branch" and pluralize("search index") == "search indexes"
     assert pluralize("taxonomy template") == "taxonomy templates"
     assert fix_articles("a hour, an unique visitor, a SEO audit, an user, A idea") == (
@@ -150,3 +147,13 @@ def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
     assert "Reading the depth chart" in brief.outline
     assert "Depth of download folders" not in brief.outline
     assert "What should a beginner know about scroll depth?" in brief.questions
+
+
+def test_a_one_word_subject_takes_the_plural_its_page_is_titled_with() -> None:
+    text = "Use a shortcode in a page. A shortcode calls a template. Each shortcode is named."
+    pages = [
+        Page(url="https://h.example/shortcodes", title="Shortcodes", headings=["Shortcodes"],
+             text=text),
+        Page(url="https://h.example/x", title="Templates", text="A shortcode or a template."),
+    ]  # fmt: skip
+    assert site_phrases("h.example", pages).stats["shortcode"].label == "shortcodes"

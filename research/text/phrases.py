@@ -413,7 +413,8 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
     stats: dict[str, PhraseStat] = {}
     spellings: dict[str, dict[str, float]] = {}
     vocabulary: Counter[str] = Counter()
-    subjects = title_words(texts, lang)
+    titles = title_words(texts, lang)
+    subjects = frozenset(titles)
     for page in texts:
         body: Counter[str] = Counter()
         forms: dict[tuple[str, str], float] = {}
@@ -454,6 +455,8 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
     for key, stat in stats.items():
         spelled = spellings[key]
         stat.label, stat.label_uses = min(spelled.items(), key=lambda item: (-item[1], item[0]))
+        if lang == "en" and stat.label.islower() and titles.get(key, "").endswith("s"):
+            stat.label = titles[key]  # the plural a page about it is titled with: "shortcodes"
         if stat.words == 1:
             stat.named = any(_single_word_topic(form, german) for form in spelled)
     ranked = _rank(stats, names, domain_label(domain), subjects)
@@ -465,15 +468,15 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
     )
 
 
-def title_words(pages: Sequence[PageText], language: str) -> frozenset[str]:
-    """Stems of the single words that are a page's whole title: pages about one subject."""
+def title_words(pages: Sequence[PageText], language: str) -> dict[str, str]:
+    """The single words that are a page's whole title (pages about one subject), by stem."""
     stops = stopwords_for(language)
-    found = set()
+    found: dict[str, str] = {}
     for page in pages:
         words = tokens(page.title)
         if len(words) == 1 and len(words[0]) >= MIN_WORD_CHARS and words[0] not in stops:
-            found.add(stem(words[0], language))
-    return frozenset(found)
+            found[stem(words[0], language)] = words[0]
+    return found
 
 
 PAGE_KEYPHRASES = 5

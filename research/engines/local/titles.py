@@ -120,8 +120,6 @@ def topic_title(
     how = _how_heading([f" {phrase_key(main, lang)} "], headings, lang)
     if how:
         return how
-    if lang == "en":
-        main = _plural_heading(main, headings)
     last = main.split()[-1]
     for kind, markers in _KINDS.items():
         if last in markers:
@@ -144,17 +142,6 @@ _COUNTABLE = frozenset(
     "menu method metric model page parameter partial plugin post project property report "
     "rule segment shortcode step tag template theme token tool variable view widget".split()
 )
-
-
-def _plural_heading(main: str, headings: Sequence[str]) -> str:
-    """A one-word subject in the plural a page title gives it ("Shortcodes" for "shortcode")."""
-    if " " in main or main != main.lower():
-        return main
-    for heading in headings:
-        text = heading.strip().lower()
-        if _plural(text) and text != main and phrase_key(text, "en") == phrase_key(main, "en"):
-            return text
-    return main
 
 
 def _plural(word: str) -> bool:
