@@ -6,6 +6,9 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
+from research.models import SiteAnalysis
+from research.text.keyphrases import NO_COMPETITOR, why_few_gaps
+
 
 def _thin_run() -> None:
     from research.models import StageName
@@ -41,3 +44,20 @@ def test_topics_without_competitor_coverage_are_charted_as_bars_of_score() -> No
     assert spec["mark"]["type"] == "bar"
     assert spec["encoding"]["x"]["field"] == "score"
     assert spec["encoding"]["y"]["sort"] == {"field": "score", "order": "descending"}
+
+
+def test_few_gaps_always_come_with_a_reason() -> None:
+    site = SiteAnalysis(url="https://mine.example/", domain="mine.example")
+    rival = SiteAnalysis(url="https://rival.example/", domain="rival.example")
+    assert why_few_gaps(site, [], 0) == [NO_COMPETITOR]
+    assert why_few_gaps(site, [rival], 0) == [
+        "The analysed competitors write about no subjects your site does not already cover; "
+        "add competitors that write about more of your market."
+    ]
+    assert "only 1 subject your" in why_few_gaps(site, [rival], 1)[0]
+    thin = rival.model_copy(update={"thin": "rival.example yielded little readable text: x."})
+    assert why_few_gaps(site, [thin], 0, ["gone.example"]) == [
+        "gone.example could not be analysed (see the Run log).",
+        "rival.example yielded little readable text: x.",
+    ]
+    assert why_few_gaps(site, [rival], 5) == []

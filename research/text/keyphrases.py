@@ -175,9 +175,9 @@ def why_few_gaps(
         return [*reasons, NO_COMPETITOR]
     reasons += [s.thin for s in (site, *competitors) if s is not None and s.thin]
     if not reasons:
-        count = "no" if gaps == 0 else f"only {gaps}"
+        count = "no subjects" if gaps == 0 else f"only {gaps} subject{'s' if gaps != 1 else ''}"
         reasons.append(
-            f"The analysed competitors write about {count} subjects your site does not already "
-            "cover; add competitors that write about more of your market."
+            f"The analysed competitors write about {count} your site does not already cover; "
+            "add competitors that write about more of your market."
         )
     return reasons

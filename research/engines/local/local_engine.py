@@ -54,7 +54,7 @@ class LocalEngine:
             )
 
         research = await anyio.to_thread.run_sync(work, limiter=self._threads)
-        for reason in why_few_gaps(site, competitors, len(research.gaps)):
+        for reason in [] if research.gaps else why_few_gaps(site, competitors, 0):
             if reason not in (site.thin, *(c.thin for c in competitors)):
                 ctx.warn(reason)  # a thin site's sentence is in the log already
         ctx.info(
