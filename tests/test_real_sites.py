@@ -233,3 +233,21 @@ def test_the_cli_names_a_thin_competitor_and_its_cause(
         "(see the Run log)."
     )
     assert f"warning: {sentence}" in stderr, stderr
+
+
+@pytest.fixture
+def unreadable_home() -> Iterator[SiteServer]:
+    yield from _serving({}, {"/": (200, "text/html", BINARY)})
+
+
+def test_an_unreadable_start_page_fails_stage_one_with_its_sentence(
+    runner: LoopRunner, unreadable_home: SiteServer
+) -> None:
+    jobs = JobManager(runner)
+    job = jobs.get(jobs.start(DiscoveryRequest(url=unreadable_home.url, engine="local")))
+    assert job is not None and job.wait(60)
+    report = job.snapshot()
+    sentence = f"{unreadable_home.url} could not be read as HTML."
+    assert report.status == "failed"
+    assert report.stages[StageName.SITE].detail == sentence
+    assert report.errors == [sentence]
