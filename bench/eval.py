@@ -1,8 +1,12 @@
-"""`make eval`: the local engine's gaps and topics against hand-labelled fixture site pairs.
+"""`make eval`: the local engine's gaps and topics against hand-labelled site pairs.
 
-Each folder under tests/data/eval/ holds one site pair: a folder of HTML pages per domain and a
+Each folder under tests/data/eval/ (in-house sites) and tests/data/eval_real/ (real sites
+rendered from public repositories) holds one site pair: a folder of HTML pages per domain and a
 labels.json naming the gap topics a person judged right, each with the phrases that count as
-that topic. A gap (or a topic, by its lead keyword) is right when one of those phrases occurs in
+that topic. Real pairs also list `must_not` phrases (the two brands, support, billing and legal
+subjects): a top-10 gap, topic title or topic keyword naming a brand is a brand leak, a top-10
+topic whose title or lead keyword names one of the others a support topic. Pages are read as the crawler reads them: bytes decoded by the
+fetcher's charset rules, then extracted; a page that cannot be read counts against "read". A gap (or a topic, by its lead keyword) is right when one of those phrases occurs in
 it word for word after stemming (a one-word term also matches the start of a compound, so
 "dinkel" matches "Dinkelvollkornbrot"); a topic is judged by its title or lead keyword. Prints precision@10 per set and overall, and how many of
 the labelled topics the top 10 reach.
@@ -17,6 +21,7 @@ from pathlib import Path
 import anyio
 
 from research.engines.local import LocalEngine
+from research.errors import UnreadablePage
 from research.models import (
     DiscoveryRequest,
     KeywordResearch,
@@ -26,13 +31,17 @@ from research.models import (
     StageName,
     Topic,
 )
+from research.net.encoding import decode_html
 from research.net.extract import extract_page
 from research.progress import RunTracker, StageContext
 from research.text.keyphrases import analyse_site
-from research.text.phrases import phrase_key
+from research.text.phrases import phrase_key, site_phrases
 
-EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval"
+DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
+EVAL_DIR = DATA_DIR / "eval"
+REAL_DIR = DATA_DIR / "eval_real"
 TOP = 10
+_CONTENT_TYPES = {"xhtml": "application/xhtml+xml", "html": "text/html"}
 
 
 @dataclass
@@ -46,16 +55,44 @@ class SetScore:
     topic_recall: float
     gaps: list[tuple[str, str | None]]
     topics: list[tuple[str, str | None]]
+    brand_leaks: list[str]
+    support_topics: list[str]
+    pages_read: int
+    pages_crawled: int
+    held_out: bool = False
+
+
+@dataclass
+class LoadedSite:
+    """One fixture site's pages, and how many of its files could be read."""
+
+    pages: list[Page]
+    crawled: int
+
+    @property
+    def read(self) -> int:
+        """Pages extracted with some text."""
+        return sum(1 for page in self.pages if page.text)
+
+
+def load_site(folder: Path, content_type: str = "text/html") -> LoadedSite:
+    """Return the pages of one fixture site, read from bytes the way the crawler reads them."""
+    pages = []
+    files = sorted(folder.glob("*.html"))
+    for path in files:
+        slug = "" if path.stem == "index" else path.stem
+        url = f"https://{folder.name}/{slug}"
+        markup = decode_html(path.read_bytes(), content_type)
+        try:
+            pages.append(extract_page(markup, url, depth=0 if not slug else 1))
+        except UnreadablePage:
+            continue
+    return LoadedSite(pages, len(files))
 
 
 def load_pages(folder: Path) -> list[Page]:
     """Return the pages of one fixture site, extracted from its HTML files."""
-    pages = []
-    for path in sorted(folder.glob("*.html")):
-        slug = "" if path.stem == "index" else path.stem
-        url = f"https://{folder.name}/{slug}"
-        pages.append(extract_page(path.read_text("utf-8"), url, depth=0 if not slug else 1))
-    return pages
+    return load_site(folder).pages
 
 
 def matching_topic(phrase: str, labels: dict[str, list[str]], language: str) -> str | None:
@@ -102,18 +139,51 @@ def _recall(judged: list[tuple[str, str | None]], labels: dict[str, list[str]]) 
     return len({topic for _, topic in judged[:TOP] if topic}) / len(labels)
 
 
+def _domain_labels(domains: list[str]) -> list[str]:
+    return [d.split(":")[0].rsplit(".", 1)[0].replace("www.", "").lower() for d in domains]
+
+
+def split_must_not(spec: dict[str, object]) -> tuple[list[str], list[str]]:
+    """Split a set's `must_not` phrases into brand names and support/billing/legal subjects.
+
+    A brand entry has a word of four letters or more inside one of the pair's domain labels
+    ("hugo" in gohugo, "meili" in meilisearch).
+    """
+    domains = [str(spec["site"]), *(str(c) for c in spec["competitors"])]  # type: ignore[attr-defined]
+    labels = _domain_labels(domains)
+    brands, support = [], []
+    for entry in spec.get("must_not", []):  # type: ignore[attr-defined]
+        words = str(entry).lower().split()
+        is_brand = any(len(w) >= 4 and any(w in label for label in labels) for w in words)
+        (brands if is_brand else support).append(str(entry))
+    return brands, support
+
+
+def _naming(texts: list[str], phrases: list[str], language: str) -> bool:
+    """Whether any text names one of the phrases, word for word after stemming."""
+    keys = [f" {phrase_key(p, language)} " for p in phrases if p.strip()]
+    return any(key in f" {phrase_key(text, language)} " for text in texts for key in keys)
+
+
 def evaluate(folder: Path) -> SetScore:
     """Return the scores of one labelled set."""
     spec = json.loads((folder / "labels.json").read_text("utf-8"))
     language, labels = spec["language"], spec["gaps"]
-    site = analyse_site(f"https://{spec['site']}/", load_pages(folder / spec["site"]), [])
-    competitors = [
-        analyse_site(f"https://{domain}/", load_pages(folder / domain), [])
-        for domain in spec["competitors"]
-    ]
+    fmt = (folder / "FORMAT").read_text().strip() if (folder / "FORMAT").exists() else "html"
+    content_type = _CONTENT_TYPES.get(fmt, "text/html")
+    domains = [spec["site"], *spec["competitors"]]
+    loaded = {d: load_site(folder / d, content_type) for d in domains}
+    analyses = {d: analyse_site(f"https://{d}/", loaded[d].pages, []) for d in domains}
+    site, competitors = analyses[spec["site"]], [analyses[d] for d in spec["competitors"]]
     research, topics = anyio.run(run_engine, site, competitors)
     gaps = [(g.keyword, matching_topic(g.keyword, labels, language)) for g in research.gaps]
     ideas = [(t.title, _judge_topic(t, labels, language)) for t in topics]
+    brands, support = split_must_not(spec)
+    detected = [b for a in analyses.values() for b in site_phrases(a.domain, a.pages).brand]
+    brand_terms = [*brands, *detected]
+    items = [[g.keyword] for g in research.gaps[:TOP]] + [
+        [t.title, *t.keywords] for t in topics[:TOP]
+    ]
     return SetScore(
         name=folder.name,
         gap_precision=_precision(gaps),
@@ -122,36 +192,69 @@ def evaluate(folder: Path) -> SetScore:
         topic_recall=_recall(ideas, labels),
         gaps=gaps,
         topics=ideas,
+        brand_leaks=[texts[0] for texts in items if _naming(texts, brand_terms, language)],
+        support_topics=[
+            t.title for t in topics[:TOP] if _naming([t.title, *t.keywords[:1]], support, language)
+        ],
+        pages_read=sum(site.read for site in loaded.values()),
+        pages_crawled=sum(site.crawled for site in loaded.values()),
+        held_out=bool(spec.get("held_out", False)),
     )
 
 
 def evaluate_all() -> list[SetScore]:
-    """Return the scores of every labelled set, by name."""
+    """Return the scores of every in-house labelled set, by name."""
     return [evaluate(p.parent) for p in sorted(EVAL_DIR.glob("*/labels.json"))]
 
 
-def main() -> None:
-    """Print precision@10 (and topic recall) per set and overall."""
-    scores = evaluate_all()
-    for score in scores:
-        print(f"\n== {score.name}")
-        for label, judged in (("gaps", score.gaps), ("topics", score.topics)):
-            print(f"  top {label}:")
-            for text, topic in judged[:TOP]:
-                print(f"    {'+' if topic else '-'} {text}" + (f"  [{topic}]" if topic else ""))
-    print(f"\n{'set':<10} {'gaps P@10':>10} {'topics P@10':>12} {'gap R':>7} {'topic R':>8}")
+def evaluate_real() -> list[SetScore]:
+    """Return the scores of every real site pair, by name (held-out pairs included)."""
+    return [evaluate(p.parent) for p in sorted(REAL_DIR.glob("*/labels.json"))]
+
+
+def _print_details(score: SetScore) -> None:
+    print(f"\n== {score.name}" + (" (held out)" if score.held_out else ""))
+    for label, judged in (("gaps", score.gaps), ("topics", score.topics)):
+        print(f"  top {label}:")
+        for text, topic in judged[:TOP]:
+            print(f"    {'+' if topic else '-'} {text}" + (f"  [{topic}]" if topic else ""))
+    for label, found in (("brand leaks", score.brand_leaks), ("support", score.support_topics)):
+        if found:
+            print(f"  {label}: {found}")
+
+
+def _print_table(title: str, scores: list[SetScore]) -> None:
+    print(
+        f"\n{title:<24} {'gaps P@10':>9} {'topics P@10':>11} {'gap R':>6} {'topic R':>7} "
+        f"{'brands':>6} {'support':>7} {'read/crawled':>12}"
+    )
     for s in scores:
         print(
-            f"{s.name:<10} {s.gap_precision:>10.2f} {s.topic_precision:>12.2f} "
-            f"{s.gap_recall:>7.2f} {s.topic_recall:>8.2f}"
+            f"{s.name:<24} {s.gap_precision:>9.2f} {s.topic_precision:>11.2f} "
+            f"{s.gap_recall:>6.2f} {s.topic_recall:>7.2f} {len(s.brand_leaks):>6} "
+            f"{len(s.support_topics):>7} {f'{s.pages_read}/{s.pages_crawled}':>12}"
         )
-    n = len(scores)
-    print(
-        f"{'overall':<10} {sum(s.gap_precision for s in scores) / n:>10.2f} "
-        f"{sum(s.topic_precision for s in scores) / n:>12.2f} "
-        f"{sum(s.gap_recall for s in scores) / n:>7.2f} "
-        f"{sum(s.topic_recall for s in scores) / n:>8.2f}"
-    )
+    if len(scores) > 1:
+        n = len(scores)
+        read = f"{sum(s.pages_read for s in scores)}/{sum(s.pages_crawled for s in scores)}"
+        print(
+            f"{'overall':<24} {sum(s.gap_precision for s in scores) / n:>9.2f} "
+            f"{sum(s.topic_precision for s in scores) / n:>11.2f} "
+            f"{sum(s.gap_recall for s in scores) / n:>6.2f} "
+            f"{sum(s.topic_recall for s in scores) / n:>7.2f} "
+            f"{sum(len(s.brand_leaks) for s in scores):>6} "
+            f"{sum(len(s.support_topics) for s in scores):>7} {read:>12}"
+        )
+
+
+def main() -> None:
+    """Print precision@10, recall, brand leaks, support topics and pages read per set."""
+    own, real = evaluate_all(), evaluate_real()
+    for score in [*own, *real]:
+        _print_details(score)
+    _print_table("in-house sets", own)
+    _print_table("real pairs", [s for s in real if not s.held_out])
+    _print_table("real pairs, held out", [s for s in real if s.held_out])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ ResearchError
 │   ├── TooManyRedirects      more hops than allowed, or a loop
 │   ├── BlockedByRobots       robots.txt disallows the URL for our user agent
 │   ├── UnsupportedContent    not HTML (PDF, image, binary)
+│   ├── UnreadablePage        served as HTML but could not be parsed as HTML or XHTML
 │   └── HTTPStatusError       a 4xx/5xx answer that retries did not fix
 ├── EngineError               an analysis engine could not do its part
 │   └── GeminiError
@@ -93,6 +94,12 @@ class BlockedByRobots(FetchError):
 
 class UnsupportedContent(FetchError):
     """The response is not an HTML page."""
+
+
+class UnreadablePage(FetchError):
+    """The response was served as HTML but could not be read as HTML or XHTML."""
+
+    PHRASE = "could not be read as HTML"
 
 
 class HTTPStatusError(FetchError):

@@ -55,6 +55,7 @@ class Page(BaseModel):
 
     url: str
     title: str = ""
+    site_name: str = ""  # the name the page gives its site (og:site_name)
     headings: list[str] = Field(default_factory=list)
     text: str = ""
     language: str | None = None
@@ -112,6 +113,7 @@ class SiteAnalysis(BaseModel):
     issues: list[PageIssue] = Field(default_factory=list)
     keyphrases: list[Keyphrase] = Field(default_factory=list)
     outbound_domains: list[str] = Field(default_factory=list)
+    thin: str = ""  # one sentence: why the site yielded little readable text, when it did
 
 
 class Competitor(BaseModel):

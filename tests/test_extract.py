@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from research.errors import UnreadablePage
+from research.net.encoding import decode_html
 from research.net.extract import extract_page, refresh_target_of
 
 ARTICLE = """<!doctype html>
@@ -42,12 +46,62 @@ def test_article_is_extracted_with_links_headings_and_language() -> None:
     ]
 
 
-def test_empty_script_only_and_binary_garbage_pages_give_empty_pages() -> None:
-    for markup in ("", "   ", "<html><body><script>document.write('x')</script></body></html>"):
-        page = extract_page(markup, "https://e.example/")
-        assert (page.text, page.title, page.headings, page.links) == ("", "", [], [])
-    garbage = extract_page("\x00\x01\x02<<<>>>", "https://e.example/")
-    assert garbage.links == [] and garbage.headings == []
+def test_script_only_page_is_read_empty_and_empty_or_binary_pages_are_unreadable() -> None:
+    script = "<html><body><script>document.write('x')</script></body></html>"
+    page = extract_page(script, "https://e.example/")
+    assert (page.text, page.title, page.headings, page.links) == ("", "", [], [])
+    for markup in ("", "   ", "\x00\x01\x02<<<>>>", b"%PDF-1.4\x00\x00\x01\x02\x03\x04binary"):
+        with pytest.raises(UnreadablePage, match="could not be read as HTML"):
+            extract_page(markup, "https://e.example/x")
+
+
+XHTML = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+  "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml" lang="en" xml:lang="en">
+<head><meta http-equiv="Content-Type" content="text/html; charset=utf-8" />
+<title>Image processing | Hugo</title><meta property="og:site_name" content="Hugo" /></head>
+<body><nav><a href="/menus">Menus</a></nav><main>
+<h1>Image processing</h1>
+<p>Resize, crop and filter images at build time, and read their EXIF data from templates.</p>
+<h2>Resize an image</h2><p>Call the resize method with the target width and height.</p>
+</main></body></html>"""
+
+
+def _assert_image_page(page_markup: str | bytes) -> None:
+    page = extract_page(page_markup, "https://docs.example/image-processing")
+    assert page.title == "Image processing | Hugo"
+    assert page.site_name == "Hugo"
+    assert page.headings == ["Image processing", "Resize an image"]
+    assert "crop and filter images" in page.text
+    assert page.links == ["https://docs.example/menus"]
+    assert page.language == "en"
+
+
+def test_xhtml_with_an_xml_declaration_is_read_as_text_or_bytes() -> None:
+    _assert_image_page(XHTML)
+    _assert_image_page(XHTML.encode("utf-8"))
+    _assert_image_page(decode_html(XHTML.encode("utf-8"), "application/xhtml+xml"))
+    _assert_image_page(XHTML.replace(' encoding="UTF-8"', ""))  # declaration without encoding
+
+
+def test_page_with_a_byte_order_mark_is_read() -> None:
+    markup = XHTML.split("\n", 1)[1]  # HTML without the declaration
+    _assert_image_page("\ufeff" + markup)
+    _assert_image_page(b"\xef\xbb\xbf" + markup.encode("utf-8"))
+    _assert_image_page(decode_html(b"\xef\xbb\xbf" + markup.encode("utf-8"), "text/html"))
+
+
+def test_page_in_a_mis_declared_charset_is_read_in_the_sniffed_one() -> None:
+    german = XHTML.replace("Resize, crop", "Größe ändern, crop").replace("utf-8", "iso-8859-1")
+    body = german.encode("utf-8")  # declared Latin-1 in both header and meta, but UTF-8
+    page = extract_page(
+        decode_html(body, "text/html; charset=iso-8859-1"), "https://docs.example/image-processing"
+    )
+    assert "Größe ändern" in page.text
+    latin = german.replace(' encoding="UTF-8"', ' encoding="ISO-8859-1"').encode("latin-1")
+    page = extract_page(decode_html(latin, "text/html; charset=utf-8"), "https://docs.example/x")
+    assert "Größe ändern" in page.text and page.headings == ["Image processing", "Resize an image"]
 
 
 def test_malformed_html_still_yields_text_and_headings() -> None:

@@ -551,10 +551,11 @@ async def test_gaps_rank_by_competitors_then_pages_and_list_evidence() -> None:
     assert gaps["banneton basket"].evidence == ["https://one.test/0", "https://two.test/0"]
     assert gaps["bench knife"].competitor_pages == 2
     assert gaps["dough scraper"].score == gaps["proofing box"].score
-    # the documented formula; a phrase no competitor heads ("couche cloth") counts 0.7
+    # the documented formula; a phrase no competitor heads ("couche cloth") counts 0.7, one in
+    # a competitor page's title ("proofing box") twice
     centrality = site_phrases_of(two).centrality
-    for keyword, pages, headed in (("proofing box", 1, 1.0), ("couche cloth", 2, 0.7)):
-        expected = headed * (0.5 + 0.5 * centrality[keyword]) * (1 + math.log(pages))
+    for keyword, pages, factor in (("proofing box", 1, 2.0), ("couche cloth", 2, 0.7)):
+        expected = factor * (0.5 + 0.5 * centrality[keyword]) * (1 + math.log(pages))
         assert gaps[keyword].score == round(expected, 3), keyword
 
 

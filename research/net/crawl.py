@@ -15,6 +15,7 @@ from research.errors import (
     FetchTimeout,
     HostNotAllowed,
     TooLarge,
+    UnreadablePage,
     UnsupportedContent,
 )
 from research.models import FetchedPage, Page, PageIssue
@@ -205,7 +206,11 @@ class _Crawl:
                 self.seen.add(final_key)
             if len(self.pages) >= self.max_pages:
                 return
-            page = await self.extract(fetched, depth)
+            try:
+                page = await self.extract(fetched, depth)
+            except UnreadablePage as exc:
+                self.issue(url, "failed", exc.message)
+                return
             self.add_page(page)
             for link in page.links:
                 self.enqueue(link, depth + 1, page.url)

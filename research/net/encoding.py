@@ -14,6 +14,8 @@ _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re
 # WHATWG: pages labelled Latin-1 or ASCII are decoded as windows-1252.
 _ALIASES = {"latin1": "cp1252", "iso8859_1": "cp1252", "ascii": "cp1252"}
 _DETECT_BYTES = 65536
+# Below this share of non-ASCII bytes, detection is a guess.
+_FEW_NON_ASCII = 0.005
 CONTENT_ENCODINGS = ("identity", "", "gzip", "x-gzip", "deflate")
 
 
@@ -81,7 +83,15 @@ def decode_html(body: bytes, content_type: str = "") -> str:
                 return body.decode(name)
             except UnicodeDecodeError:
                 continue
-    matches = charset_normalizer.from_bytes(body[:_DETECT_BYTES])
+    sample = body[:_DETECT_BYTES]
+    if sum(byte > 0x7F for byte in sample) <= _FEW_NON_ASCII * len(sample):
+        # A handful of non-ASCII bytes says too little for statistics ("Zürich" read as
+        # Czech); the web's default for mislabelled Western pages decides.
+        try:
+            return body.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    matches = charset_normalizer.from_bytes(sample)
     best = matches.best()
     if best is not None:
         # Short Western texts fit several code pages equally well; the web's default wins ties.

@@ -1,4 +1,4 @@
-"""HTML -> Page: main text, title, headings, links and language (blocking; run in a thread)."""
+"""HTML or XHTML -> Page: main text, title, headings, links, language (blocking; off the loop)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import re
 import trafilatura
 from lxml import etree, html
 
+from research.errors import UnreadablePage
 from research.models import Page
+from research.net.encoding import decode_html
 from research.net.urls import normalize_url
 from research.text.language import guess_language
 
@@ -16,17 +18,27 @@ _LANG = re.compile(r"^[a-zA-Z]{2,3}")
 _SPACES = re.compile(r"\s+")
 MAX_LINKS = 5000  # a page with more links than this is a link farm; the rest are dropped
 _NON_TEXT = ("script", "style", "noscript", "template", "svg")
+# lxml refuses a str that declares its encoding, so the XML declaration goes before parsing.
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+# Control characters never occur in HTML text: this share of them means binary served as HTML.
+_BINARY_SHARE = 0.01
+_SNIFF_CHARS = 4096
 
 
 def _clean(text: str | None) -> str:
     return _SPACES.sub(" ", text or "").strip()
 
 
-def _parse(markup: str) -> html.HtmlElement | None:
-    if not markup.strip():
+def _parse(markup: str | bytes) -> html.HtmlElement | None:
+    """Parse HTML or XHTML (with or without an XML declaration or BOM); None if it is not."""
+    text = decode_html(markup) if isinstance(markup, bytes) else markup
+    text = _XML_DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
+    head = text[:_SNIFF_CHARS]
+    if not text.strip() or len(_CONTROL.findall(head)) > _BINARY_SHARE * len(head):
         return None
     try:
-        return html.document_fromstring(markup)
+        return html.document_fromstring(text)
     except (etree.ParserError, ValueError):
         return None
 
@@ -41,7 +53,7 @@ def refresh_target(tree: html.HtmlElement, url: str) -> str | None:
     return None
 
 
-def refresh_target_of(markup: str, url: str) -> str | None:
+def refresh_target_of(markup: str | bytes, url: str) -> str | None:
     """Return the absolute URL an HTML page's meta refresh points to, if any."""
     tree = _parse(markup)
     return None if tree is None else refresh_target(tree, url)
@@ -100,12 +112,27 @@ def _paragraphs(text: str | None) -> str:
     return "\n".join(line for raw in (text or "").splitlines() if (line := _clean(raw)))
 
 
-def extract_page(markup: str, url: str, *, depth: int = 0, status: int = 200) -> Page:
-    """Extract a Page (title, headings, main text, language, all http(s) links) from HTML."""
+def _site_name(tree: html.HtmlElement) -> str:
+    """The name the page gives its site (og:site_name, else application-name)."""
+    for wanted in ("og:site_name", "application-name"):
+        for meta in tree.iter("meta"):
+            if (meta.get("property") or meta.get("name") or "").strip().lower() == wanted:
+                name = _clean(meta.get("content"))
+                if name:
+                    return name
+    return ""
+
+
+def extract_page(markup: str | bytes, url: str, *, depth: int = 0, status: int = 200) -> Page:
+    """Extract a Page (title, headings, main text, language, all http(s) links) from HTML.
+
+    Raises UnreadablePage when the markup is empty, binary or not HTML at all.
+    """
     tree = _parse(markup)
     if tree is None:
-        return Page(url=url, depth=depth, status=status)
+        raise UnreadablePage(f"{url} {UnreadablePage.PHRASE}.", url)
     title = _clean(tree.findtext(".//title"))
+    site_name = _site_name(tree)
     headings = [
         text for element in tree.iter("h1", "h2", "h3") if (text := _clean(element.text_content()))
     ]
@@ -131,6 +158,7 @@ def extract_page(markup: str, url: str, *, depth: int = 0, status: int = 200) ->
     return Page(
         url=url,
         title=title or (headings[0] if headings else ""),
+        site_name=site_name,
         headings=headings,
         text=text,
         language=language,

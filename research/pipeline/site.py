@@ -39,9 +39,12 @@ async def crawl_and_analyse(
         on_issue=note_issue,
         robots=run.services.robots,
     )
-    return await anyio.to_thread.run_sync(
+    analysis = await anyio.to_thread.run_sync(
         analyse_site, url, pages, issues, limiter=run.services.threads
     )
+    if analysis.thin:
+        run.tracker.event(analysis.thin, stage, level="warning")
+    return analysis
 
 
 async def run_site_stage(run: PipelineRun, home_ready: anyio.Event) -> SiteAnalysis:

@@ -7,12 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from research.errors import UnreadablePage
 from research.models import Keyphrase, Page, PageIssue, SiteAnalysis
 from research.net.urls import site_key
 from research.text.phrases import phrase_score, site_phrases
 
 MAX_KEYPHRASES = 50
 MAX_URLS_PER_PHRASE = 20
+# A site with fewer pages of readable text than this, or no keyphrase, is thin.
+THIN_PAGES = 3
+# A page with fewer words than this has no readable text to speak of.
+MIN_TEXT_WORDS = 40
 
 # Hosts that are linked from everywhere and are never a content competitor.
 NON_COMPETITORS = (
@@ -59,7 +64,40 @@ def analyse_site(url: str, pages: list[Page], issues: list[PageIssue]) -> SiteAn
         issues=list(issues),
         keyphrases=keyphrases,
         outbound_domains=[link.domain for link in outbound_links(domain, pages)],
+        thin=thin_reason(domain, pages, issues, len(keyphrases)),
     )
+
+
+def _pages(count: int) -> str:
+    return f"{count} page{'s' if count != 1 else ''}"
+
+
+def thin_reason(domain: str, pages: Sequence[Page], issues: Sequence[PageIssue], found: int) -> str:
+    """One sentence naming the site and the likely cause when it gave little text; else ""."""
+    readable = sum(1 for page in pages if len(page.text.split()) >= MIN_TEXT_WORDS)
+    if readable >= THIN_PAGES and found:
+        return ""
+    unreadable = sum(1 for issue in issues if UnreadablePage.PHRASE in issue.reason)
+    if unreadable and unreadable >= readable:
+        cause = f"{_pages(unreadable)} could not be read as HTML (see the Run log)"
+    elif len(pages) >= THIN_PAGES and readable < THIN_PAGES:
+        cause = (
+            f"only {readable} of its {len(pages)} pages carry readable text; the rest may be "
+            "drawn by JavaScript, which the crawler does not run"
+        )
+    elif len(pages) < THIN_PAGES and issues:
+        cause = (
+            f"only {_pages(len(pages))} could be crawled and {len(issues)} more were refused, "
+            "skipped or failed (see the Run log)"
+        )
+    elif len(pages) < THIN_PAGES:
+        cause = (
+            f"only {_pages(len(pages))} could be found; give a start page with more links "
+            "or raise the page limit"
+        )
+    else:
+        cause = "its pages share no recurring phrases to compare"
+    return f"{domain} yielded little readable text: {cause}."
 
 
 def _home_title(url: str, pages: Sequence[Page]) -> str:
@@ -114,3 +152,33 @@ def outbound_links(domain: str, pages: Sequence[Page]) -> list[OutboundLink]:
         OutboundLink(host, count, "https" if "https" in schemes[host] else "http")
         for host, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
+
+
+NO_COMPETITOR = (
+    "No competitor was analysed, so there are no content gaps; add competitor URLs to compare "
+    "your site with theirs."
+)
+# Fewer gaps than this and the gap list needs explaining.
+FEW_GAPS = 5
+
+
+def why_few_gaps(
+    site: SiteAnalysis | None,
+    competitors: Sequence[SiteAnalysis],
+    gaps: int,
+    missing: Sequence[str] = (),
+) -> list[str]:
+    """Sentences saying why a run found few or no content gaps; none when it found enough."""
+    if gaps >= FEW_GAPS:
+        return []
+    reasons = [f"{domain} could not be analysed (see the Run log)." for domain in missing]
+    if not competitors:
+        return [*reasons, NO_COMPETITOR]
+    reasons += [s.thin for s in (site, *competitors) if s is not None and s.thin]
+    if not reasons:
+        count = "no subjects" if gaps == 0 else f"only {gaps} subject{'s' if gaps != 1 else ''}"
+        reasons.append(
+            f"The analysed competitors write about {count} your site does not already cover; "
+            "add competitors that write about more of your market."
+        )
+    return reasons

@@ -16,8 +16,10 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfTransformer
 
 from research.models import Page
+from research.text.brands import brand_names, domain_label, names_brand
 from research.text.language import detect_language
 from research.text.stopwords import edge_verbs, head_nouns, inner_words, stopwords_for
+from research.text.support import is_support_page
 
 K = TypeVar("K")
 MAX_WORDS = 3
@@ -56,6 +58,7 @@ class PhraseStat:
     count: int = 0
     weights: dict[str, float] = field(default_factory=dict)  # page URL -> weight there
     headed: int = 0  # pages whose title or headings carry it
+    titled: int = 0  # pages whose title carries it: pages about it
     inside: int = 0  # uses not at the start of a sentence or heading
     named: bool = False  # a one-word name: acronym (SPF), brand-like (AeroPress), German noun
     label: str = ""  # the most used spelling
@@ -165,8 +168,14 @@ def phrase_key(text: str, language: str) -> str:
     return " ".join(stem(t, language) for t in tokens(text))
 
 
-def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]:
-    """Yield (key, surface form, word count, at chunk start) for every candidate phrase."""
+def candidates(
+    text: str, language: str, subjects: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, str, int, bool]]:
+    """Yield (key, surface form, word count, at chunk start) for every candidate phrase.
+
+    `subjects` are stems of plain single words that are a page's whole title ("Shortcodes"):
+    candidates even where one-word subjects must otherwise look like names.
+    """
     stops = stopwords_for(language)
     inner = inner_words(language)
     verbs = edge_verbs(language)
@@ -189,6 +198,7 @@ def candidates(text: str, language: str) -> Iterator[tuple[str, str, int, bool]]
             if not cut[i] and (
                 _single_word_topic(cased[i], german)
                 or (plain_words and len(words[i]) >= MIN_WORD_CHARS)
+                or stems[i] in subjects
             ):
                 yield stems[i], cased[i], 1, i == 0
             content = 1
@@ -337,7 +347,10 @@ _cache_lock = threading.Lock()
 
 def site_phrases(domain: str, pages: Sequence[Page]) -> SitePhrases:
     """Return the phrase statistics of a site's pages, reusing them for the same pages."""
-    key = (domain, tuple((p.url, p.title, tuple(p.headings), p.language, p.text) for p in pages))
+    key = (
+        domain,
+        tuple((p.url, p.title, p.site_name, tuple(p.headings), p.language, p.text) for p in pages),
+    )
     with _cache_lock:
         found = _cache.get(key)
         if found is not None:
@@ -351,83 +364,119 @@ def site_phrases(domain: str, pages: Sequence[Page]) -> SitePhrases:
     return stats
 
 
-def _count_page(
-    page: PageText,
-    lang: str,
-    stats: dict[str, PhraseStat],
-    spellings: dict[str, dict[str, float]],
-) -> None:
-    """Add one page's phrases to the site's statistics and spellings; set its word sets."""
-    body: Counter[str] = Counter()
-    forms: dict[tuple[str, str], float] = {}
-    words: dict[str, int] = {}
-    inside: Counter[str] = Counter()
-    structure = {_norm_line(page.title), *(_norm_line(h) for h in page.headings)}
-    own_words: set[str] = set()
-    for line in page.lines:
-        own_words.update(stem(t, lang) for t in tokens(line))
-        if _norm_line(line) in structure:
-            continue  # extractors repeat headings in the text; count them once, as headings
-        for key, form, size, first in candidates(line, lang):
-            body[key] += 1
-            inside[key] += not first
-            if first:
-                add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
-            else:
-                add_use(forms, (key, form), 1.0)
-            words[key] = size
-    titled: set[str] = set()
-    headed: set[str] = set()
-    for found, texts_ in ((titled, [page.title]), (headed, page.headings)):
-        for text in texts_:
-            for key, form, size, first in candidates(text, lang):
-                found.add(key)
-                inside[key] += not first
-                add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
-                words[key] = size
-    importance = page_importance(page.url)
-    for key in sorted(set(body) | titled | headed):
+def _subject_pages(
+    domain: str, pages: Sequence[Page], language: str
+) -> tuple[list[PageText], list[str]]:
+    """The pages without boilerplate, support, account, billing and legal pages (no subject
+    the site writes about), and the keys of the site's brand names."""
+    texts, title_names = strip_boilerplate(pages)
+    kept = [
+        text
+        for text, page in zip(texts, pages, strict=True)
+        if not is_support_page(page.url, page.title, page.headings)
+    ]
+    names = {phrase_key(n, language) for n in brand_names(domain, pages, title_names, language)}
+    return kept, sorted(names - {""})
+
+
+@dataclass
+class _PageCounts:
+    """One page's phrase uses: in the body, mid-sentence, their sizes, in title and headings."""
+
+    body: Counter[str]
+    inside: Counter[str]
+    words: dict[str, int]
+    titled: set[str]
+    headed: set[str]
+
+
+def _add_page(stats: dict[str, PhraseStat], url: str, counts: _PageCounts) -> None:
+    """Add one page's phrase uses to the site's statistics."""
+    importance = page_importance(url)
+    for key in sorted(set(counts.body) | counts.titled | counts.headed):
         stat = stats.get(key)
         if stat is None:
-            stat = stats[key] = PhraseStat(key, words[key])
-        stat.count += body[key]
-        stat.inside += inside[key]
-        weight = page_weight(body[key], key in titled, key in headed)
-        stat.weights[page.url] = round(weight * importance, 6)
-        if key in titled or key in headed:
-            stat.headed += 1
-    for (key, form), count in forms.items():
-        add_use(spellings.setdefault(key, {}), form, count)
-    page.words = frozenset(own_words)
-    page.head_words = frozenset(
-        stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
-    )
+            stat = stats[key] = PhraseStat(key, counts.words[key])
+        stat.count += counts.body[key]
+        stat.inside += counts.inside[key]
+        in_title, in_heading = key in counts.titled, key in counts.headed
+        weight = page_weight(counts.body[key], in_title, in_heading)
+        stat.weights[url] = round(weight * importance, 6)
+        stat.headed += in_title or in_heading
+        stat.titled += in_title
 
 
 def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> SitePhrases:
     """Return the phrase statistics of a site's pages."""
     lang = language or site_language(pages)
-    texts, brand = strip_boilerplate(pages)
+    texts, names = _subject_pages(domain, pages, lang)
     stats: dict[str, PhraseStat] = {}
     spellings: dict[str, dict[str, float]] = {}
     vocabulary: Counter[str] = Counter()
+    titles = title_words(texts, lang)
+    subjects = frozenset(titles)
     for page in texts:
-        _count_page(page, lang, stats, spellings)
-        vocabulary.update(page.words)
+        body: Counter[str] = Counter()
+        forms: dict[tuple[str, str], float] = {}
+        words: dict[str, int] = {}
+        inside: Counter[str] = Counter()
+        structure = {_norm_line(page.title), *(_norm_line(h) for h in page.headings)}
+        own_words: set[str] = set()
+        for line in page.lines:
+            own_words.update(stem(t, lang) for t in tokens(line))
+            if _norm_line(line) in structure:
+                continue  # extractors repeat headings in the text; count them once, as headings
+            for key, form, size, first in candidates(line, lang, subjects):
+                body[key] += 1
+                inside[key] += not first
+                if first:
+                    add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
+                else:
+                    add_use(forms, (key, form), 1.0)
+                words[key] = size
+        titled: set[str] = set()
+        headed: set[str] = set()
+        for found, texts_ in ((titled, [page.title]), (headed, page.headings)):
+            for text in texts_:
+                for key, form, size, first in candidates(text, lang, subjects):
+                    found.add(key)
+                    inside[key] += not first
+                    add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
+                    words[key] = size
+        _add_page(stats, page.url, _PageCounts(body, inside, words, titled, headed))
+        for (key, form), count in forms.items():
+            add_use(spellings.setdefault(key, {}), form, count)
+        vocabulary.update(own_words)
+        page.words = frozenset(own_words)
+        page.head_words = frozenset(
+            stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
+        )
     german = lang == "de"
     for key, stat in stats.items():
         spelled = spellings[key]
         stat.label, stat.label_uses = min(spelled.items(), key=lambda item: (-item[1], item[0]))
+        if lang == "en" and stat.label.islower() and titles.get(key, "").endswith("s"):
+            stat.label = titles[key]  # the plural a page about it is titled with: "shortcodes"
         if stat.words == 1:
             stat.named = any(_single_word_topic(form, german) for form in spelled)
-    ranked = _rank(stats, _brand_keys(domain, brand, lang))
+    ranked = _rank(stats, names, domain_label(domain), subjects)
     centrality, per_page = _centrality(ranked)
-    names = sorted(_brand_keys(domain, brand, lang)[0])
     covered = {key: stat for key, stat in stats.items() if stat.covered()}
     mentioned = {key: stat.pages for key, stat in stats.items() if key not in covered}
     return SitePhrases(
         domain, lang, texts, covered, mentioned, ranked, vocabulary, centrality, per_page, names
     )
+
+
+def title_words(pages: Sequence[PageText], language: str) -> dict[str, str]:
+    """The single words that are a page's whole title (pages about one subject), by stem."""
+    stops = stopwords_for(language)
+    found: dict[str, str] = {}
+    for page in pages:
+        words = tokens(page.title)
+        if len(words) == 1 and len(words[0]) >= MIN_WORD_CHARS and words[0] not in stops:
+            found[stem(words[0], language)] = words[0]
+    return found
 
 
 PAGE_KEYPHRASES = 5
@@ -476,30 +525,21 @@ def _plain_case(form: str, language: str) -> str:
     return " ".join(w.lower() if w[1:].islower() or len(w) == 1 else w for w in form.split())
 
 
-def _brand_keys(domain: str, brand: Sequence[str], language: str) -> tuple[set[str], str]:
-    """Keys of the site's name and its domain label squeezed ("thedailygrind")."""
-    keys = {phrase_key(part, language) for part in brand}
-    host = domain.split(":")[0]
-    label = host.rsplit(".", 1)[0] if "." in host else host
-    return keys, re.sub(r"[^\w]", "", label.lower())
+def _rank(
+    stats: dict[str, PhraseStat], names: Sequence[str], label: str, subjects: frozenset[str]
+) -> list[PhraseStat]:
+    """Phrases worth listing, best first, without brand names or phrases living in longer ones.
 
-
-def _names_brand(key: str, names: set[str]) -> bool:
-    """Whether a phrase is, or contains, or is part of the site's name ("Acme Analytics")."""
-    padded = f" {key} "
-    return any(f" {name} " in padded or padded in f" {name} " for name in names if name)
-
-
-def _rank(stats: dict[str, PhraseStat], brand: tuple[set[str], str]) -> list[PhraseStat]:
-    """Phrases worth listing, best first, without brand names or phrases living in longer ones."""
-    names, label = brand
+    A plain word mostly used inside longer phrases is a fragment of them, unless it is a
+    page's whole title (`subjects`).
+    """
     kept = [
         s
         for s in stats.values()
         if s.covered()
         and s.confirmed()
         and (s.listed() or s.subject_word())
-        and not _names_brand(s.key, names)
+        and not names_brand(s.key, names)
         and not (label and len(s.key) > 3 and s.key.replace(" ", "") in label)
     ]
     by_key = {s.key: s for s in kept}
@@ -512,7 +552,10 @@ def _rank(stats: dict[str, PhraseStat], brand: tuple[set[str], str]) -> list[Phr
     drop = {
         s.key
         for s in kept
-        if s.words == 1 and not s.named and in_phrases[s.key] >= FRAGMENT_SHARE * s.count
+        if s.words == 1
+        and not s.named
+        and s.key not in subjects
+        and in_phrases[s.key] >= FRAGMENT_SHARE * s.count
     }
     for stat in kept:
         if stat.words < 2:

@@ -12,6 +12,7 @@ from research.errors import ResearchError
 from research.export import USAGE_COLUMNS, sheet_table, usage_rows
 from research.models import Report, StageName
 from research.outcome import outcome_message
+from research.text.keyphrases import why_few_gaps
 from research.ui.grade_view import render_grade
 from research.ui.resources import export_bytes, load_report
 
@@ -58,6 +59,9 @@ def render_stages(report: Report) -> None:
         with column.container(border=True):
             st.markdown(f"{STATUS_ICONS.get(state.status, '')} **{stage.label}**")
             st.caption(state.status + (f" · {state.detail}" if state.detail else ""))
+    no_gaps = [] if report.gaps else few_gaps_reasons(report)
+    for sentence in dict.fromkeys([*thin_sites(report), *no_gaps]):
+        st.warning(sentence, icon=":material/warning:")
     drafts = [brief for brief in report.briefs if brief.text and not brief.outline]
     for brief in drafts:
         with st.expander(f"Writing: {brief.topic}", expanded=True):
@@ -91,18 +95,28 @@ def show_sheet(report: Report, title: str) -> None:
 
 
 def render_topics(report: Report, key: str) -> None:
-    """The Topics tab: score against competitor coverage, then the Topics sheet."""
+    """The Topics tab: why it is thin (if it is), a chart of the topics, then the Topics sheet."""
+    reasons = few_gaps_reasons(report)
+    if reasons and not report.gaps:
+        lead = "No competitor gaps to work from" + (
+            ", so these topics come from subjects your site mentions in passing or treats "
+            "on only one or two pages."
+            if report.topics
+            else "."
+        )
+        st.info(" ".join([lead, *reasons]))
     if not report.topics:
         st.info("No topics yet.")
         return
-    chart = pd.DataFrame(
-        [
-            {"topic": t.title, "score": t.score, "competitor coverage": t.competitor_coverage}
-            for t in report.topics
-        ]
-    )
-    st.scatter_chart(chart, x="competitor coverage", y="score", color="topic", height=260)
+    render_topic_chart(report)
     show_sheet(report, "Topics")
+
+
+def render_gaps(report: Report, key: str) -> None:
+    """The Content gaps tab: why there are few (if so), then the Content Gaps sheet."""
+    for reason in few_gaps_reasons(report):
+        st.info(reason)
+    show_sheet(report, "Content Gaps")
 
 
 def render_briefs(report: Report, key: str) -> None:
@@ -137,11 +151,40 @@ def render_usage(report: Report) -> None:
         st.dataframe(pd.DataFrame(usage_rows(report), columns=headers), hide_index=True)
 
 
+def thin_sites(report: Report) -> list[str]:
+    """The sentences of the run's sites that yielded little readable text."""
+    analyses = [report.site, *(c.analysis for c in report.competitors)]
+    return [a.thin for a in analyses if a is not None and a.thin]
+
+
+def few_gaps_reasons(report: Report) -> list[str]:
+    """Why a finished run has few or no content gaps (none while it runs or when it has enough)."""
+    if not report.finished or report.stages[StageName.KEYWORDS].status != "done":
+        return []
+    analysed = [c.analysis for c in report.competitors if c.analysis is not None]
+    missing = [c.domain for c in report.competitors if c.source == "user" and c.analysis is None]
+    return why_few_gaps(report.site, analysed, len(report.gaps), missing)
+
+
+def render_topic_chart(report: Report) -> None:
+    """Chart the topics: score against competitor coverage, or score alone without coverage."""
+    rows = [
+        {"topic": t.title, "score": t.score, "competitor coverage": t.competitor_coverage}
+        for t in report.topics
+    ]
+    if any(t.competitor_coverage for t in report.topics):
+        st.scatter_chart(
+            pd.DataFrame(rows), x="competitor coverage", y="score", color="topic", height=260
+        )
+    else:  # every point would sit at coverage 0: rank the topics by score instead
+        st.bar_chart(pd.DataFrame(rows), x="topic", y="score", horizontal=True, sort="-score")
+
+
 # Each result tab and what fills it: a workbook sheet by title, or a renderer of its own.
 RESULT_TABS: dict[str, str | Callable[[Report, str], None]] = {
     "Topics": render_topics,
     "Keywords": "Keywords",
-    "Content gaps": "Content Gaps",
+    "Content gaps": render_gaps,
     "Competitors": "Competitors",
     "Briefs": render_briefs,
     "Sources": "Sources",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research.engines.local.titles import deeper_title
+from research.engines.local.titles import deeper_title, pluralize
 from research.models import Brief, Passage, Source, Topic
 from research.text.phrases import (
     PageText,
@@ -118,7 +119,7 @@ def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -
     for template in wording["further_questions" if further else "questions"].split("|"):
         if len(questions) >= MIN_PASSAGES:
             break
-        question = template.format(main=main)
+        question = template.format(main=pluralize(main) if language == "en" else main)
         if question not in questions:
             questions.append(question)
     passages = _passages(terms, pages)
@@ -174,8 +175,11 @@ def _outline(terms: _Terms, pages: Sequence[PageText]) -> list[str]:
     content = [p for p in pages if page_importance(p.url) == 1.0]
     minor = [p for p in pages if page_importance(p.url) < 1.0]
     for page in [*content[:10], *minor[:2]]:
-        # A front or company page's heading must name a phrase: taglines share words with all.
-        loose = page_importance(page.url) == 1.0
+        # A heading must name one of the topic's phrases, or share its words on a page whose
+        # title does: other headings of the same cluster are about other subjects.
+        loose = page_importance(page.url) == 1.0 and bool(
+            terms.phrase_hits(phrase_key(page.title, terms.language))
+        )
         for heading in page.headings:
             text = " ".join(heading.split())
             key = phrase_key(text, terms.language)
@@ -198,16 +202,36 @@ def _questions(terms: _Terms, pages: Sequence[PageText]) -> list[str]:
     for page in pages[:10]:
         for text in [*page.headings, *(s for line in page.lines for s in sentences(line))]:
             text = " ".join(text.split())
-            if not text.endswith("?") or len(text) > 160:
+            if not is_question(text):
                 continue
             key = phrase_key(text, terms.language)
-            if key in seen or not terms.word_hits(key):
+            if key in seen or not (terms.phrase_hits(key) or terms.word_hits(key) >= 2):
                 continue
             seen.add(key)
             questions.append(text)
             if len(questions) >= MAX_QUESTIONS:
                 return questions
     return questions
+
+
+# Markup, Markdown or template remnants that no question a writer would answer contains.
+_REMNANTS = re.compile(r"[<>{}\[\]|`*#=\\]|\]\(|https?:|www\.|&[a-z]+;|\?\?")
+_OPENING = re.compile(r"^[¿\"“„«]?[^\W\d_]")
+MAX_QUESTION_CHARS = 160
+MIN_QUESTION_WORDS = 3
+
+
+def is_question(text: str) -> bool:
+    """Whether a text is a real question: a sentence opening on a letter and ending in "?"."""
+    words = text.split()
+    return (
+        text.endswith("?")
+        and len(text) <= MAX_QUESTION_CHARS
+        and len(words) >= MIN_QUESTION_WORDS
+        and bool(_OPENING.match(text))
+        and text[:1].upper() == text[:1]
+        and not _REMNANTS.search(text)
+    )
 
 
 def _passages(terms: _Terms, pages: Sequence[PageText]) -> list[Passage]:

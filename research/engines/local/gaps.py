@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from research.models import ContentGap, Keyword, KeywordResearch
+from research.text.brands import names_brand
 from research.text.phrases import (
     PhraseStat,
     SitePhrases,
@@ -15,6 +16,7 @@ from research.text.phrases import (
     phrase_score,
 )
 from research.text.stopwords import stopwords_for
+from research.text.support import names_support_subject
 
 MAX_KEYWORDS = 40
 MAX_GAPS = 40
@@ -23,6 +25,8 @@ MAX_EVIDENCE = 8
 PASSING_MENTION = 0.5
 # How much a gap counts when no competitor gives it a title or heading (only running text).
 UNHEADED = 0.7
+# How much more a gap counts on a competitor page whose title carries it: a page about it.
+TITLED = 2.0
 
 
 @dataclass
@@ -90,16 +94,17 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
     """Return gaps best first.
 
     score = weakness x headed x sum over covering competitors c of
-            (0.5 + 0.5 x centrality_c) x (1 + ln pages_c)
+            (0.5 + 0.5 x centrality_c) x (1 + ln pages_c) x titled_c
 
     headed is 1 when a competitor names the phrase in a title or heading, else 0.7 (a phrase
     only met in running text is less often a subject of its own: "hojas secas"); weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
     passing (see Weakness); centrality_c is the phrase's TF-IDF weight on the competitor page it
     is most central to (0..1, see phrases._centrality); pages_c is how many of c's pages carry
-    it. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
+    it; titled_c is 2 when one of c's page titles carries it (a page about it), else 1. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
     its everyday words, or (German) covers in its own compounds ("Weizen" in "Weizenmehl");
     one-word phrases no competitor gives a heading; phrases found only on front, pricing or
-    company pages.
+    company pages; phrases naming the site's or a competitor's brand, or an account, billing
+    or legal subject.
     """
     by_key: dict[str, list[tuple[SitePhrases, PhraseStat]]] = {}
     for comp in competitors:
@@ -108,62 +113,68 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
     inside_covered = covered_parts(site)
     compounds = _compound_words(site)
     weakness_of = Weakness(site)
+    brands = sorted({name for s in (site, *competitors) for name in s.brand})
     gaps: list[Gap] = []
     for key in sorted(by_key):
-        weakness = weakness_of.of(key)
         entries = by_key[key]
+        if names_brand(key, brands) or names_support_subject(entries[0][1].label):
+            continue
+        weakness = weakness_of.of(key)
         if weakness == 0.0 or key in inside_covered or _extends_covered(site, key, entries):
             continue
-        if entries[0][1].words == 1 and not _single_word_gap(site, compounds, key, entries):
+        if entries[0][1].words == 1 and _ambiguous_word(site, key, entries, compounds):
             continue
         if all(_minor_only(stat) for _, stat in entries):
             continue  # only on front, pricing or company pages: not something they write about
-        gaps.append(_gap(key, weakness, entries))
+        total, evidence = _coverage(key, entries)
+        label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
+        headed = any(stat.headed for _, stat in entries)
+        gaps.append(
+            Gap(
+                key=key,
+                label=label,
+                score=weakness * (1.0 if headed else UNHEADED) * total,
+                weakness=weakness,
+                competitors=sorted(comp.domain for comp, _ in entries),
+                pages=sum(stat.pages for _, stat in entries),
+                evidence=evidence,
+                words=entries[0][1].words,
+                count=sum(stat.count for _, stat in entries),
+                headed=headed,
+            )
+        )
     gaps.sort(key=lambda g: (-g.score, g.key))
     return gaps
 
 
-def _single_word_gap(
-    site: SitePhrases,
-    compounds: Sequence[str],
-    key: str,
-    entries: list[tuple[SitePhrases, PhraseStat]],
-) -> bool:
-    """Whether a one-word phrase may be a gap.
-
-    One word is ambiguous: it must head a competitor section, a plain (not name-like) word
-    must be one the site never uses at all, and it must not open the site's own compounds.
-    """
-    if not any(stat.headed for _, stat in entries):
-        return False
-    if not entries[0][1].named and site.vocabulary[key]:
-        return False
-    return not _opens_compounds(compounds, entries[0][1].label.lower())
-
-
-def _gap(key: str, weakness: float, entries: list[tuple[SitePhrases, PhraseStat]]) -> Gap:
-    """Score a phrase the competitors cover and the site does not, with its evidence."""
+def _coverage(
+    key: str, entries: Sequence[tuple[SitePhrases, PhraseStat]]
+) -> tuple[float, list[str]]:
+    """The competitors' summed coverage of a phrase (see find_gaps) and its best pages."""
     total = 0.0
     evidence: list[tuple[float, str]] = []
     for comp, stat in entries:
         centrality = comp.centrality.get(key, 0.0)
-        total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages))
+        titled = TITLED if stat.titled else 1.0
+        total += (0.5 + 0.5 * centrality) * (1.0 + math.log(stat.pages)) * titled
         evidence.extend((w, u) for u, w in stat.weights.items())
     evidence.sort(key=lambda item: (-item[0], item[1]))
-    label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
-    headed = any(stat.headed for _, stat in entries)
-    return Gap(
-        key=key,
-        label=label,
-        score=weakness * (1.0 if headed else UNHEADED) * total,
-        weakness=weakness,
-        competitors=sorted(comp.domain for comp, _ in entries),
-        pages=sum(stat.pages for _, stat in entries),
-        evidence=[u for _, u in evidence[:MAX_EVIDENCE]],
-        words=entries[0][1].words,
-        count=sum(stat.count for _, stat in entries),
-        headed=headed,
-    )
+    return total, [u for _, u in evidence[:MAX_EVIDENCE]]
+
+
+def _ambiguous_word(
+    site: SitePhrases,
+    key: str,
+    entries: Sequence[tuple[SitePhrases, PhraseStat]],
+    compounds: Sequence[str],
+) -> bool:
+    """Whether one word is too ambiguous for a gap: no competitor heads a section with it, a
+    plain (not name-like) word the site uses, or (German) one opening the site's compounds."""
+    if not any(stat.headed for _, stat in entries):
+        return True
+    if not entries[0][1].named and site.vocabulary[key]:
+        return True
+    return _opens_compounds(compounds, entries[0][1].label.lower())
 
 
 def _minor_only(stat: PhraseStat) -> bool:

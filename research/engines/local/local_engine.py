@@ -17,7 +17,7 @@ from research.models import (
 )
 from research.net.urls import site_key
 from research.progress import StageContext
-from research.text.keyphrases import OutboundLink, outbound_links
+from research.text.keyphrases import OutboundLink, outbound_links, why_few_gaps
 from research.text.phrases import SitePhrases, site_phrases
 
 
@@ -54,11 +54,9 @@ class LocalEngine:
             )
 
         research = await anyio.to_thread.run_sync(work, limiter=self._threads)
-        if not competitors:
-            ctx.warn(
-                "No competitor was analysed, so there are no content gaps; add competitor URLs "
-                "to compare your site with theirs."
-            )
+        for reason in [] if research.gaps else why_few_gaps(site, competitors, 0):
+            if reason not in (site.thin, *(c.thin for c in competitors)):
+                ctx.warn(reason)  # a thin site's sentence is in the log already
         ctx.info(
             f"{len(research.keywords)} keywords ranked for {site.domain}; "
             f"{len(research.gaps)} gaps found across {len(competitors)} "

@@ -31,6 +31,8 @@ _TEMPLATES = {
         "tips": "{main} that actually work",
         "tools": "The best {main} compared",
         "cost": "{main}: what it costs and why",
+        "cost_plural": "{main}: what they cost and why",
+        "guide": "How to {action}: a step-by-step guide",
     },
     "de": {
         "versus": "{a} oder {b}: was wann passt",
@@ -41,6 +43,7 @@ _TEMPLATES = {
         "tips": "{main}: Tipps, die wirklich helfen",
         "tools": "{main} im Vergleich",
         "cost": "{main}: was es kostet und warum",
+        "guide": "{action}: Schritt für Schritt",
     },
     "fr": {
         "versus": "{a} ou {b} : lequel choisir et quand",
@@ -51,6 +54,7 @@ _TEMPLATES = {
         "tips": "{main} : des conseils qui marchent vraiment",
         "tools": "{main} : le comparatif",
         "cost": "{main} : combien ça coûte et pourquoi",
+        "guide": "{action} : étape par étape",
     },
     "es": {
         "versus": "{a} o {b}: cuándo usar cada uno",
@@ -61,6 +65,7 @@ _TEMPLATES = {
         "tips": "{main}: consejos que funcionan de verdad",
         "tools": "{main}: comparativa",
         "cost": "{main}: cuánto cuesta y por qué",
+        "guide": "{action}: paso a paso",
     },
 }
 _KINDS = {
@@ -112,19 +117,73 @@ def topic_title(
     pair = _versus_heading(keys, headings, lang)
     if pair:
         return _cap(words["versus"].format(a=pair[0], b=pair[1]))
-    how = _how_heading([f" {phrase_key(k, lang)} " for k in (main, *companions)], headings, lang)
+    how = _how_heading([f" {phrase_key(main, lang)} "], headings, lang)
     if how:
         return how
     last = main.split()[-1]
     for kind, markers in _KINDS.items():
         if last in markers:
-            return _cap(words[kind].format(main=main))
+            plural = lang == "en" and kind == "cost" and _plural(last)
+            return _cap(words["cost_plural" if plural else kind].format(main=main))
     others = list(companions)
     if len(others) >= 2:
         return _cap(words["explained_more"].format(main=main, k2=others[0], k3=others[1]))
     if others:
-        return _cap(words["explained_pair"].format(main=main, k2=others[0]))
+        about = pluralize(others[0]) if lang == "en" else others[0]
+        return _cap(words["explained_pair"].format(main=main, k2=about))
     return _cap(words["explained"].format(main=main))
+
+
+# English head nouns that are countable, so "what to know about" takes their plural; other
+# words may be mass nouns ("steamed milk", "syntax highlighting") and stay as they are.
+_COUNTABLE = frozenset(
+    "adapter archetype block bundle button campaign chart component event field file filter "
+    "form funnel goal grinder guide hook image index integration item key layout link list "
+    "menu method metric model page parameter partial plugin post project property report "
+    "rule segment shortcode step tag template theme token tool variable view widget".split()
+)
+
+
+def _plural(word: str) -> bool:
+    return word.endswith("s") and not word.endswith(("ss", "us", "is"))
+
+
+def pluralize(phrase: str) -> str:
+    """Return an English noun phrase with its countable head noun in the plural."""
+    head, _, last = phrase.rpartition(" ")
+    if last != last.lower() or last not in _COUNTABLE:
+        return phrase  # a name, an acronym or a possibly uncountable noun
+    if last.endswith(("s", "x", "ch", "sh")):
+        plural = last + "es"
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        plural = last[:-1] + "ies"
+    else:
+        plural = last + "s"
+    return f"{head} {plural}".strip()
+
+
+# Words spelled with a vowel that sound like a consonant ("a unique", "a one-off"), and
+# consonant letters of acronyms read with a vowel ("an SEO audit").
+_CONSONANT_SOUND = ("uni", "use", "usu", "ut", "eu", "one", "once", "ur")
+_VOWEL_LETTERS = "aefhilmnorsx"
+_ARTICLE = re.compile(r"\b([Aa]n?) ([\w'-]+)")
+
+
+def fix_articles(text: str) -> str:
+    """Return English text with "a" and "an" matched to the sound of the next word."""
+
+    def choose(match: re.Match[str]) -> str:
+        article, word = match.group(1), match.group(2)
+        lower = word.lower()
+        if word.isupper() and len(word) > 1:
+            vowel = lower[0] in _VOWEL_LETTERS
+        else:
+            vowel = lower[0] in "aeiou" and not lower.startswith(_CONSONANT_SOUND)
+            vowel = vowel or lower.startswith(("hour", "honest", "honor", "honour"))
+        wanted = "an" if vowel else "a"
+        return f"{wanted if article.islower() else wanted.capitalize()} {word}"
+
+    return _ARTICLE.sub(choose, text)
 
 
 def _names(keys: Sequence[str], text: str, lang: str) -> bool:
@@ -132,22 +191,49 @@ def _names(keys: Sequence[str], text: str, lang: str) -> bool:
     return any(key in padded for key in keys)
 
 
-def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str:
-    """A "How to ..." heading from the evidence pages that names one of the phrases.
+# What a competitor's how-to heading says about where it happens, not what the reader does.
+_WHERE = re.compile(
+    r"\s+(?:for|on|in|to|from|with) (?:your|my|the) (?:own )?"
+    r"(?:site|website|account|dashboard|project|app)s?$",
+    re.IGNORECASE,
+)
+_QUOTES = re.compile(r"[\"“”„«»]|(?<!\w)'|'(?!\w)")
+_QUOTED_CAPITAL = re.compile(r"(?<=[\"“„«])([A-Z][a-z]+)(?= [a-z])")
 
-    English headings that open with a known gerund ("Setting up DMARC") are turned into one
-    ("How to set up DMARC").
+
+def _action(text: str, lang: str) -> str:
+    """The instruction of a how-to heading without quotes or where it happens ("for your site")."""
+    if lang != "en":
+        return " ".join(_QUOTES.sub("", text).split())
+    # A quoted name of a setting keeps its capital only when it is a name: "Outbound links"
+    text = _QUOTED_CAPITAL.sub(lambda m: m.group(1).lower(), text)
+    return " ".join(_WHERE.sub("", _QUOTES.sub("", text)).split())
+
+
+def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str:
+    """A how-to title from an evidence page heading that names one of the phrases.
+
+    The title is the site's own, never the heading copied: "How to track revenue" becomes
+    "How to track revenue: a step-by-step guide"; English headings that open with a known
+    gerund ("Setting up DMARC") become "How to set up DMARC".
     """
     openers = _HOW.get(lang, ())
+    words = _TEMPLATES[lang]
     for heading in headings:
         text = " ".join(heading.split()).split(":")[0].rstrip("?!.")
         if len(text) > 80 or not _names(keys, text, lang):
             continue
-        if text.lower().startswith(openers):
-            return _cap(text)
+        lower = text.lower()
+        opener = next((o for o in openers if lower.startswith(o)), "")
+        if opener:
+            action = _action(text[len(opener) :] if lang == "en" else text, lang)
+            if lang == "en" and opener != "how to ":
+                action = re.sub(r"\bmy\b", "your", re.sub(r"^(?:I|you|we) ", "", action))
+            title = words["guide"].format(action=action)
+            return fix_articles(_cap(title)) if lang == "en" else _cap(title)
         first, _, rest = text.partition(" ")
         if lang == "en" and rest and first.lower() in _GERUNDS:
-            return f"How to {_GERUNDS[first.lower()]} {rest}"
+            return fix_articles(f"How to {_GERUNDS[first.lower()]} {_action(rest, lang)}")
     return ""
 
 

@@ -1,0 +1,159 @@
+"""Titles a marketer would publish, questions that are questions, brands and support pages."""
+
+from __future__ import annotations
+
+from research.engines.local.briefs import is_question, write
+from research.engines.local.titles import fix_articles, pluralize, topic_title
+from research.models import Page, Topic
+from research.text.brands import brand_names, domain_label
+from research.text.phrases import site_phrases
+from research.text.support import is_support_page
+
+
+def test_a_competitor_how_to_heading_is_not_copied_verbatim() -> None:
+    heading = 'How to disable "404 error pages" tracking for your site'
+    title = topic_title("error pages", [], ["error pages"], [heading], "en")
+    assert title == "How to disable 404 error pages tracking: a step-by-step guide"
+    title = topic_title("VAT", [], ["VAT"], ["How do I add my VAT number?"], "en")
+    assert title == "How to add your VAT number: a step-by-step guide"
+    assert topic_title("Kochstück", [], ["Kochstück"], ["Wie man ein Kochstück ansetzt"], "de") == (
+        "Wie man ein Kochstück ansetzt: Schritt für Schritt"
+    )
+
+
+def test_titles_agree_in_number_and_article() -> None:
+    assert topic_title("inverted method", ["content adapter"], [], [], "en") == (
+        "Inverted method explained: what to know about content adapters"
+    )
+    # uncountable or named companions stay as they are
+    assert topic_title("latte art", ["steamed milk"], [], [], "en").endswith("steamed milk")
+    assert topic_title("Hugo", ["Swiss Water Process"], [], [], "en").endswith("Water Process")
+    assert topic_title("hosting prices", [], [], [], "en") == (
+        "Hosting prices: what they cost and why"
+    )
+    assert topic_title("hosting cost", [], [], [], "en") == "Hosting cost: what it costs and why"
+    assert topic_title("API key", [], ["API key"], ["Creating a API key"], "en") == (
+        "How to create an API key"
+    )
+    assert pluralize("branch") == "branch" and pluralize("search index") == "search indexes"
+    assert pluralize("taxonomy template") == "taxonomy templates"
+    assert fix_articles("a hour, an unique visitor, a SEO audit, an user, A idea") == (
+        "an hour, a unique visitor, an SEO audit, a user, An idea"
+    )
+
+
+def test_only_real_questions_are_questions() -> None:
+    assert is_question("How do I track outbound link clicks?")
+    assert is_question("¿Cómo se riega un huerto vertical?")
+    for text in (
+        "Tracking outbound links",
+        "why?",
+        "<b>How do I</b> track links?",
+        "How do I use [shortcodes](/shortcodes)?",
+        "What does {{ .Title }} return?",
+        "and then what?",
+        "Really??",
+    ):
+        assert not is_question(text), text
+
+
+def test_support_account_billing_and_legal_pages_are_recognised() -> None:
+    support = [
+        ("https://a.example/billing", "Billing", []),
+        ("https://a.example/docs/cancel-subscription.html", "Cancel", []),
+        ("https://a.example/download-invoices", "Invoices", []),
+        ("https://a.example/x", "How do I add my VAT number | Acme", []),
+        ("https://a.example/x", "Acme", ["Reset your password", "Two-factor authentication"]),
+        ("https://a.example/legal/privacy-policy", "Privacy policy", []),
+        ("https://a.example/code-of-conduct", "Code of conduct", []),
+    ]
+    for url, title, headings in support:
+        assert is_support_page(url, title, headings), url
+    content = [
+        ("https://a.example/signup-forms", "Signup forms that grow your email list", []),
+        ("https://a.example/re-engagement", "Re-engagement campaigns for inactive subscribers", []),
+        ("https://a.example/gdpr", "GDPR compliant website analytics", ["Privacy by design"]),
+        ("https://a.example/email-security-basics", "Email security basics", []),
+    ]
+    for url, title, headings in content:
+        assert not is_support_page(url, title, headings), url
+
+
+def _pages(domain: str, titles: list[str], text: str, site_name: str = "") -> list[Page]:
+    return [
+        Page(url=f"https://{domain}/{i}", title=t, text=text.format(i=i), site_name=site_name)
+        for i, t in enumerate(titles)
+    ]
+
+
+def test_brand_names_come_from_titles_site_name_domain_and_proper_nouns() -> None:
+    assert domain_label("docs.plausible.io") == "plausible"
+    assert domain_label("127.0.0.1:8080") == "" and domain_label("www.example.co.uk") == "example"
+    text = "Use Jekyll to build page {i}. Every Jekyll site has layouts and page {i} too."
+    pages = _pages("jekyllrb.com", ["Layouts", "Includes", "Posts"], text)
+    assert "jekyll" in brand_names("jekyllrb.com", pages, [], "en")  # label + proper noun
+    pages = _pages("127.0.0.1:9", ["A", "B", "C"], "Open the dashboard of page {i}.", "Metricly")
+    assert "metricly" in brand_names("127.0.0.1:9", pages, [], "en")  # og:site_name
+    text = "Plausible counts visits on page {i}. Plausible is open source."
+    pages = _pages("plausible.io", ["Goals", "Funnels", "Props"], text)
+    names = brand_names("plausible.io", pages, ["plausible analytics"], "en")
+    assert {"plausible", "plausible analytics"} <= set(names)
+    # everyday words of a name are no brand: "huerto" is written in lower case on the site
+    text = "Un huerto en el balcón, página {i}. Huerto y tomates."
+    pages = _pages("huertoencasa.example", ["Tomates", "Riego", "Fresas"], text)
+    assert "huerto" not in brand_names("huertoencasa.example", pages, ["huerto en casa"], "es")
+    # a domain label alone is no brand: gaps.test writes about content gaps
+    pages = _pages("gaps.test", ["A", "B", "C"], "Finding content gaps on page {i}.")
+    assert brand_names("gaps.test", pages, [], "en") == []
+
+
+def test_how_to_titles_follow_the_lead_phrase_and_lower_quoted_setting_names() -> None:
+    headings = [
+        'How to disable "Outbound links" tracking for your site',
+        'How to connect "Google Search Console" to your site',
+    ]
+    assert topic_title("outbound link", ["Search Console"], [], headings, "en") == (
+        "How to disable outbound links tracking: a step-by-step guide"
+    )
+    assert topic_title("Search Console", ["outbound link"], [], headings, "en") == (
+        "How to connect Google Search Console: a step-by-step guide"
+    )
+
+
+def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
+    topic = Topic(
+        title="Scroll depth explained",
+        keywords=["scroll depth"],
+        score=50.0,
+        reason="r",
+        evidence=["https://rival.example/scroll-depth", "https://rival.example/downloads"],
+    )
+    rival = [
+        Page(
+            url="https://rival.example/scroll-depth",
+            title="Scroll depth tracking",
+            headings=["Scroll depth tracking", "Scroll depth goals", "Reading the depth chart"],
+            text="Scroll depth shows how far visitors read. Scroll depth goals count readers.",
+        ),
+        Page(
+            url="https://rival.example/downloads",
+            title="File downloads tracking",
+            headings=["File downloads tracking", "Depth of download folders"],
+            text="File downloads are counted per file. Scroll depth is another goal.",
+        ),
+    ]
+    site = [Page(url="https://mine.example/", title="Home", text="We count page views.")]
+    brief = write(topic, site_phrases("mine.example", site), [site_phrases("rival.example", rival)])
+    assert "Reading the depth chart" in brief.outline
+    assert "Depth of download folders" not in brief.outline
+    assert "What should a beginner know about scroll depth?" in brief.questions
+
+
+def test_a_one_word_subject_takes_the_plural_its_page_is_titled_with() -> None:
+    text = "Use a shortcode in a page. A shortcode calls a template. Each shortcode is named."
+    pages = [
+        Page(url="https://h.example/shortcodes", title="Shortcodes", headings=["Shortcodes"],
+             text=text),
+        Page(url="https://h.example/x", title="Templates", text="A shortcode or a template."),
+    ]  # fmt: skip
+    assert site_phrases("h.example", pages).stats["shortcode"].label == "shortcodes"
