@@ -1,0 +1,528 @@
+"""The writer's plan, from the crawled pages, for topics and briefs of either engine.
+
+For topics: intent, the user's own pages that already cover them (refresh or new) and topics
+that compete for the same phrases (merged or flagged). For briefs: the target length, the
+subtopics competitors cover (must-cover or differentiator), real questions asked on the pages,
+own pages that should link to the piece and own pages it should link to.
+
+Plain functions of pydantic models, so they can run in a worker thread or process.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from statistics import quantiles
+from urllib.parse import urlsplit
+
+from research.engines.local.intent import classify_intent
+from research.models import (
+    Brief,
+    InternalLink,
+    Page,
+    SiteAnalysis,
+    SubtopicCoverage,
+    TargetWords,
+    Topic,
+    TopicOverlap,
+)
+from research.text.phrases import (
+    PageText,
+    SitePhrases,
+    candidates,
+    page_importance,
+    phrase_key,
+    sentences,
+    site_phrases,
+    stem,
+    token_spans,
+    tokens,
+)
+from research.text.stopwords import stopwords_for
+
+# An own page covers a topic this well (0..1) before the advice is to refresh it.
+REFRESH_SCORE = 0.5
+MIN_OVERLAP = 0.15
+MAX_OVERLAPS = 3
+MAX_TOPIC_KEYWORDS = 8
+MAX_SUBTOPICS = 12
+MAX_QUESTIONS = 8
+MAX_QUESTION_CHARS = 160
+MIN_QUESTION_WORDS = 3
+MAX_INTERNAL_LINKS = 5
+MAX_LINK_TO = 3
+MIN_LINK_TO = 0.25
+# The lead phrase says most of what a topic is; the others share the rest.
+LEAD_WEIGHT = 0.6
+
+
+@dataclass
+class PageKeys:
+    """A page's title, headings and body lines as padded phrase keys, for phrase lookups."""
+
+    url: str
+    domain: str
+    text: PageText
+    title: str
+    headings: list[str]
+    lines: list[str]
+
+    def headed(self, key: str) -> bool:
+        """Whether the title or a heading names the phrase."""
+        padded = f" {key} "
+        return padded in self.title or any(padded in h for h in self.headings)
+
+    def count(self, key: str) -> int:
+        """How often the body text names the phrase."""
+        padded = f" {key} "
+        return sum(line.count(padded) for line in self.lines)
+
+    def has(self, key: str) -> bool:
+        """Whether the page names the phrase anywhere."""
+        return self.headed(key) or self.count(key) > 0
+
+
+def _padded(text: str, language: str) -> str:
+    return f" {phrase_key(text, language)} "
+
+
+def page_keys(site: SitePhrases) -> list[PageKeys]:
+    """Return the phrase keys of every page of a site (boilerplate removed)."""
+    lang = site.language
+    return [
+        PageKeys(
+            url=page.url,
+            domain=site.domain,
+            text=page,
+            title=_padded(page.title, lang),
+            headings=[_padded(h, lang) for h in page.headings],
+            lines=[_padded(line, lang) for line in page.lines],
+        )
+        for page in site.pages
+    ]
+
+
+def topic_keys(topic: Topic, language: str) -> list[str]:
+    """The keys of a topic's phrases, lead first (its title when it has none)."""
+    keys = [phrase_key(k, language) for k in topic.keywords] or [phrase_key(topic.title, language)]
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+def _phrases_of(site: SiteAnalysis) -> SitePhrases:
+    return site_phrases(site.domain, site.pages)
+
+
+# -- topics ------------------------------------------------------------------------------------
+
+
+def overlap_score(keys: Sequence[str], page: PageKeys) -> float:
+    """How well a page covers a topic, 0..1.
+
+    presence of a phrase = 1 in the title, 0.8 in a heading, else 0.3 per body mention up to
+    0.6; score = 0.6 x presence of the lead phrase + 0.4 x the others' presence averaged with
+    weights 1/(1 + rank) (the lead's presence alone for a one-phrase topic).
+    """
+    presence = [_presence(key, page) for key in keys]
+    if not presence:
+        return 0.0
+    lead, rest = presence[0], presence[1:]
+    if not rest:
+        return round(lead, 3)
+    weights = [1.0 / (1 + i) for i in range(len(rest))]
+    others = sum(w * p for w, p in zip(weights, rest, strict=True)) / sum(weights)
+    return round(LEAD_WEIGHT * lead + (1 - LEAD_WEIGHT) * others, 3)
+
+
+def _presence(key: str, page: PageKeys) -> float:
+    if f" {key} " in page.title:
+        return 1.0
+    if any(f" {key} " in h for h in page.headings):
+        return 0.8
+    return min(0.6, 0.3 * page.count(key))
+
+
+def overlaps_of(keys: Sequence[str], own: Sequence[PageKeys]) -> list[TopicOverlap]:
+    """The user's content pages that already cover a topic, best first."""
+    scored = [(overlap_score(keys, page), page) for page in own if page_importance(page.url) == 1.0]
+    scored = [(s, p) for s, p in scored if s >= MIN_OVERLAP]
+    scored.sort(key=lambda item: (-item[0], item[1].url))
+    return [
+        TopicOverlap(url=page.url, title=page.text.title, score=score)
+        for score, page in scored[:MAX_OVERLAPS]
+    ]
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def refresh_reason(overlap: TopicOverlap) -> str:
+    """The sentence that sends the writer to an existing page instead of a new one."""
+    path = _path(overlap.url)
+    name = f" (“{overlap.title}”)" if overlap.title else ""
+    return (
+        f"Your page {path}{name} already covers this ({overlap.score:.0%} match): refresh "
+        f"{path} instead of writing a new piece."
+    )
+
+
+def plan_topics(
+    topics: Sequence[Topic], site: SiteAnalysis, competitors: Sequence[SiteAnalysis]
+) -> list[Topic]:
+    """Return the topics merged or flagged where they compete, with intent, overlaps, action."""
+    own = _phrases_of(site)
+    rivals = [_phrases_of(c) for c in competitors]
+    lang = own.language
+    own_pages = page_keys(own)
+    every_page = [*own_pages, *(p for r in rivals for p in page_keys(r))]
+    brands = sorted({b for s in (own, *rivals) for b in s.brand if b})
+    planned: list[Topic] = []
+    for topic in flag_competing(merge_competing(topics, lang), lang):
+        keys = topic_keys(topic, lang)
+        overlaps = overlaps_of(keys, own_pages)
+        refresh = bool(overlaps) and overlaps[0].score >= REFRESH_SCORE
+        reason = topic.reason
+        if refresh and "instead of writing a new piece" not in reason:
+            reason = f"{reason} {refresh_reason(overlaps[0])}".strip()
+        pages = [
+            (p.url, p.text.title)
+            for p in every_page
+            if _path(p.url) != "/" and any(p.has(k) for k in keys)
+        ]
+        intent, why = classify_intent([topic.title, *topic.keywords], pages, brands)
+        planned.append(
+            topic.model_copy(
+                update={
+                    "reason": reason,
+                    "overlaps": overlaps,
+                    "action": "refresh" if refresh else "new",
+                    "intent": intent,
+                    "intent_reason": why,
+                }
+            )
+        )
+    return planned
+
+
+def _same_target(a: list[str], b: list[str]) -> bool:
+    """Whether two topics aim at the same search: the same lead, or one's phrases in the other's."""
+    return bool(a and b) and (a[0] == b[0] or set(a) <= set(b) or set(b) <= set(a))
+
+
+def merge_competing(topics: Sequence[Topic], language: str) -> list[Topic]:
+    """Fold a topic into a better one (earlier in the list) that targets the same search."""
+    kept: list[Topic] = []
+    keys: list[list[str]] = []
+    for topic in topics:
+        mine = topic_keys(topic, language)
+        into = next((i for i, other in enumerate(keys) if _same_target(mine, other)), None)
+        if into is None:
+            kept.append(topic)
+            keys.append(mine)
+            continue
+        best = kept[into]
+        words = list(dict.fromkeys([*best.keywords, *topic.keywords]))
+        by_key = {phrase_key(w, language): w for w in reversed(words)}
+        kept[into] = best.model_copy(
+            update={
+                "keywords": [w for w in words if by_key.get(phrase_key(w, language)) == w][
+                    :MAX_TOPIC_KEYWORDS
+                ],
+                "evidence": list(dict.fromkeys([*best.evidence, *topic.evidence]))[:8],
+                "competitor_coverage": max(best.competitor_coverage, topic.competitor_coverage),
+                "score": max(best.score, topic.score),
+            }
+        )
+        keys[into] = topic_keys(kept[into], language)
+    return kept
+
+
+def _competing(a: list[str], b: list[str]) -> bool:
+    """Whether two topics chase one phrase: shared, or a multi-word one inside the other's."""
+    return any(
+        x == y or (" " in x and f" {x} " in f" {y} ") or (" " in y and f" {y} " in f" {x} ")
+        for x in a
+        for y in b
+    )
+
+
+def flag_competing(topics: Sequence[Topic], language: str) -> list[Topic]:
+    """Name, on each topic, the other topics that would compete with it for the same phrases."""
+    keys = [topic_keys(t, language) for t in topics]
+    flagged = []
+    for i, topic in enumerate(topics):
+        rivals = [
+            other.title for j, other in enumerate(topics) if j != i and _competing(keys[i], keys[j])
+        ]
+        flagged.append(topic.model_copy(update={"competes_with": rivals}))
+    return flagged
+
+
+# -- briefs ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Subtopic:
+    label: str
+    heading: str
+    domains: set[str] = field(default_factory=set)
+    pages: int = 0
+
+
+def on_topic(keys: Sequence[str], page: PageKeys, evidence: set[str]) -> bool:
+    """Whether a page is about the topic: a phrase in its title or a heading, named twice in its
+    text, or once on one of the topic's evidence pages."""
+    count = sum(page.count(k) for k in keys)
+    return any(page.headed(k) for k in keys) or count >= 2 or bool(count and page.url in evidence)
+
+
+def covering_pages(
+    keys: Sequence[str], evidence: set[str], rival_pages: Sequence[PageKeys]
+) -> list[PageKeys]:
+    """The competitors' content pages about the topic."""
+    return [
+        page
+        for page in rival_pages
+        if page_importance(page.url) == 1.0 and on_topic(keys, page, evidence)
+    ]
+
+
+def target_words(pages: Sequence[Page]) -> TargetWords | None:
+    """The interquartile range of the pages' main-text word counts, rounded outwards to tens."""
+    counts = sorted(len(page.text.split()) for page in pages)
+    if not counts:
+        return None
+    if len(counts) == 1:
+        low = high = float(counts[0])
+    else:
+        low, _, high = quantiles(counts, n=4, method="inclusive")
+    n = len(counts)
+    basis = (
+        f"the main text of 1 competitor page ({counts[0]} words)"
+        if n == 1
+        else f"the middle half of {n} competitor pages' main text ({counts[0]}–{counts[-1]} words)"
+    )
+    return TargetWords(
+        min=int(math.floor(low / 10) * 10), max=int(math.ceil(high / 10) * 10), basis=basis
+    )
+
+
+def _heading_subtopics(
+    page: PageKeys, ranked: set[str], keys: Sequence[str], language: str
+) -> list[tuple[str, str, str]]:
+    """(key, label, heading) of the listed phrases a page's headings name, longest first,
+    without the topic's own phrases or their parts."""
+    found: list[tuple[str, str, str]] = []
+    padded_keys = [f" {k} " for k in keys]
+    for heading in page.text.headings:
+        chosen: list[str] = []
+        options = sorted(
+            {(key, form) for key, form, _, _ in candidates(heading, language) if key in ranked},
+            key=lambda item: (-len(item[0]), item[0]),
+        )
+        for key, form in options:
+            padded = f" {key} "
+            if any(padded in k for k in padded_keys) or any(padded in f" {c} " for c in chosen):
+                continue
+            chosen.append(key)
+            found.append((key, form, heading))
+    return found
+
+
+def subtopic_coverage(
+    topic: Topic, pages: Sequence[PageKeys], rivals: Sequence[SitePhrases], language: str
+) -> list[tuple[SubtopicCoverage, str]]:
+    """The subtopics the covering pages head sections with, each with the competitors and
+    pages naming it and a heading for it; `must` when at least half the covering competitors
+    name it. Must-cover first, then by competitors and pages."""
+    keys = topic_keys(topic, language)
+    ranked = {r.domain: {s.key for s in r.ranked} for r in rivals}
+    labels = {r.domain: r.stats for r in rivals}
+    found: dict[str, _Subtopic] = {}
+    for page in pages:
+        for key, form, heading in _heading_subtopics(page, ranked[page.domain], keys, language):
+            stat = labels[page.domain].get(key)
+            found.setdefault(key, _Subtopic(stat.label if stat else form, heading))
+    covering = {page.domain for page in pages}
+    for key, sub in found.items():
+        for page in pages:
+            if page.has(key):
+                sub.domains.add(page.domain)
+                sub.pages += 1
+    items = [
+        (
+            SubtopicCoverage(
+                subtopic=sub.label,
+                competitors=sorted(sub.domains),
+                pages=sub.pages,
+                must=2 * len(sub.domains) >= len(covering),
+            ),
+            sub.heading,
+        )
+        for sub in found.values()
+    ]
+    items.sort(
+        key=lambda it: (not it[0].must, -len(it[0].competitors), -it[0].pages, it[0].subtopic)
+    )
+    return items[:MAX_SUBTOPICS]
+
+
+_OPENER = re.compile(
+    r"^(?:[-*•·–]\s*|\d+[.)]\s*|(?:q|faq|frage|question|pregunta)\s*\d*\s*[:.)]\s*)+", re.I
+)
+_WRAPPING = " \"'“”„«»‚‘’"
+
+
+def clean_question(text: str) -> str:
+    """Return a question as a writer can use it, or '' when the text is not one.
+
+    Whitespace collapsed; list markers and "Q:" labels dropped; quote marks around it removed;
+    it must end with "?", have three words or more and fit in 160 characters.
+    """
+    question = _OPENER.sub("", " ".join(text.split())).strip(_WRAPPING)
+    if not question.endswith("?") or len(question) > MAX_QUESTION_CHARS:
+        return ""
+    if len(tokens(question)) < MIN_QUESTION_WORDS:
+        return ""
+    return question[:1].upper() + question[1:]
+
+
+def _topic_words(topic: Topic, language: str) -> set[str]:
+    stops = stopwords_for(language)
+    phrases = topic.keywords or [topic.title]
+    return {stem(w, language) for k in phrases for w in tokens(k) if w not in stops}
+
+
+def real_questions(
+    topic: Topic, pages: Sequence[PageKeys], covering: set[str], language: str
+) -> list[str]:
+    """Questions the crawled pages ask about the topic: ones naming its phrases, or (on the
+    competitors' pages about it) its words; pages about it first."""
+    keys = topic_keys(topic, language)
+    words = _topic_words(topic, language)
+
+    def weight(page: PageKeys) -> int:
+        return sum(page.count(k) + 3 * page.headed(k) for k in keys)
+
+    relevant = [p for p in pages if p.url in covering or weight(p) > 0]
+    relevant.sort(key=lambda p: (p.url not in covering, -weight(p), p.url))
+    questions: list[str] = []
+    seen: set[str] = set()
+    for page in relevant:
+        for text in [*page.text.headings, *(s for ln in page.text.lines for s in sentences(ln))]:
+            question = clean_question(text)
+            key = phrase_key(question, language) if question else ""
+            if not key or key in seen:
+                continue
+            named = any(f" {k} " in f" {key} " for k in keys)
+            if named or (page.url in covering and words & set(key.split())):
+                seen.add(key)
+                questions.append(question)
+                if len(questions) >= MAX_QUESTIONS:
+                    return questions
+    return questions
+
+
+def find_phrase(line: str, key: str, language: str) -> str:
+    """Return the words of a line that make up a phrase key, as written there, or ''."""
+    spans = token_spans(line)
+    words = key.split()
+    stems = [stem(token, language) for _, _, token in spans]
+    for i in range(len(stems) - len(words) + 1):
+        if stems[i : i + len(words)] == words:
+            return line[spans[i][0] : spans[i + len(words) - 1][1]]
+    return ""
+
+
+def internal_links(
+    keys: Sequence[str], own: Sequence[PageKeys], exclude: set[str], language: str
+) -> list[InternalLink]:
+    """Own pages whose text names the topic's phrases, most phrases first, each with the words
+    found there as the anchor."""
+    found: list[tuple[int, int, str, str]] = []
+    for page in own:
+        hits = [k for k in keys if page.count(k)] if page.url not in exclude else []
+        anchor = next(
+            (
+                text
+                for key in hits
+                for line, padded in zip(page.text.lines, page.lines, strict=True)
+                if f" {key} " in padded and (text := find_phrase(line, key, language))
+            ),
+            "",
+        )
+        if anchor:
+            found.append((len(hits), sum(page.count(k) for k in hits), page.url, anchor))
+    found.sort(key=lambda item: (-item[0], -item[1], item[2]))
+    return [InternalLink(from_url=url, anchor=anchor) for _, _, url, anchor in found][
+        :MAX_INTERNAL_LINKS
+    ]
+
+
+def links_out(
+    keys: Sequence[str], words: set[str], own: Sequence[PageKeys], exclude: set[str]
+) -> list[str]:
+    """Own content pages on related subjects the piece should link to, best first.
+
+    score = overlap score + 0.5 x the share of the topic's words in the page's title and
+    headings; pages scoring at least 0.25.
+    """
+    scored = []
+    for page in own:
+        if page.url in exclude or page_importance(page.url) < 1.0:
+            continue
+        share = len(words & page.text.head_words) / len(words) if words else 0.0
+        score = overlap_score(keys, page) + 0.5 * share
+        if score >= MIN_LINK_TO:
+            scored.append((score, page.url))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [url for _, url in scored[:MAX_LINK_TO]]
+
+
+def _covers(item: str, key: str, language: str) -> bool:
+    return f" {key} " in _padded(item, language)
+
+
+def outline_with(
+    outline: Sequence[str], needed: Sequence[tuple[str, str]], language: str
+) -> list[str]:
+    """The outline with a heading added, before its closing item, for each (subtopic key,
+    heading) whose subtopic it does not name yet."""
+    items = list(outline)
+    for key, heading in needed:
+        if any(_covers(item, key, language) for item in items):
+            continue
+        items.insert(max(len(items) - 1, 0) if len(items) > 1 else len(items), heading)
+    return items
+
+
+def plan_brief(
+    brief: Brief, topic: Topic, site: SiteAnalysis, competitors: Sequence[SiteAnalysis]
+) -> Brief:
+    """Return the brief with its writer's plan: target length, subtopic coverage (the outline
+    naming every must-cover one), real questions, internal links and links out."""
+    own = _phrases_of(site)
+    rivals = [_phrases_of(c) for c in competitors]
+    lang = own.language
+    keys = topic_keys(topic, lang)
+    own_pages = page_keys(own)
+    rival_pages = [page for rival in rivals for page in page_keys(rival)]
+    covering = covering_pages(keys, set(topic.evidence), rival_pages)
+    raw = {page.url: page for c in competitors for page in c.pages}
+    coverage = subtopic_coverage(topic, covering, rivals, lang)
+    exclude = {topic.overlaps[0].url} if topic.action == "refresh" and topic.overlaps else set()
+    needed = [(phrase_key(item.subtopic, lang), heading) for item, heading in coverage if item.must]
+    urls = {p.url for p in covering}
+    return brief.model_copy(
+        update={
+            "outline": outline_with(brief.outline, needed, lang),
+            "questions": real_questions(topic, [*own_pages, *rival_pages], urls, lang),
+            "target_words": target_words([raw[u] for u in urls if u in raw]),
+            "coverage": [item for item, _ in coverage],
+            "internal_links": internal_links(keys, own_pages, exclude, lang),
+            "link_to": links_out(keys, _topic_words(topic, lang), own_pages, exclude),
+            "covering_pages": [p.url for p in covering],
+        }
+    )
