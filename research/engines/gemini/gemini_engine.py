@@ -13,6 +13,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from research.config import Settings
 from research.engines.base import TextCallback
+from research.engines.gemini.citations import check_brief, unverified_count
 from research.engines.gemini.client import (
     GeminiClient,
     SearchWithSchemaUnsupported,
@@ -34,6 +35,7 @@ from research.engines.gemini.prompts import (
     topics_prompt,
 )
 from research.engines.local import LocalEngine
+from research.engines.local.plan import plan_brief, plan_topics
 from research.errors import GeminiAuthError, GeminiBadResponse, GeminiError, ResearchError
 from research.models import (
     Brief,
@@ -163,6 +165,9 @@ class GeminiEngine:
             topics = _topics(await self._structured(ctx, prompt, TopicList), research)
             if not topics:
                 raise GeminiBadResponse("Gemini proposed no topics.")
+            topics = await anyio.to_thread.run_sync(
+                plan_topics, topics, site, competitors, limiter=self._threads
+            )
             ctx.info(f"Gemini proposed {len(topics)} topics.")
             return topics
 
@@ -206,7 +211,25 @@ class GeminiEngine:
                     ctx, brief_repair_prompt(text, len(pages)), BriefDraft, repair=False
                 )
             grounded = await self._grounded_sources(ctx, *chunks)
-            return _brief(topic, draft, pages, grounded, text)
+            brief = await anyio.to_thread.run_sync(
+                _checked_brief,
+                _brief(topic, draft, pages, grounded, text),
+                topic,
+                pages,
+                grounded,
+                site,
+                competitors,
+                limiter=self._threads,
+            )
+            missing, quotes = unverified_count([brief])
+            if missing:
+                ctx.info(
+                    f"{missing} of {quotes} quotes in the brief for {topic.title!r} could not be "
+                    "found on the cited pages; they are marked unverified."
+                )
+            if on_text is not None and brief.text != text:
+                on_text(brief.text)
+            return brief
 
         return await self._or_local(
             ctx,
@@ -503,6 +526,19 @@ def _pages_for(topic: Topic, sites: list[SiteAnalysis]) -> list[Page]:
             order += 1
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [page for hits, _, page in scored[:BRIEF_SOURCE_PAGES]]
+
+
+def _checked_brief(
+    brief: Brief,
+    topic: Topic,
+    cited: list[Page],
+    grounded: list[Source],
+    site: SiteAnalysis,
+    competitors: list[SiteAnalysis],
+) -> Brief:
+    """The brief with its citations checked against the crawl and grounding, and its plan."""
+    crawled = [page for s in (site, *competitors) for page in s.pages]
+    return plan_brief(check_brief(brief, cited, crawled, grounded), topic, site, competitors)
 
 
 def _brief(

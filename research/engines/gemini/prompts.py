@@ -209,11 +209,9 @@ def parse_brief(text: str, source_count: int) -> BriefDraft:
     }
     passages = []
     for item in bullets.get("passages", []):
-        cited = _CITATION.search(item)
-        if cited and 1 <= int(cited.group(1)) <= source_count:
-            quote = item[: cited.start()].strip().strip('"“”')
-            if quote:
-                passages.append({"text": quote, "source": int(cited.group(1))})
+        found = quoted(item)
+        if found and 1 <= found[1] <= source_count:
+            passages.append({"text": found[0], "source": found[1]})
     return BriefDraft.model_validate(
         {
             "summary": " ".join(line.strip() for line in sections.get("summary", [])),
@@ -222,6 +220,21 @@ def parse_brief(text: str, source_count: int) -> BriefDraft:
             "passages": passages,
         }
     )
+
+
+def quoted(item: str) -> tuple[str, int] | None:
+    """Return (quote, source number) of a passage ending with its citation ("... [2]"), or None."""
+    cited = _CITATION.search(item)
+    if cited is None:
+        return None
+    quote = item[: cited.start()].strip().strip('"“”')
+    return (quote, int(cited.group(1))) if quote else None
+
+
+def bullet_text(line: str) -> str | None:
+    """Return the text of a Markdown list item, or None when the line is not one."""
+    match = _BULLET.match(line)
+    return match.group(1) if match else None
 
 
 def strip_fences(text: str) -> str:

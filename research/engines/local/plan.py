@@ -206,18 +206,41 @@ def plan_topics(
     return planned
 
 
-def _same_target(a: list[str], b: list[str]) -> bool:
-    """Whether two topics aim at the same search: the same lead, or one's phrases in the other's."""
-    return bool(a and b) and (a[0] == b[0] or set(a) <= set(b) or set(b) <= set(a))
+# Share of their title words two topics on the same phrases must share to be one topic.
+SAME_TITLE_SHARE = 0.5
+
+
+def _same_piece(a: Topic, a_keys: list[str], b: Topic, b_keys: list[str], language: str) -> bool:
+    """Whether two topics are one piece: the same phrases (the same lead, or one's phrases all
+    among the other's) under titles sharing at least half their words."""
+    if not (a_keys and b_keys):
+        return False
+    if not (a_keys[0] == b_keys[0] or set(a_keys) <= set(b_keys) or set(b_keys) <= set(a_keys)):
+        return False
+    a_words, b_words = _title_words(a.title, language), _title_words(b.title, language)
+    shared = len(a_words & b_words) / max(1, min(len(a_words), len(b_words)))
+    return shared >= SAME_TITLE_SHARE
+
+
+def _title_words(title: str, language: str) -> set[str]:
+    stops = stopwords_for(language)
+    return {stem(w, language) for w in tokens(title) if w not in stops}
 
 
 def merge_competing(topics: Sequence[Topic], language: str) -> list[Topic]:
-    """Fold a topic into a better one (earlier in the list) that targets the same search."""
+    """Fold a topic into a better one (earlier in the list) that is the same piece."""
     kept: list[Topic] = []
     keys: list[list[str]] = []
     for topic in topics:
         mine = topic_keys(topic, language)
-        into = next((i for i, other in enumerate(keys) if _same_target(mine, other)), None)
+        into = next(
+            (
+                i
+                for i, other in enumerate(keys)
+                if _same_piece(topic, mine, kept[i], other, language)
+            ),
+            None,
+        )
         if into is None:
             kept.append(topic)
             keys.append(mine)
