@@ -313,3 +313,24 @@ def test_a_run_live_in_another_process_cannot_be_resumed_or_deleted(app: AppTest
     assert "Resume" not in [b.label for b in app.button]
     assert button(app, "Delete run").disabled
     assert any("another process" in c.value for c in app.caption)
+
+
+def test_a_saved_brief_shows_its_spec_sheet_and_marks_unverified_quotes(
+    app: AppTest, runs: tuple[Report, Report, Report]
+) -> None:
+    _, new, _ = runs
+    app.run()
+    open_run(app, new.run_id)
+    assert not app.exception
+    markdown = [m.value for m in app.markdown]
+    must = next(m for m in markdown if m.startswith("**Must cover**"))
+    assert "- [ ] Garden irrigation costs — 1 competitor (rival.test), 2 pages" in must
+
+    def metric(label: str) -> list[str]:
+        return [m.value for m in app.metric if m.label == label]
+
+    assert metric("Target length") == ["800–1,200 words"] * 2
+    assert metric("Action") == ["refresh /p0", "new"]
+    assert metric("Intent") == ["commercial", "informational"]
+    quotes = [m for m in markdown if m.startswith("> ")]
+    assert len(quotes) == 6 and sum("unverified" in m for m in quotes) == 2

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
+from urllib.parse import urlsplit
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
+from research.engines.local.plan import topic_clusters
 from research.errors import ResearchError
-from research.models import Report, StageName
+from research.models import Brief, Report, StageName, SubtopicCoverage, Topic
 from research.ui.resources import export_bytes, load_report
 
 STATUS_ICONS = {
@@ -105,17 +109,7 @@ def render_results(report: Report, key: str = "results") -> None:
     tabs = st.tabs(RESULT_TABS)
     with tabs[0]:
         if report.topics:
-            chart = _frame(
-                [
-                    {
-                        "topic": t.title,
-                        "score": t.score,
-                        "competitor coverage": t.competitor_coverage,
-                    }
-                    for t in report.topics
-                ]
-            )
-            st.scatter_chart(chart, x="competitor coverage", y="score", color="topic", height=260)
+            render_topical_map(report)
             st.dataframe(
                 _frame(
                     [
@@ -125,6 +119,9 @@ def render_results(report: Report, key: str = "results") -> None:
                             "Keywords": ", ".join(t.keywords),
                             "Why": t.reason,
                             "Competitors": t.competitor_coverage,
+                            "Intent": t.intent,
+                            "Action": t.action,
+                            "Overlapping page": t.overlaps[0].url if t.overlaps else "",
                         }
                         for t in report.topics
                     ]
@@ -170,20 +167,10 @@ def render_results(report: Report, key: str = "results") -> None:
     with tabs[4]:
         if not report.briefs:
             st.info("No briefs yet.")
+        topics = {topic.title: topic for topic in report.topics}
         for brief in report.briefs:
             with st.expander(brief.topic):
-                if brief.summary:
-                    st.write(brief.summary)
-                if brief.outline:
-                    st.markdown("**Outline**\n" + "\n".join(f"1. {h}" for h in brief.outline))
-                if brief.questions:
-                    st.markdown("**Questions**\n" + "\n".join(f"- {q}" for q in brief.questions))
-                for passage in brief.passages:
-                    st.markdown(
-                        f"> {passage.text}\n\n— [{passage.title or passage.url}]({passage.url})"
-                    )
-                if brief.text and not brief.outline:
-                    st.markdown(brief.text)
+                render_brief(brief, topics.get(brief.topic))
     with tabs[5]:
         st.dataframe(
             _frame([s.model_dump() for s in report.sources]),
@@ -227,6 +214,130 @@ def render_results(report: Report, key: str = "results") -> None:
                 hide_index=True,
             )
     render_downloads(report, key)
+
+
+MAP_COLOURS = {"new": "#2e7d32", "refresh": "#ef6c00"}
+MAP_SHAPES = {
+    "informational": "circle",
+    "commercial": "diamond",
+    "transactional": "square",
+    "navigational": "triangle-up",
+}
+
+
+def topical_map(topics: Sequence[Topic], language: str) -> alt.LayerChart:
+    """Return the topical map: topics in clusters (columns), sized by score, coloured by
+    action and shaped by intent."""
+    clusters = topic_clusters(topics, language)
+    rows: list[dict[str, object]] = []
+    placed: dict[str, int] = {}
+    for topic, cluster in zip(topics, clusters, strict=True):
+        placed[cluster] = placed.get(cluster, 0) + 1
+        rows.append(
+            {
+                "cluster": cluster,
+                "place": placed[cluster],
+                "topic": topic.title,
+                "label": topic.title if len(topic.title) <= 38 else topic.title[:36] + "…",
+                "score": topic.score,
+                "action": topic.action,
+                "intent": topic.intent,
+                "overlapping page": topic.overlaps[0].url if topic.overlaps else "",
+            }
+        )
+    base = alt.Chart(_frame(rows)).encode(
+        x=alt.X("cluster:N", title="cluster", sort=list(dict.fromkeys(clusters))),
+        y=alt.Y("place:O", title=None, axis=None),
+    )
+    marks = base.mark_point(filled=True, opacity=0.85).encode(
+        size=alt.Size("score:Q", title="score", scale=alt.Scale(range=[150, 2200])),
+        color=alt.Color(
+            "action:N",
+            title="action",
+            scale=alt.Scale(domain=list(MAP_COLOURS), range=list(MAP_COLOURS.values())),
+        ),
+        shape=alt.Shape(
+            "intent:N",
+            title="intent",
+            scale=alt.Scale(domain=list(MAP_SHAPES), range=list(MAP_SHAPES.values())),
+        ),
+        tooltip=["topic", "cluster", "score", "intent", "action", "overlapping page"],
+    )
+    labels = base.mark_text(dy=22, fontSize=11).encode(text="label:N")
+    return (marks + labels).properties(height=max(220, 90 * max(placed.values())))
+
+
+def render_topical_map(report: Report) -> None:
+    """Show the topical map of the report's topics."""
+    language = (report.site.language if report.site else None) or "en"
+    st.altair_chart(topical_map(report.topics, language), width="stretch")
+    st.caption(
+        "Topics grouped by the words their phrases share; size is the score, colour says "
+        "whether to write a new piece or refresh one of your pages, shape is the search intent."
+    )
+
+
+def render_spec_sheet(brief: Brief, topic: Topic | None) -> None:
+    """Show a brief's spec sheet: length, must-cover checklist, differentiators, questions,
+    internal links, links out, intent and action."""
+    columns = st.columns(3)
+    if brief.target_words is not None:
+        words = brief.target_words
+        columns[0].metric("Target length", f"{words.min:,}–{words.max:,} words")
+        columns[0].caption(words.basis)
+    if topic is not None:
+        columns[1].metric("Intent", topic.intent)
+        columns[1].caption(topic.intent_reason)
+        refresh = topic.action == "refresh" and topic.overlaps
+        columns[2].metric("Action", f"refresh {_path(topic.overlaps[0].url)}" if refresh else "new")
+        if topic.competes_with:
+            columns[2].caption("Competes with: " + "; ".join(topic.competes_with))
+    if brief.must_cover:
+        st.markdown("**Must cover**\n" + "\n".join(
+            f"- [ ] {item.subtopic} — {_covered_by(item)}" for item in brief.must_cover
+        ))  # fmt: skip
+    if brief.differentiators:
+        st.markdown("**Differentiators**\n" + "\n".join(
+            f"- {item.subtopic} — {_covered_by(item)}" for item in brief.differentiators
+        ))  # fmt: skip
+    if brief.questions:
+        st.markdown("**Questions to answer**\n" + "\n".join(f"- {q}" for q in brief.questions))
+    if brief.internal_links:
+        st.markdown("**Internal links** (add a link to this piece)")
+        st.dataframe(
+            _frame([{"From": x.from_url, "Anchor": x.anchor} for x in brief.internal_links]),
+            hide_index=True,
+            column_config={"From": st.column_config.LinkColumn("From")},
+        )
+    if brief.link_to:
+        st.markdown("**Links out**\n" + "\n".join(f"- {url}" for url in brief.link_to))
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or url
+
+
+def _covered_by(item: SubtopicCoverage) -> str:
+    n = len(item.competitors)
+    return f"{n} competitor{'s' * (n != 1)} ({', '.join(item.competitors)}), {item.pages} pages"
+
+
+def render_brief(brief: Brief, topic: Topic | None) -> None:
+    """Show a brief: its spec sheet, then summary, outline and passages (unverified marked)."""
+    render_spec_sheet(brief, topic)
+    if brief.summary:
+        st.write(brief.summary)
+    if brief.outline:
+        st.markdown("**Outline**\n" + "\n".join(f"1. {h}" for h in brief.outline))
+    for passage in brief.passages:
+        source = f"[{passage.title or passage.url}]({passage.url})"
+        mark = "" if passage.verified else UNVERIFIED_NOTE
+        st.markdown(f"> {passage.text}\n\n— {source}{mark}")
+    if brief.text and not brief.outline:
+        st.markdown(brief.text)
+
+
+UNVERIFIED_NOTE = " · :orange[:material/warning: unverified: not found on the cited page]"
 
 
 def render_downloads(report: Report, key: str) -> None:

@@ -549,3 +549,54 @@ def plan_brief(
             "covering_pages": [p.url for p in covering],
         }
     )
+
+
+def topic_clusters(topics: Sequence[Topic], language: str) -> list[str]:
+    """Return, for each topic, the name of its cluster on the topical map.
+
+    Topics whose phrases share a content word belong together (transitively); a cluster is
+    named for the word most of its topics share, a lone topic for its lead phrase. Words more
+    than half of four or more topics share do not link them.
+    """
+    words = [_topic_words(topic, language) for topic in topics]
+    # A word most topics share (the site's theme, "coffee") links everything and says nothing.
+    counts: dict[str, int] = {}
+    for found in words:
+        for word in found:
+            counts[word] = counts.get(word, 0) + 1
+    common = {w for w, n in counts.items() if len(topics) >= 4 and n > len(topics) / 2}
+    words = [found - common for found in words]
+    parent = list(range(len(topics)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(topics)):
+        for j in range(i):
+            if words[i] & words[j]:
+                parent[root(i)] = root(j)
+    members: dict[int, list[int]] = {}
+    for i in range(len(topics)):
+        members.setdefault(root(i), []).append(i)
+    names: dict[int, str] = {}
+    for head, group in members.items():
+        lead = topics[group[0]]
+        if len(group) == 1:
+            names[head] = (lead.keywords or [lead.title])[0]
+            continue
+        shared = {w: sum(w in words[i] for i in group) for i in group for w in words[i]}
+        word = min(shared, key=lambda w: (-shared[w], w))
+        names[head] = _surface(word, [k for i in group for k in topics[i].keywords], language)
+    return [names[root(i)] for i in range(len(topics))]
+
+
+def _surface(word: str, phrases: Sequence[str], language: str) -> str:
+    """The word as the phrases spell it (a stem is not a word)."""
+    for phrase in phrases:
+        for token in tokens(phrase):
+            if stem(token, language) == word:
+                return token
+    return word
