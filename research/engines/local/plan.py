@@ -43,7 +43,7 @@ from research.text.phrases import (
 from research.text.stopwords import stopwords_for
 
 # An own page covers a topic this well (0..1) before the advice is to refresh it.
-REFRESH_SCORE = 0.5
+REFRESH_SCORE = 0.6
 MIN_OVERLAP = 0.15
 MAX_OVERLAPS = 3
 MAX_TOPIC_KEYWORDS = 8
@@ -84,8 +84,13 @@ class PageKeys:
         return self.headed(key) or self.count(key) > 0
 
 
+def plan_key(text: str, language: str) -> str:
+    """The phrase key of a text with hyphens as spaces ("single-sign on" is "single sign-on")."""
+    return phrase_key(text.replace("-", " "), language)
+
+
 def _padded(text: str, language: str) -> str:
-    return f" {phrase_key(text, language)} "
+    return f" {plan_key(text, language)} "
 
 
 def page_keys(site: SitePhrases) -> list[PageKeys]:
@@ -106,7 +111,7 @@ def page_keys(site: SitePhrases) -> list[PageKeys]:
 
 def topic_keys(topic: Topic, language: str) -> list[str]:
     """The keys of a topic's phrases, lead first (its title when it has none)."""
-    keys = [phrase_key(k, language) for k in topic.keywords] or [phrase_key(topic.title, language)]
+    keys = [plan_key(k, language) for k in topic.keywords] or [plan_key(topic.title, language)]
     return [k for k in dict.fromkeys(keys) if k]
 
 
@@ -120,8 +125,8 @@ def _phrases_of(site: SiteAnalysis) -> SitePhrases:
 def overlap_score(keys: Sequence[str], page: PageKeys) -> float:
     """How well a page covers a topic, 0..1.
 
-    presence of a phrase = 1 in the title, 0.8 in a heading, else 0.3 per body mention up to
-    0.6; score = 0.6 x presence of the lead phrase + 0.4 x the others' presence averaged with
+    presence of a phrase = 1 in the title, 0.5 in a heading, else 0.2 per body mention up to
+    0.4; score = 0.6 x presence of the lead phrase + 0.4 x the others' presence averaged with
     weights 1/(1 + rank) (the lead's presence alone for a one-phrase topic).
     """
     presence = [_presence(key, page) for key in keys]
@@ -139,8 +144,8 @@ def _presence(key: str, page: PageKeys) -> float:
     if f" {key} " in page.title:
         return 1.0
     if any(f" {key} " in h for h in page.headings):
-        return 0.8
-    return min(0.6, 0.3 * page.count(key))
+        return 0.5
+    return min(0.4, 0.2 * page.count(key))
 
 
 def overlaps_of(keys: Sequence[str], own: Sequence[PageKeys]) -> list[TopicOverlap]:
@@ -295,10 +300,10 @@ class _Subtopic:
 
 
 def on_topic(keys: Sequence[str], page: PageKeys, evidence: set[str]) -> bool:
-    """Whether a page is about the topic: a phrase in its title or a heading, named twice in its
-    text, or once on one of the topic's evidence pages."""
+    """Whether a page is about the topic: a phrase in its title or a heading, named three times
+    in its text, or once on one of the topic's evidence pages."""
     count = sum(page.count(k) for k in keys)
-    return any(page.headed(k) for k in keys) or count >= 2 or bool(count and page.url in evidence)
+    return any(page.headed(k) for k in keys) or count >= 3 or bool(count and page.url in evidence)
 
 
 def covering_pages(
@@ -334,10 +339,10 @@ def target_words(pages: Sequence[Page]) -> TargetWords | None:
 
 def _heading_subtopics(
     page: PageKeys, ranked: set[str], keys: Sequence[str], language: str
-) -> list[tuple[str, str, str]]:
-    """(key, label, heading) of the listed phrases a page's headings name, longest first,
-    without the topic's own phrases or their parts."""
-    found: list[tuple[str, str, str]] = []
+) -> list[tuple[str, str, str, str]]:
+    """(plan key, phrase key, label, heading) of the listed phrases a page's headings name,
+    longest first, without the topic's own phrases or their parts."""
+    found: list[tuple[str, str, str, str]] = []
     padded_keys = [f" {k} " for k in keys]
     for heading in page.text.headings:
         chosen: list[str] = []
@@ -346,12 +351,19 @@ def _heading_subtopics(
             key=lambda item: (-len(item[0]), item[0]),
         )
         for key, form in options:
-            padded = f" {key} "
+            matched = plan_key(form, language)
+            padded = f" {matched} "
             if any(padded in k for k in padded_keys) or any(padded in f" {c} " for c in chosen):
                 continue
-            chosen.append(key)
-            found.append((key, form, heading))
+            chosen.append(matched)
+            found.append((matched, key, form, heading))
     return found
+
+
+def _brand_words(sites: Sequence[SitePhrases]) -> set[str]:
+    """The sites' one-word names: domain labels ("plausible") and one-word brand keys."""
+    labels = {s.domain.split(":")[0].split(".")[-2 if "." in s.domain else -1] for s in sites}
+    return labels | {b for s in sites for b in s.brand if " " not in b}
 
 
 def subtopic_coverage(
@@ -359,15 +371,19 @@ def subtopic_coverage(
 ) -> list[tuple[SubtopicCoverage, str]]:
     """The subtopics the covering pages head sections with, each with the competitors and
     pages naming it and a heading for it; `must` when at least half the covering competitors
-    name it. Must-cover first, then by competitors and pages."""
+    name it. Must-cover first, then by competitors and pages. Phrases with a site's one-word
+    name ("Plausible account") are no subtopic."""
     keys = topic_keys(topic, language)
-    ranked = {r.domain: {s.key for s in r.ranked} for r in rivals}
+    names = _brand_words(rivals)
+    ranked = {r.domain: {s.key for s in r.ranked if not names & set(s.key.split())} for r in rivals}
     labels = {r.domain: r.stats for r in rivals}
     found: dict[str, _Subtopic] = {}
     for page in pages:
-        for key, form, heading in _heading_subtopics(page, ranked[page.domain], keys, language):
+        for matched, key, form, heading in _heading_subtopics(
+            page, ranked[page.domain], keys, language
+        ):
             stat = labels[page.domain].get(key)
-            found.setdefault(key, _Subtopic(stat.label if stat else form, heading))
+            found.setdefault(matched, _Subtopic(stat.label if stat else form, heading))
     covering = {page.domain for page in pages}
     for key, sub in found.items():
         for page in pages:
@@ -436,7 +452,7 @@ def real_questions(
     for page in relevant:
         for text in [*page.text.headings, *(s for ln in page.text.lines for s in sentences(ln))]:
             question = clean_question(text)
-            key = phrase_key(question, language) if question else ""
+            key = plan_key(question, language) if question else ""
             if not key or key in seen:
                 continue
             named = any(f" {k} " in f" {key} " for k in keys)
@@ -448,9 +464,22 @@ def real_questions(
     return questions
 
 
+def _parts(token: str) -> list[tuple[int, str]]:
+    """(offset, part) of a token's hyphenated parts."""
+    found, at = [], 0
+    for part in token.split("-"):
+        found.append((at, part))
+        at += len(part) + 1
+    return [(offset, part) for offset, part in found if part]
+
+
 def find_phrase(line: str, key: str, language: str) -> str:
     """Return the words of a line that make up a phrase key, as written there, or ''."""
-    spans = token_spans(line)
+    spans = [
+        (start + offset, start + offset + len(part), part)
+        for start, _, token in token_spans(line)
+        for offset, part in _parts(token)
+    ]
     words = key.split()
     stems = [stem(token, language) for _, _, token in spans]
     for i in range(len(stems) - len(words) + 1):
@@ -459,27 +488,52 @@ def find_phrase(line: str, key: str, language: str) -> str:
     return ""
 
 
+def link_phrases(keys: Sequence[str], language: str) -> list[list[str]]:
+    """The phrases an own page may name to link to the topic, in two tiers: its phrases, then
+    their parts of two words or more that start and end on a content word."""
+    stops = stopwords_for(language)
+    parts = [
+        " ".join(words[i : i + n])
+        for words in (k.split() for k in keys)
+        for n in range(len(words) - 1, 1, -1)
+        for i in range(len(words) - n + 1)
+        if words[i] not in stops and words[i + n - 1] not in stops
+    ]
+    return [list(keys), [p for p in dict.fromkeys(parts) if p not in keys]]
+
+
+def _anchor(page: PageKeys, keys: Sequence[str], language: str) -> str:
+    """The first of the phrases the page's text names, as written there."""
+    return next(
+        (
+            text
+            for key in keys
+            for line, padded in zip(page.text.lines, page.lines, strict=True)
+            if f" {key} " in padded and (text := find_phrase(line, key, language))
+        ),
+        "",
+    )
+
+
 def internal_links(
     keys: Sequence[str], own: Sequence[PageKeys], exclude: set[str], language: str
 ) -> list[InternalLink]:
-    """Own pages whose text names the topic's phrases, most phrases first, each with the words
-    found there as the anchor."""
-    found: list[tuple[int, int, str, str]] = []
+    """Own pages whose text names the topic's phrases (or, failing those, their parts; see
+    link_phrases), whole phrases and most phrases first, each with the words found there as
+    the anchor."""
+    found: list[tuple[int, int, int, str, str]] = []
     for page in own:
-        hits = [k for k in keys if page.count(k)] if page.url not in exclude else []
-        anchor = next(
-            (
-                text
-                for key in hits
-                for line, padded in zip(page.text.lines, page.lines, strict=True)
-                if f" {key} " in padded and (text := find_phrase(line, key, language))
-            ),
-            "",
-        )
-        if anchor:
-            found.append((len(hits), sum(page.count(k) for k in hits), page.url, anchor))
-    found.sort(key=lambda item: (-item[0], -item[1], item[2]))
-    return [InternalLink(from_url=url, anchor=anchor) for _, _, url, anchor in found][
+        if page.url in exclude:
+            continue
+        for tier, phrases in enumerate(link_phrases(keys, language)):
+            hits = [k for k in phrases if page.count(k)]
+            anchor = _anchor(page, hits, language)
+            if anchor:
+                mentions = sum(page.count(k) for k in hits)
+                found.append((tier, -len(hits), -mentions, page.url, anchor))
+                break
+    found.sort()
+    return [InternalLink(from_url=url, anchor=anchor) for *_, url, anchor in found][
         :MAX_INTERNAL_LINKS
     ]
 
@@ -536,7 +590,7 @@ def plan_brief(
     raw = {page.url: page for c in competitors for page in c.pages}
     coverage = subtopic_coverage(topic, covering, rivals, lang)
     exclude = {topic.overlaps[0].url} if topic.action == "refresh" and topic.overlaps else set()
-    needed = [(phrase_key(item.subtopic, lang), heading) for item, heading in coverage if item.must]
+    needed = [(plan_key(item.subtopic, lang), heading) for item, heading in coverage if item.must]
     urls = {p.url for p in covering}
     return brief.model_copy(
         update={
