@@ -101,7 +101,7 @@ def test_full_run_reaches_results_tabs_and_downloads(
     markdown = [m.value for m in app.markdown]
     brief = next(b for b in report.briefs if b.coverage)
     assert any(m.startswith("**Must cover**") for m in markdown) == bool(brief.must_cover)
-    assert "Intent" in [m.label for m in app.metric]
+    assert any(m.startswith("**Spec sheet**") and "**Intent:**" in m for m in markdown)
     outline = next(i for i, m in enumerate(markdown) if m.startswith("**Outline**"))
     assert any(m.startswith(("**Must cover**", "**Differentiators**")) for m in markdown[:outline])
     labels = [d.label for d in app.get("download_button")]

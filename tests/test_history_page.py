@@ -326,11 +326,10 @@ def test_a_saved_brief_shows_its_spec_sheet_and_marks_unverified_quotes(
     must = next(m for m in markdown if m.startswith("**Must cover**"))
     assert "- [ ] Garden irrigation costs — 1 competitor (rival.test), 2 pages" in must
 
-    def metric(label: str) -> list[str]:
-        return [m.value for m in app.metric if m.label == label]
-
-    assert metric("Target length") == ["800–1,200 words"] * 2
-    assert metric("Action") == ["refresh /p0", "new"]
-    assert metric("Intent") == ["commercial", "informational"]
+    sheets = [m for m in markdown if m.startswith("**Spec sheet**")]
+    assert len(sheets) == 2
+    assert "- **Target length:** 800–1,200 words (4 competitor pages)" in sheets[0]
+    assert "- **Intent:** commercial" in sheets[0] and "- **Action:** refresh /p0" in sheets[0]
+    assert "- **Action:** write a new piece" in sheets[1]
     quotes = [m for m in markdown if m.startswith("> ")]
     assert len(quotes) == 6 and sum("unverified" in m for m in quotes) == 2

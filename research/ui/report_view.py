@@ -280,18 +280,19 @@ def render_topical_map(report: Report) -> None:
 def render_spec_sheet(brief: Brief, topic: Topic | None) -> None:
     """Show a brief's spec sheet: length, must-cover checklist, differentiators, questions,
     internal links, links out, intent and action."""
-    columns = st.columns(3)
+    facts = []
     if brief.target_words is not None:
         words = brief.target_words
-        columns[0].metric("Target length", f"{words.min:,}–{words.max:,} words")
-        columns[0].caption(words.basis)
+        facts.append(f"- **Target length:** {words.min:,}–{words.max:,} words ({words.basis})")
     if topic is not None:
-        columns[1].metric("Intent", topic.intent)
-        columns[1].caption(topic.intent_reason)
+        facts.append(f"- **Intent:** {topic.intent} — {topic.intent_reason}")
         refresh = topic.action == "refresh" and topic.overlaps
-        columns[2].metric("Action", f"refresh {_path(topic.overlaps[0].url)}" if refresh else "new")
+        action = f"refresh {_path(topic.overlaps[0].url)}" if refresh else "write a new piece"
+        facts.append(f"- **Action:** {action}")
         if topic.competes_with:
-            columns[2].caption("Competes with: " + "; ".join(topic.competes_with))
+            facts.append("- **Competes with:** " + "; ".join(topic.competes_with))
+    if facts:
+        st.markdown("**Spec sheet**\n" + "\n".join(facts))
     if brief.must_cover:
         st.markdown("**Must cover**\n" + "\n".join(
             f"- [ ] {item.subtopic} — {_covered_by(item)}" for item in brief.must_cover
