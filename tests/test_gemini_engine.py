@@ -315,6 +315,41 @@ async def test_only_quotes_found_on_the_cited_page_are_verified(fake: FakeGemini
     assert any(m.startswith("2 of 3 quotes in the brief for") for m in logged), logged
 
 
+@pytest.mark.anyio
+async def test_the_brief_follows_the_writers_plan(fake: FakeGemini) -> None:
+    text = (
+        "Cohort analysis groups users by start date. Cohort analysis shows retention.\n"
+        "Retention curves flatten over time. Read retention curves weekly.\n"
+        "Cohort tables list each week. Cohort tables need a start date."
+    )
+    rival = RIVAL.model_copy(
+        update={
+            "pages": [
+                *RIVAL.pages,
+                Page(
+                    url=RIVAL_URL + "guide",
+                    title="Cohort analysis guide",
+                    headings=["Cohort analysis guide", "Retention curves", "Cohort tables"],
+                    text=text,
+                ),
+            ]
+        }
+    )
+    ctx = context(StageName.BRIEFS)
+    async with open_engine(settings_for(fake)) as engine:
+        brief = await engine.write_brief(ctx, TOPIC, SITE, [rival])
+
+    must = [c.subtopic for c in brief.must_cover]
+    assert {"retention curves", "cohort tables"} <= set(must), brief.coverage
+    [stream] = fake.log("streamGenerateContent")
+    assert "must cover these subtopics most competitors cover: " in stream.prompt
+    assert all(name in stream.prompt for name in must)
+    # the fake's outline names none of them: the plan adds the competitors' headings
+    assert {"Retention curves", "Cohort tables"} <= set(brief.outline)
+    assert brief.outline[-1] == "Next steps" and brief.target_words is not None
+    assert brief.covering_pages == [RIVAL_URL + "guide"]
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 

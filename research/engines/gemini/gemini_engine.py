@@ -194,9 +194,13 @@ class GeminiEngine:
             )
             if not pages:
                 raise GeminiBadResponse("There are no crawled pages to cite for this topic.")
+            plan = await anyio.to_thread.run_sync(
+                plan_brief, Brief(topic=topic.title), topic, site, competitors,
+                limiter=self._threads,
+            )  # fmt: skip
             config = types.GenerateContentConfig(tools=[_SEARCH])
             text, chunks = await self.client.stream(
-                brief_prompt(topic, pages), config, on_text, note=ctx.info
+                brief_prompt(topic, pages, plan), config, on_text, note=ctx.info
             )
             if chunks:
                 self._record_usage(ctx, chunks[-1])

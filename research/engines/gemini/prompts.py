@@ -6,7 +6,7 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError
 
-from research.models import Page, SiteAnalysis, Topic
+from research.models import Brief, Page, SiteAnalysis, Topic
 
 MAX_PAGES_LISTED = 15
 MAX_KEYPHRASES = 30
@@ -154,17 +154,33 @@ BRIEF_FORMAT = """## Summary
 - <a sentence quoted from a numbered source> [<source number>]"""
 
 
-def brief_prompt(topic: Topic, pages: list[Page]) -> str:
-    """Ask for a Markdown brief on `topic` that cites the numbered pages."""
+def plan_lines(plan: Brief | None) -> str:
+    """What the writer's plan asks of the brief: its length and the subtopics it must cover."""
+    if plan is None:
+        return ""
+    lines = []
+    if plan.target_words is not None:
+        words = plan.target_words
+        lines.append(f"Target length of the article: {words.min}-{words.max} words.")
+    if plan.must_cover:
+        names = ", ".join(item.subtopic for item in plan.must_cover)
+        lines.append(f"The outline must cover these subtopics most competitors cover: {names}.")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def brief_prompt(topic: Topic, pages: list[Page], plan: Brief | None = None) -> str:
+    """Ask for a Markdown brief on `topic` that cites the numbered pages (and follows the plan)."""
     sources = "\n".join(
         f"[{i}] {page.url} | {page.title}\n{page.text[:EXCERPT_CHARS]}"
         for i, page in enumerate(pages, 1)
     )
     return (
         f"Write a research brief for an article titled {topic.title!r} "
-        f"(keywords: {', '.join(topic.keywords)}). Reason it matters: {topic.reason}\n\n"
+        f"(keywords: {', '.join(topic.keywords)}). Reason it matters: {topic.reason}\n"
+        f"{plan_lines(plan)}\n"
         "Use exactly this Markdown format, with at least 4 outline items and 3 passages; every "
-        "passage quotes one of the numbered sources and ends with its number in brackets:\n"
+        "passage quotes one of the numbered sources word for word (quotes not found on the "
+        "cited page are marked unverified) and ends with its number in brackets:\n"
         f"{BRIEF_FORMAT}\n\nSources:\n{sources}"
     )
 

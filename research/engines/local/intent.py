@@ -12,7 +12,7 @@ from research.text.phrases import tokens
 # Marker words in English, German, French and Spanish; a multi-word marker is matched whole.
 _MARKERS: dict[Intent, frozenset[str]] = {
     "transactional": frozenset(
-        "buy price prices pricing cost costs order shop store discount coupon deal deals "
+        "buy price prices pricing cost costs order shop discount coupon deal deals "
         "checkout cart purchase subscribe subscription trial plans quote hire sign-up signup "
         "kaufen preis preise kosten bestellen angebot gutschein tarif tarife "
         "acheter prix tarifs commander essai abonnement "
@@ -20,8 +20,8 @@ _MARKERS: dict[Intent, frozenset[str]] = {
     )
     | frozenset({"sign up", "free trial", "get started"}),
     "commercial": frozenset(
-        "best top vs versus review reviews comparison compare compared alternative "
-        "alternatives tools software apps ranking rated cheapest "
+        "best vs versus review reviews comparison compare compared alternative "
+        "alternatives tools software apps cheapest "
         "beste besten vergleich testsieger alternativen "
         "meilleur meilleurs meilleure comparatif comparaison avis "
         "mejor mejores comparativa opiniones reseña reseñas".split()
