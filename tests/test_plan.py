@@ -3,7 +3,7 @@
 Measured (bench/eval.py, December 2026) over the fixture sets and the real pairs with plan
 labels (analytics, search-engines): internal links from pages that mention the topic 42/42;
 refresh advice naming the repeated page (or `new` where no page repeats it) 21/21; `must`
-right by an independent count 133/133 subtopics; target ranges holding the median of the
+right by an independent count 114/114 subtopics; target ranges holding the median of the
 covering pages 30/30. The floors leave room for one or two misses as the engine changes.
 """
 

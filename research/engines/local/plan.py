@@ -54,6 +54,7 @@ MIN_QUESTION_WORDS = 3
 MAX_INTERNAL_LINKS = 5
 MAX_LINK_TO = 3
 MIN_LINK_TO = 0.25
+HEADED_WEIGHT = 3.0
 # The lead phrase says most of what a topic is; the others share the rest.
 LEAD_WEIGHT = 0.6
 
@@ -300,10 +301,17 @@ class _Subtopic:
 
 
 def on_topic(keys: Sequence[str], page: PageKeys, evidence: set[str]) -> bool:
-    """Whether a page is about the topic: a phrase in its title or a heading, named three times
-    in its text, or once on one of the topic's evidence pages."""
-    count = sum(page.count(k) for k in keys)
-    return any(page.headed(k) for k in keys) or count >= 3 or bool(count and page.url in evidence)
+    """Whether a page is about the topic.
+
+    weight = sum over the topic's phrases, lead first, of (3 when the title or a heading names
+    it, else its mentions up to 3) / (1 + rank); a page is about the topic at weight 3 (the lead
+    in a heading, or named three times; later phrases count for less), an evidence page at 1.
+    """
+    weight = sum(
+        (HEADED_WEIGHT if page.headed(k) else min(page.count(k), HEADED_WEIGHT)) / (1 + i)
+        for i, k in enumerate(keys)
+    )
+    return weight >= (1.0 if page.url in evidence else HEADED_WEIGHT)
 
 
 def covering_pages(
@@ -367,12 +375,18 @@ def _brand_words(sites: Sequence[SitePhrases]) -> set[str]:
 
 
 def subtopic_coverage(
-    topic: Topic, pages: Sequence[PageKeys], rivals: Sequence[SitePhrases], language: str
+    topic: Topic,
+    pages: Sequence[PageKeys],
+    every_page: Sequence[PageKeys],
+    rivals: Sequence[SitePhrases],
+    language: str,
 ) -> list[tuple[SubtopicCoverage, str]]:
     """The subtopics the covering pages head sections with, each with the competitors and
-    pages naming it and a heading for it; `must` when at least half the covering competitors
-    name it. Must-cover first, then by competitors and pages. Phrases with a site's one-word
-    name ("Plausible account") are no subtopic."""
+        pages naming it and a heading for it; `must` when at least half the covering competitors
+        name it. Must-cover first, then by competitors, by the share of the competitors' pages naming
+    it that are about the topic (a subtopic of this topic, not of every page), and by pages.
+    Phrases with a site's one-word
+        name ("Plausible account") are no subtopic."""
     keys = topic_keys(topic, language)
     names = _brand_words(rivals)
     ranked = {r.domain: {s.key for s in r.ranked if not names & set(s.key.split())} for r in rivals}
@@ -390,7 +404,18 @@ def subtopic_coverage(
             if page.has(key):
                 sub.domains.add(page.domain)
                 sub.pages += 1
-    items = [
+    everywhere = {key: sum(p.has(key) for p in every_page) for key in found}
+    ranked_items = sorted(
+        found.items(),
+        key=lambda kv: (
+            2 * len(kv[1].domains) < len(covering),
+            -len(kv[1].domains),
+            # pages x the share of its pages about the topic: frequent, and of this topic
+            -(kv[1].pages ** 2) / max(1, everywhere[kv[0]]),
+            kv[1].label,
+        ),
+    )
+    return [
         (
             SubtopicCoverage(
                 subtopic=sub.label,
@@ -400,12 +425,8 @@ def subtopic_coverage(
             ),
             sub.heading,
         )
-        for sub in found.values()
+        for _, sub in ranked_items[:MAX_SUBTOPICS]
     ]
-    items.sort(
-        key=lambda it: (not it[0].must, -len(it[0].competitors), -it[0].pages, it[0].subtopic)
-    )
-    return items[:MAX_SUBTOPICS]
 
 
 _OPENER = re.compile(
@@ -588,7 +609,7 @@ def plan_brief(
     rival_pages = [page for rival in rivals for page in page_keys(rival)]
     covering = covering_pages(keys, set(topic.evidence), rival_pages)
     raw = {page.url: page for c in competitors for page in c.pages}
-    coverage = subtopic_coverage(topic, covering, rivals, lang)
+    coverage = subtopic_coverage(topic, covering, rival_pages, rivals, lang)
     exclude = {topic.overlaps[0].url} if topic.action == "refresh" and topic.overlaps else set()
     needed = [(plan_key(item.subtopic, lang), heading) for item, heading in coverage if item.must]
     urls = {p.url for p in covering}
