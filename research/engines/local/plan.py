@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import quantiles
@@ -69,16 +71,22 @@ class PageKeys:
     title: str
     headings: list[str]
     lines: list[str]
+    heads: str = ""  # title and headings joined by line breaks, which no phrase crosses
+    body: str = ""  # the lines joined the same way
+    content: bool = True  # not a front, company or legal page
+
+    def __post_init__(self) -> None:
+        self.heads = "\n".join([self.title, *self.headings])
+        self.body = "\n".join(self.lines)
+        self.content = page_importance(self.url) == 1.0
 
     def headed(self, key: str) -> bool:
         """Whether the title or a heading names the phrase."""
-        padded = f" {key} "
-        return padded in self.title or any(padded in h for h in self.headings)
+        return f" {key} " in self.heads
 
     def count(self, key: str) -> int:
         """How often the body text names the phrase."""
-        padded = f" {key} "
-        return sum(line.count(padded) for line in self.lines)
+        return self.body.count(f" {key} ")
 
     def has(self, key: str) -> bool:
         """Whether the page names the phrase anywhere."""
@@ -94,8 +102,28 @@ def _padded(text: str, language: str) -> str:
     return f" {plan_key(text, language)} "
 
 
+_CACHE_SIZE = 8
+_cache: OrderedDict[int, tuple[SitePhrases, list[PageKeys]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def page_keys(site: SitePhrases) -> list[PageKeys]:
-    """Return the phrase keys of every page of a site (boilerplate removed)."""
+    """Return the phrase keys of every page of a site (boilerplate removed), reusing them for
+    the same statistics (site_phrases returns one object for the same pages)."""
+    with _cache_lock:
+        found = _cache.get(id(site))
+        if found is not None and found[0] is site:
+            _cache.move_to_end(id(site))
+            return found[1]
+    keys = _page_keys(site)
+    with _cache_lock:
+        _cache[id(site)] = (site, keys)  # holding the site keeps its id from being reused
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return keys
+
+
+def _page_keys(site: SitePhrases) -> list[PageKeys]:
     lang = site.language
     return [
         PageKeys(
@@ -144,14 +172,14 @@ def overlap_score(keys: Sequence[str], page: PageKeys) -> float:
 def _presence(key: str, page: PageKeys) -> float:
     if f" {key} " in page.title:
         return 1.0
-    if any(f" {key} " in h for h in page.headings):
+    if page.headed(key):
         return 0.5
     return min(0.4, 0.2 * page.count(key))
 
 
 def overlaps_of(keys: Sequence[str], own: Sequence[PageKeys]) -> list[TopicOverlap]:
     """The user's content pages that already cover a topic, best first."""
-    scored = [(overlap_score(keys, page), page) for page in own if page_importance(page.url) == 1.0]
+    scored = [(overlap_score(keys, page), page) for page in own if page.content]
     scored = [(s, p) for s, p in scored if s >= MIN_OVERLAP]
     scored.sort(key=lambda item: (-item[0], item[1].url))
     return [
@@ -182,7 +210,10 @@ def plan_topics(
     rivals = [_phrases_of(c) for c in competitors]
     lang = own.language
     own_pages = page_keys(own)
-    every_page = [*own_pages, *(p for r in rivals for p in page_keys(r))]
+    # The front page mentions everything: it says nothing of what a topic's pages are for.
+    every_page = [
+        p for p in (*own_pages, *(p for r in rivals for p in page_keys(r))) if _path(p.url) != "/"
+    ]
     brands = sorted({b for s in (own, *rivals) for b in s.brand if b})
     planned: list[Topic] = []
     for topic in flag_competing(merge_competing(topics, lang), lang):
@@ -192,11 +223,7 @@ def plan_topics(
         reason = topic.reason
         if refresh and "instead of writing a new piece" not in reason:
             reason = f"{reason} {refresh_reason(overlaps[0])}".strip()
-        pages = [
-            (p.url, p.text.title)
-            for p in every_page
-            if _path(p.url) != "/" and any(p.has(k) for k in keys)
-        ]
+        pages = [(p.url, p.text.title) for p in every_page if any(p.has(k) for k in keys)]
         intent, why = classify_intent([topic.title, *topic.keywords], pages, brands)
         planned.append(
             topic.model_copy(
@@ -318,11 +345,7 @@ def covering_pages(
     keys: Sequence[str], evidence: set[str], rival_pages: Sequence[PageKeys]
 ) -> list[PageKeys]:
     """The competitors' content pages about the topic."""
-    return [
-        page
-        for page in rival_pages
-        if page_importance(page.url) == 1.0 and on_topic(keys, page, evidence)
-    ]
+    return [page for page in rival_pages if page.content and on_topic(keys, page, evidence)]
 
 
 def target_words(pages: Sequence[Page]) -> TargetWords | None:
@@ -569,7 +592,7 @@ def links_out(
     """
     scored = []
     for page in own:
-        if page.url in exclude or page_importance(page.url) < 1.0:
+        if page.url in exclude or not page.content:
             continue
         share = len(words & page.text.head_words) / len(words) if words else 0.0
         score = overlap_score(keys, page) + 0.5 * share
