@@ -218,21 +218,10 @@ class GeminiEngine:
             brief = await anyio.to_thread.run_sync(
                 _checked_brief,
                 _brief(topic, draft, pages, grounded, text),
-                topic,
-                pages,
-                grounded,
-                site,
-                competitors,
+                topic, pages, grounded, site, competitors,
                 limiter=self._threads,
-            )
-            missing, quotes = unverified_count([brief])
-            if missing:
-                ctx.info(
-                    f"{missing} of {quotes} quotes in the brief for {topic.title!r} could not be "
-                    "found on the cited pages; they are marked unverified."
-                )
-            if on_text is not None and brief.text != text:
-                on_text(brief.text)
+            )  # fmt: skip
+            _report_checks(ctx, brief, text, on_text)
             return brief
 
         return await self._or_local(
@@ -530,6 +519,20 @@ def _pages_for(topic: Topic, sites: list[SiteAnalysis]) -> list[Page]:
             order += 1
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [page for hits, _, page in scored[:BRIEF_SOURCE_PAGES]]
+
+
+def _report_checks(
+    ctx: StageContext, brief: Brief, streamed: str, on_text: TextCallback | None
+) -> None:
+    """Say how many quotes were not found; stream the checked text when checks changed it."""
+    missing, quotes = unverified_count([brief])
+    if missing:
+        ctx.info(
+            f"{missing} of {quotes} quotes in the brief for {brief.topic!r} could not be "
+            "found on the cited pages; they are marked unverified."
+        )
+    if on_text is not None and brief.text != streamed:
+        on_text(brief.text)
 
 
 def _checked_brief(
