@@ -17,12 +17,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import anyio
 
 from research.engines.local import LocalEngine
+from research.engines.local.plan import plan_brief, plan_topics
 from research.errors import UnreadablePage
 from research.models import (
+    Brief,
     DiscoveryRequest,
     KeywordResearch,
     Page,
@@ -33,6 +36,7 @@ from research.models import (
 )
 from research.net.encoding import decode_html
 from research.net.extract import extract_page
+from research.net.urls import site_key
 from research.progress import RunTracker, StageContext
 from research.text.keyphrases import analyse_site
 from research.text.phrases import phrase_key, site_phrases
@@ -257,5 +261,148 @@ def main() -> None:
     _print_table("real pairs, held out", [s for s in real if s.held_out])
 
 
+# -- the writer's plan (issue 13) ---------------------------------------------------------------
+
+EVAL_REAL_DIR = EVAL_DIR.parent / "eval_real"
+
+
+@dataclass
+class PlanScore:
+    """One labelled set's writer's-plan results: right / judged for each check."""
+
+    name: str
+    links: tuple[int, int]  # internal links from pages the labels say mention the topic
+    refresh: tuple[int, int]  # labelled topics whose action (and page) the labels expect
+    must: tuple[int, int]  # subtopics whose `must` matches an independent count
+    ranges: tuple[int, int]  # target ranges containing the median of the covering pages
+    wrong: list[str]
+
+
+def _analysed_set(folder: Path) -> tuple[dict[str, object], SiteAnalysis, list[SiteAnalysis]]:
+    spec = json.loads((folder / "labels.json").read_text("utf-8"))
+    site = analyse_site(f"https://{spec['site']}/", load_pages(folder / spec["site"]), [])
+    competitors = [
+        analyse_site(f"https://{d}/", load_pages(folder / d), []) for d in spec["competitors"]
+    ]
+    return spec, site, competitors
+
+
+def page_has(page: Page, phrase: str, language: str) -> bool:
+    """Whether a line of the page's title, headings or main text names the phrase."""
+    key = f" {phrase_key(phrase, language)} "
+    lines = [page.title, *page.headings, *page.text.splitlines()]
+    return any(key in f" {phrase_key(line, language)} " for line in lines)
+
+
+def judge_must(brief: Brief, pages: dict[str, Page], language: str) -> tuple[int, int, list[str]]:
+    """Count subtopics whose `must` is right: at least half the competitors with a covering
+    page have the subtopic on one of their covering pages (counted here, not by the plan)."""
+    covering = [pages[url] for url in brief.covering_pages]
+    domains = {site_key(p.url) for p in covering}
+    right, wrong = 0, []
+    for item in brief.coverage:
+        having = {site_key(p.url) for p in covering if page_has(p, item.subtopic, language)}
+        if item.must == (2 * len(having) >= len(domains)):
+            right += 1
+        else:
+            wrong.append(f"must {item.subtopic!r}: {len(having)} of {len(domains)}")
+    return right, len(brief.coverage), wrong
+
+
+def judge_range(brief: Brief, pages: dict[str, Page]) -> bool:
+    """Whether the target range contains the median main-text word count of the covering pages."""
+    counts = [len(pages[url].text.split()) for url in brief.covering_pages]
+    if brief.target_words is None:
+        return not counts
+    return brief.target_words.min <= median(counts) <= brief.target_words.max
+
+
+async def _write_briefs(
+    site: SiteAnalysis, competitors: list[SiteAnalysis], topics: list[Topic]
+) -> list[Brief]:
+    engine = LocalEngine(anyio.CapacityLimiter(2))
+    tracker = RunTracker(Report(request=DiscoveryRequest(url=site.url)))
+    ctx = StageContext(tracker, StageName.BRIEFS)
+    return [await engine.write_brief(ctx, topic, site, competitors) for topic in topics]
+
+
+def _judge_labelled(
+    labelled: list[dict[str, object]],
+    planned: list[Topic],
+    site: SiteAnalysis,
+    competitors: list[SiteAnalysis],
+) -> tuple[tuple[int, int], tuple[int, int], list[str]]:
+    """Links and refresh advice of hand-labelled topics against their labels."""
+    links = [0, 0]
+    refresh = [0, 0]
+    wrong: list[str] = []
+    for label, topic in zip(labelled, planned, strict=True):
+        page = label["refresh"]
+        expected = f"{site.url}{page}" if page is not None else None
+        got = topic.overlaps[0].url if topic.action == "refresh" else None
+        named = got is None or f"refresh /{page}" in topic.reason
+        refresh[1] += 1
+        if got == expected and named:
+            refresh[0] += 1
+        else:
+            wrong.append(f"{topic.title}: {topic.action} {got}, expected {expected}")
+        brief = plan_brief(Brief(topic=topic.title), topic, site, competitors)
+        mentioned = {f"{site.url}{p}" for p in label["mentioned_on"]}  # type: ignore[attr-defined]
+        for link in brief.internal_links:
+            links[1] += 1
+            if link.from_url in mentioned:
+                links[0] += 1
+            else:
+                wrong.append(f"{topic.title}: link from {link.from_url} ({link.anchor!r})")
+    return (links[0], links[1]), (refresh[0], refresh[1]), wrong
+
+
+def evaluate_plan(folder: Path, briefs: int = 5) -> PlanScore:
+    """Return the writer's-plan scores of one set that has plan labels (plan.json)."""
+    spec, site, competitors = _analysed_set(folder)
+    labels = json.loads((folder / "plan.json").read_text("utf-8"))["topics"]
+    topics = [Topic(title=t["title"], keywords=t["keywords"]) for t in labels]
+    planned = plan_topics(topics, site, competitors)
+    links, refresh, wrong = _judge_labelled(labels, planned, site, competitors)
+    _, found = anyio.run(run_engine, site, competitors)
+    written = anyio.run(_write_briefs, site, competitors, found[:briefs])
+    pages = {p.url: p for c in competitors for p in c.pages}
+    must = [0, 0]
+    ranges = [0, 0]
+    for brief in written:
+        right, judged, missed = judge_must(brief, pages, str(spec["language"]))
+        must = [must[0] + right, must[1] + judged]
+        wrong += missed
+        ranges[1] += 1
+        ranges[0] += judge_range(brief, pages)
+    return PlanScore(folder.name, links, refresh, (must[0], must[1]), (ranges[0], ranges[1]), wrong)
+
+
+def evaluate_plans() -> list[PlanScore]:
+    """Return the writer's-plan scores of every set with plan labels, fixture then real."""
+    folders = [*sorted(EVAL_DIR.glob("*/plan.json")), *sorted(EVAL_REAL_DIR.glob("*/plan.json"))]
+    return [evaluate_plan(p.parent) for p in folders]
+
+
+def _share(pair: tuple[int, int]) -> str:
+    return f"{pair[0]}/{pair[1]}" + (f" ({pair[0] / pair[1]:.2f})" if pair[1] else "")
+
+
+def print_plans(scores: list[PlanScore]) -> None:
+    """Print the writer's-plan checks per set and overall."""
+    print(f"\n{'plan':<16} {'links P':>14} {'refresh':>14} {'must':>14} {'ranges':>14}")
+    for s in scores:
+        print(
+            f"{s.name:<16} {_share(s.links):>14} {_share(s.refresh):>14} "
+            f"{_share(s.must):>14} {_share(s.ranges):>14}"
+        )
+        for line in s.wrong[:6]:
+            print(f"    - {line}")
+    total = [tuple(map(sum, zip(*(getattr(s, f) for s in scores), strict=True)))
+             for f in ("links", "refresh", "must", "ranges")]  # fmt: skip
+    print(f"{'overall':<16} " + " ".join(f"{_share(t):>14}" for t in total))  # type: ignore[arg-type]
+
+
 if __name__ == "__main__":
     main()
+    print_plans(evaluate_plans())

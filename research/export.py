@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from research.errors import ExportError
-from research.models import STAGE_LABELS, Brief, Report, StageName
+from research.models import STAGE_LABELS, Brief, Report, StageName, SubtopicCoverage, Topic
 
 ExportFormat = Literal["xlsx", "json", "md"]
 
@@ -38,6 +38,7 @@ URL_LIMIT = 2_000  # Excel ignores hyperlink targets longer than about 2,080 cha
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 SCORE_FORMAT = "0.000"
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+UNVERIFIED_PART = "Passage (unverified)"
 
 # Control characters other than tab, line feed and carriage return (C0 and C1), lone
 # surrogates, and the two non-characters XML 1.0 forbids.
@@ -240,7 +241,13 @@ def _brief_rows(report: Report) -> list[tuple[object, ...]]:
         rows += [(topic, "Outline", n, line, "") for n, line in enumerate(brief.outline, 1)]
         rows += [(topic, "Question", n, line, "") for n, line in enumerate(brief.questions, 1)]
         rows += [
-            (topic, "Passage", n, passage.text, passage.url)
+            (
+                topic,
+                "Passage" if passage.verified else UNVERIFIED_PART,
+                n,
+                passage.text,
+                passage.url,
+            )
             for n, passage in enumerate(brief.passages, 1)
         ]
         rows += [
@@ -249,6 +256,27 @@ def _brief_rows(report: Report) -> list[tuple[object, ...]]:
         ]
         if brief.text:
             rows.append((topic, "Draft", None, brief.text, ""))
+    return rows
+
+
+def _plan_rows(report: Report) -> list[tuple[object, ...]]:
+    """One row per (brief, subtopic), then the brief's target length and links."""
+    rows: list[tuple[object, ...]] = []
+    for brief in report.briefs:
+        topic = brief.topic
+        if brief.target_words is not None:
+            words = f"{brief.target_words.min}–{brief.target_words.max} words"
+            rows.append((topic, "Target length", words, "", brief.target_words.basis, None, ""))
+        rows += [
+            (topic, "Subtopic", c.subtopic, "must" if c.must else "differentiator",
+             ", ".join(c.competitors), c.pages, "")
+            for c in brief.coverage
+        ]  # fmt: skip
+        rows += [
+            (topic, "Internal link", link.anchor, "", "", None, link.from_url)
+            for link in brief.internal_links
+        ]
+        rows += [(topic, "Link to", "", "", "", None, url) for url in brief.link_to]
     return rows
 
 
@@ -269,10 +297,12 @@ def workbook_sheets(
             [Column("Rank", "int"), Column("Title", "wrap", 50), Column("Score", "score"),
              Column("Keywords", "wrap", 40), Column("Reason", "wrap", 60),
              Column("Competitor coverage", "int"), Column("Example page", "url", 50),
-             Column("Evidence", "wrap", 60)],
+             Column("Evidence", "wrap", 60), Column("Intent", max_width=16),
+             Column("Action", max_width=10), Column("Overlapping page", "url", 50)],
             lambda: [
                 (rank, t.title, t.score, ", ".join(t.keywords), t.reason, t.competitor_coverage,
-                 _first(t.evidence), _lines(t.evidence))
+                 _first(t.evidence), _lines(t.evidence), t.intent, t.action,
+                 t.overlaps[0].url if t.overlaps else "")
                 for rank, t in enumerate(report.topics, 1)
             ],
         ),
@@ -313,6 +343,13 @@ def workbook_sheets(
             [Column("Topic", "wrap", 40), Column("Part"), Column("#", "int"),
              Column("Text", "wrap", 80), Column("Source URL", "url", 50)],
             lambda: _brief_rows(report),
+        ),
+        (
+            "Brief Plan",
+            [Column("Topic", "wrap", 40), Column("Row", max_width=16),
+             Column("Subtopic or anchor", "wrap", 40), Column("Must or differentiator"),
+             Column("Competitors", "wrap", 40), Column("Pages", "int"), Column("URL", "url", 50)],
+            lambda: _plan_rows(report),
         ),
         (
             "Sources",
@@ -388,24 +425,62 @@ def _md_link(title: str, url: str) -> str:
     return f"[{label}](<{url.replace('>', '%3E').replace('<', '%3C')}>)"
 
 
-def _md_brief(brief: Brief) -> list[str]:
-    """Return one brief as Markdown lines: summary, outline, questions, evidence, sources."""
+def _coverage_line(item: SubtopicCoverage, box: str) -> str:
+    n = len(item.competitors)
+    return f"  - {box}{_md(item.subtopic)} ({n} competitor{'s' * (n != 1)}, {item.pages} pages)"
+
+
+def spec_sheet_markdown(brief: Brief, topic: Topic | None) -> list[str]:
+    """Return a brief's spec sheet as Markdown lines: what to write, how long, what to cover,
+    which questions to answer and where to link."""
+    out = ["### Spec sheet", ""]
+    if topic is not None:
+        out.append(f"- Intent: {topic.intent} — {_md(topic.intent_reason)}")
+        action = "write a new piece"
+        if topic.action == "refresh" and topic.overlaps:
+            action = f"refresh {_md(topic.overlaps[0].url)} instead of writing a new piece"
+        out.append(f"- Action: {action}")
+        if topic.competes_with:
+            out.append(f"- Competes with: {_md('; '.join(topic.competes_with))}")
+    if brief.target_words is not None:
+        words = brief.target_words
+        out.append(f"- Target length: {words.min:,}–{words.max:,} words ({_md(words.basis)})")
+    if brief.must_cover:
+        out += ["- Must cover:"] + [_coverage_line(c, "[ ] ") for c in brief.must_cover]
+    if brief.differentiators:
+        out += ["- Differentiators:"] + [_coverage_line(c, "") for c in brief.differentiators]
+    if brief.questions:
+        out += ["- Questions to answer:"] + [f"  - {_md(q)}" for q in brief.questions]
+    if brief.internal_links:
+        out.append("- Internal links (add a link to this piece from):")
+        out += [
+            f"  - {_md_link(link.from_url, link.from_url)}, anchor “{_md(link.anchor)}”"
+            for link in brief.internal_links
+        ]
+    if brief.link_to:
+        out += ["- Links out (this piece links to):"] + [
+            f"  - {_md_link(url, url)}" for url in brief.link_to
+        ]
+    return [*out, ""]
+
+
+def _md_brief(brief: Brief, topic: Topic | None) -> list[str]:
+    """Return one brief as Markdown lines: spec sheet, summary, outline, evidence, sources."""
     out: list[str] = [f"## {_md(brief.topic)}", ""]
+    out += spec_sheet_markdown(brief, topic)
     if brief.summary:
         out += [_md(brief.summary), ""]
     if brief.outline:
         out += ["### Outline", ""] + [f"{n}. {_md(line)}" for n, line in
                                       enumerate(brief.outline, 1)] + [""]  # fmt: skip
-    if brief.questions:
-        out += ["### Questions to answer", ""] + [f"- {_md(q)}" for q in brief.questions]
-        out.append("")
     if brief.passages:
         out += ["### Evidence", ""]
         for passage in brief.passages:
+            mark = "" if passage.verified else " — **unverified**: not found on the cited page"
             out += [
                 f"> {_md(passage.text)}",
                 ">",
-                f"> — {_md_link(passage.title, passage.url)}",
+                f"> — {_md_link(passage.title, passage.url)}{mark}",
             ]
             out.append("")
     if brief.sources:
@@ -450,8 +525,9 @@ def to_markdown(report: Report) -> bytes:
             for rank, t in enumerate(report.topics, 1)
         ]
         out.append("")
+    topics = {topic.title: topic for topic in report.topics}
     for brief in report.briefs:
-        out += _md_brief(brief)
+        out += _md_brief(brief, topics.get(brief.topic))
     if report.gaps:
         out += [
             "## Content gaps",

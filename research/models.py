@@ -179,6 +179,7 @@ class Topic(BaseModel):
     intent_reason: str = ""
     overlaps: list[TopicOverlap] = Field(default_factory=list)
     action: TopicAction = "new"
+    competes_with: list[str] = Field(default_factory=list)  # other topics after the same phrases
 
 
 class Source(BaseModel):
@@ -235,6 +236,17 @@ class Brief(BaseModel):
     coverage: list[SubtopicCoverage] = Field(default_factory=list)
     internal_links: list[InternalLink] = Field(default_factory=list)
     link_to: list[str] = Field(default_factory=list)
+    covering_pages: list[str] = Field(default_factory=list)  # competitor pages on the topic
+
+    @property
+    def must_cover(self) -> list[SubtopicCoverage]:
+        """The subtopics at least half the covering competitors cover."""
+        return [c for c in self.coverage if c.must]
+
+    @property
+    def differentiators(self) -> list[SubtopicCoverage]:
+        """The subtopics fewer than half the covering competitors cover."""
+        return [c for c in self.coverage if not c.must]
 
 
 class Draft(BaseModel):

@@ -12,6 +12,7 @@ from research.models import (
     Competitor,
     ContentGap,
     DiscoveryRequest,
+    InternalLink,
     Keyphrase,
     Keyword,
     Page,
@@ -21,7 +22,10 @@ from research.models import (
     SiteAnalysis,
     Source,
     StageName,
+    SubtopicCoverage,
+    TargetWords,
     Topic,
+    TopicOverlap,
     Usage,
 )
 from research.store import SQLiteStore
@@ -92,8 +96,12 @@ def sample_report(
                 reason=f"Competitors cover {title.lower()}",
                 evidence=[f"{rival}{title.split()[0].lower()}"],
                 competitor_coverage=2,
+                intent="commercial" if rank == 0 else "informational",
+                intent_reason="Commercial: the topic says “best”." if rank == 0 else "",
+                overlaps=[TopicOverlap(url=f"{site}p0", title="Page 0", score=0.7)] * (rank == 0),
+                action="refresh" if rank == 0 else "new",
             )
-            for title, score in topics
+            for rank, (title, score) in enumerate(topics)
         ],
         briefs=[
             Brief(
@@ -102,10 +110,20 @@ def sample_report(
                 outline=["Introduction", "How it works", "Checklist"],
                 questions=[f"What is {title.lower()}?"],
                 passages=[
-                    Passage(text=f"{title} passage {n}.", url=f"{site}p{n}", title=f"Page {n}")
+                    Passage(text=f"{title} passage {n}.", url=f"{site}p{n}", title=f"Page {n}",
+                            verified=n != 2)
                     for n in range(3)
                 ],
                 sources=[Source(url=f"{site}p{n}", title=f"Page {n}") for n in range(3)],
+                target_words=TargetWords(min=800, max=1200, basis="4 competitor pages"),
+                coverage=[
+                    SubtopicCoverage(subtopic=f"{title} costs", competitors=["rival.test"],
+                                     pages=2, must=True),
+                    SubtopicCoverage(subtopic="tools", competitors=["rival.test"], pages=1),
+                ],
+                internal_links=[InternalLink(from_url=site, anchor=title.lower())],
+                link_to=[f"{site}p0"],
+                covering_pages=[f"{rival}a", f"{rival}b"],
             )
             for title, _ in topics
         ],

@@ -59,7 +59,8 @@ def test_discover_writes_json_and_excel_and_exits_zero(
         assert brief["sources"] and all(s["url"] for s in brief["sources"])
     workbook = openpyxl.load_workbook(out)
     assert workbook.sheetnames == [
-        "Summary", "Topics", "Keywords", "Content Gaps", "Competitors", "Briefs", "Sources", "Run Log",
+        "Summary", "Topics", "Keywords", "Content Gaps", "Competitors", "Briefs", "Brief Plan",
+        "Sources", "Run Log",
     ]  # fmt: skip
     assert workbook["Topics"].max_row == len(report.topics) + 1
 

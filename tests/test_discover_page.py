@@ -96,11 +96,21 @@ def test_full_run_reaches_results_tabs_and_downloads(
         "Run log",
     ]
     assert app.success and "completed" in app.success[0].value
-    # the Topics tab opens with the map of topics: score against competitor coverage
+    # the Topics tab opens with the topical map: clusters, sized by score, coloured by action
     [chart] = app.get("vega_lite_chart")
     spec = json.loads(chart.proto.spec)
-    assert spec["encoding"]["x"]["title"] == "competitor coverage"
-    assert spec["encoding"]["y"]["title"] == "score"
+    points = spec["layer"][0]["encoding"]
+    assert points["x"]["field"] == "cluster" and points["size"]["field"] == "score"
+    assert points["color"]["field"] == "action" and points["shape"]["field"] == "intent"
+    report = finished_job(app).snapshot()
+    assert len(points["x"]["sort"]) >= 2  # topics fall into several clusters
+    # the Briefs tab opens each brief with its spec sheet, above the outline
+    markdown = [m.value for m in app.markdown]
+    brief = next(b for b in report.briefs if b.coverage)
+    assert any(m.startswith("**Must cover**") for m in markdown) == bool(brief.must_cover)
+    assert any(m.startswith("**Spec sheet**") and "**Intent:**" in m for m in markdown)
+    outline = next(i for i, m in enumerate(markdown) if m.startswith("**Outline**"))
+    assert any(m.startswith(("**Must cover**", "**Differentiators**")) for m in markdown[:outline])
     labels = [d.label for d in app.get("download_button")]
     assert "Download Excel" in labels and "Download JSON" in labels
 

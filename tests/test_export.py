@@ -25,13 +25,15 @@ from tests.sample_report import EVIL, large_report, sample_report
 HEADERS = {
     "Summary": ["Section", "Item", "Value", "Detail"],
     "Topics": ["Rank", "Title", "Score", "Keywords", "Reason", "Competitor coverage",
-               "Example page", "Evidence"],
+               "Example page", "Evidence", "Intent", "Action", "Overlapping page"],
     "Keywords": ["Keyword", "Score", "Site pages", "Competitor pages", "Source"],
     "Content Gaps": ["Keyword", "Score", "Competitors", "Competitor pages", "Example page",
                      "Evidence"],
     "Competitors": ["Domain", "URL", "Name", "Found by", "Reason", "Pages analysed",
                     "Top keyphrases"],
     "Briefs": ["Topic", "Part", "#", "Text", "Source URL"],
+    "Brief Plan": ["Topic", "Row", "Subtopic or anchor", "Must or differentiator", "Competitors",
+                   "Pages", "URL"],
     "Sources": ["URL", "Title", "Cited by briefs", "Topics"],
     "Run Log": ["Time (UTC)", "Stage", "Level", "Message"],
 }  # fmt: skip
@@ -73,7 +75,8 @@ def test_workbook_content_links_and_number_formats() -> None:
     assert sources["C2"].value == 2  # both briefs cite page 0
     briefs = wb["Briefs"]
     parts = [row[1] for row in briefs.iter_rows(min_row=2, values_only=True)]
-    assert parts.count("Passage") == 6 and parts.count("Source") == 6
+    assert parts.count("Passage") == 4 and parts.count("Source") == 6
+    assert parts.count("Passage (unverified)") == 2  # the third quote of each brief
     summary = {row[1]: row[2] for row in wb["Summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["Website"] == "https://example.com/"
     assert summary["Status"] == "completed"
@@ -102,6 +105,49 @@ def test_formula_like_text_stays_text() -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
         assert sheets and not any(b"<f>" in archive.read(n) for n in sheets)
+
+
+def test_topics_and_brief_plan_carry_the_writers_plan() -> None:
+    report = sample_report()
+    report.briefs[0].coverage[1].subtopic = EVIL  # a competitor heading that looks like a formula
+    wb = _workbook(report)
+    topics = wb["Topics"]
+    assert [topics["I2"].value, topics["J2"].value] == ["commercial", "refresh"]
+    assert topics["K2"].hyperlink.target == "https://example.com/p0"
+    assert [topics["I3"].value, topics["J3"].value, topics["K3"].value] == [
+        "informational",
+        "new",
+        None,
+    ]
+    rows = list(wb["Brief Plan"].iter_rows(min_row=2, values_only=True))
+    first = [r for r in rows if r[0] == "Garden irrigation"]
+    assert first[0][1:3] == ("Target length", "800–1200 words")
+    assert [r[1:6] for r in first if r[1] == "Subtopic"] == [
+        ("Subtopic", "Garden irrigation costs", "must", "rival.test", 2),
+        ("Subtopic", EVIL, "differentiator", "rival.test", 1),
+    ]
+    [link] = [r for r in first if r[1] == "Internal link"]
+    assert link[2] == "garden irrigation" and link[6] == "https://example.com/"
+    assert [r[6] for r in first if r[1] == "Link to"] == ["https://example.com/p0"]
+    evil = [c for row in wb["Brief Plan"].iter_rows() for c in row if c.value == EVIL]
+    assert evil and all(c.data_type == "s" and c.quotePrefix for c in evil)
+
+
+def test_markdown_briefs_open_with_the_spec_sheet() -> None:
+    text = to_markdown(sample_report()).decode()
+    start = text.index("## Garden irrigation")
+    brief = text[start : text.index("\n## ", start)]
+    spec, outline = brief.index("### Spec sheet"), brief.index("### Outline")
+    assert spec < outline and brief.index("Why Garden irrigation matters.") > spec
+    sheet = brief[spec:outline]
+    assert "- Intent: commercial" in sheet
+    assert "- Action: refresh https://example.com/p0 instead of writing a new piece" in sheet
+    assert "- Target length: 800–1,200 words (4 competitor pages)" in sheet
+    assert "  - [ ] Garden irrigation costs (1 competitor, 2 pages)" in sheet
+    assert "- Differentiators:\n  - tools (1 competitor, 1 pages)" in sheet
+    assert "  - What is garden irrigation?" in sheet
+    assert "anchor “garden irrigation”" in sheet
+    assert brief.count("**unverified**") == 1  # the third quote, marked under its source
 
 
 def test_only_web_urls_become_links() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from research.config import Settings
 from research.engines.gemini import GeminiEngine
+from research.engines.gemini.citations import LINK_REMOVED, UNVERIFIED
 from research.engines.gemini.prompts import BriefDraft, CompetitorList, KeywordPlan, parse_brief
 from research.engines.local import LocalEngine
 from research.errors import GeminiAuthError, GeminiTimeout
@@ -261,13 +263,91 @@ async def test_write_brief_streams_text_and_cites_crawled_pages(fake: FakeGemini
     [call] = fake.log()
     assert call.stream and call.search
     assert call.server_timeout == "5"  # the stream's deadline (gemini_stream_timeout), not 3 s
-    assert len(seen) > 1 and all(b.startswith(a) for a, b in itertools.pairwise(seen))
-    assert seen[-1] == brief.text
+    # the stream grows; its last word is the checked text (the fake's quotes are invented)
+    *drafts, checked = seen
+    assert len(drafts) > 1 and all(b.startswith(a) for a, b in itertools.pairwise(drafts))
+    assert checked == brief.text and checked.count(UNVERIFIED) == 3
+    assert checked.replace(f"{UNVERIFIED} ", "") == drafts[-1]
     crawled = {p.url for p in SITE.pages + RIVAL.pages}
     assert len(brief.passages) == 3 and all(p.url in crawled for p in brief.passages)
+    assert not any(p.verified for p in brief.passages)
     assert len(brief.outline) == 4 and brief.summary
     assert {p.url for p in brief.passages} <= {s.url for s in brief.sources}
     assert ctx.tracker.snapshot().usage[0].output_tokens > 0
+
+
+def _brief_citing(request: FakeRequest, quotes: list[tuple[str, str]]) -> str:
+    """A Markdown brief quoting (text, cited page URL) pairs by the prompt's source numbers."""
+    numbers = {url: n for n, url in re.findall(r"^\[(\d+)\] (\S+) \|", request.prompt, re.M)}
+    passages = "\n".join(f"- {text} [{numbers[url]}]" for text, url in quotes)
+    return (
+        "## Summary\nCohorts, retention and where to read more: https://invented.example/x and "
+        f"{RIVAL_URL}cohorts.\n## Outline\n- Cohorts\n- Retention\n- Reading a cohort table\n"
+        f"- Next steps\n## Questions\n- What is a cohort?\n## Passages\n{passages}\n"
+    )
+
+
+@pytest.mark.anyio
+async def test_only_quotes_found_on_the_cited_page_are_verified(fake: FakeGemini) -> None:
+    cohorts = RIVAL_URL + "cohorts"
+    quotes = [
+        ("“cohort   ANALYSIS shows retention over time”", cohorts),  # on the page
+        ("Cohort analysis shows revenue over time.", cohorts),  # altered
+        ("Cohort analysis doubles conversion for every team.", RIVAL_URL),  # invented
+    ]
+    fake.responder = lambda r: _brief_citing(r, quotes) if r.stream else None
+    seen: list[str] = []
+    ctx = context(StageName.BRIEFS)
+    async with open_engine(settings_for(fake)) as engine:
+        brief = await engine.write_brief(ctx, TOPIC, SITE, [RIVAL], on_text=seen.append)
+
+    assert [p.verified for p in brief.passages] == [True, False, False]
+    assert [p.url for p in brief.passages] == [cohorts, cohorts, RIVAL_URL]
+    lines = [line for line in brief.text.splitlines() if line.startswith("- ")][-3:]
+    assert [UNVERIFIED in line for line in lines] == [False, True, True]
+    # a page neither crawled nor grounded is never cited, in the sources or in the text
+    assert "invented.example" not in brief.text and LINK_REMOVED in brief.text
+    assert f"{cohorts}." in brief.text
+    crawled = {p.url for p in SITE.pages + RIVAL.pages}
+    assert {s.url for s in brief.sources} <= crawled
+    assert seen[-1] == brief.text
+    logged = [e.message for e in ctx.tracker.snapshot().log]
+    assert any(m.startswith("2 of 3 quotes in the brief for") for m in logged), logged
+
+
+@pytest.mark.anyio
+async def test_the_brief_follows_the_writers_plan(fake: FakeGemini) -> None:
+    text = (
+        "Cohort analysis groups users by start date. Cohort analysis shows retention.\n"
+        "Retention curves flatten over time. Read retention curves weekly.\n"
+        "Cohort tables list each week. Cohort tables need a start date."
+    )
+    rival = RIVAL.model_copy(
+        update={
+            "pages": [
+                *RIVAL.pages,
+                Page(
+                    url=RIVAL_URL + "guide",
+                    title="Cohort analysis guide",
+                    headings=["Cohort analysis guide", "Retention curves", "Cohort tables"],
+                    text=text,
+                ),
+            ]
+        }
+    )
+    ctx = context(StageName.BRIEFS)
+    async with open_engine(settings_for(fake)) as engine:
+        brief = await engine.write_brief(ctx, TOPIC, SITE, [rival])
+
+    must = [c.subtopic for c in brief.must_cover]
+    assert {"retention curves", "cohort tables"} <= set(must), brief.coverage
+    [stream] = fake.log("streamGenerateContent")
+    assert "must cover these subtopics most competitors cover: " in stream.prompt
+    assert all(name in stream.prompt for name in must)
+    # the fake's outline names none of them: the plan adds the competitors' headings
+    assert {"Retention curves", "Cohort tables"} <= set(brief.outline)
+    assert brief.outline[-1] == "Next steps" and brief.target_words is not None
+    assert brief.covering_pages == [RIVAL_URL + "guide"]
 
 
 # -- faults ----------------------------------------------------------------------------------

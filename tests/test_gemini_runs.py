@@ -143,6 +143,11 @@ def test_full_run_finds_grounded_competitors_the_user_did_not_give(
     for brief in report.briefs:
         assert {p.url for p in brief.passages} <= crawled and brief.outline and brief.text
         streamed.append(len(brief.text))
+    # the fake invents its quotes: none is verified, and the run log counts them
+    quotes = sum(len(b.passages) for b in report.briefs)
+    assert quotes and not any(p.verified for b in report.briefs for p in b.passages)
+    counted = f"{quotes} of {quotes} quotes could not be found on the cited pages"
+    assert any(w.startswith(counted) for w in warnings(report)), warnings(report)
     source_urls = {s.url for s in report.sources}
     resolved = {rival.url, rival.url + "guides/cookie-consent", "https://metricly.example/"}
     assert resolved <= source_urls

@@ -332,3 +332,23 @@ def test_a_history_that_cannot_be_read_is_one_sentence(app: AppTest, db: Path) -
     [error] = [e.value for e in app.error]
     assert error.startswith(f"The run history at {db} ") and "newer" in error
     assert not app.dataframe
+
+
+def test_a_saved_brief_shows_its_spec_sheet_and_marks_unverified_quotes(
+    app: AppTest, runs: tuple[Report, Report, Report]
+) -> None:
+    _, new, _ = runs
+    app.run()
+    open_run(app, new.run_id)
+    assert not app.exception
+    markdown = [m.value for m in app.markdown]
+    must = next(m for m in markdown if m.startswith("**Must cover**"))
+    assert "- [ ] Garden irrigation costs — 1 competitor (rival.test), 2 pages" in must
+
+    sheets = [m for m in markdown if m.startswith("**Spec sheet**")]
+    assert len(sheets) == 2
+    assert "- **Target length:** 800–1,200 words (4 competitor pages)" in sheets[0]
+    assert "- **Intent:** commercial" in sheets[0] and "- **Action:** refresh /p0" in sheets[0]
+    assert "- **Action:** write a new piece" in sheets[1]
+    quotes = [m for m in markdown if m.startswith("> ")]
+    assert len(quotes) == 6 and sum("unverified" in m for m in quotes) == 2

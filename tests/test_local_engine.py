@@ -85,7 +85,8 @@ RIVAL = [
         ["Bulk fermentation", "How to read bulk fermentation"],
         "Bulk fermentation is the first long rise of the dough. During bulk fermentation the "
         "dough grows by half. Stretch and folds during bulk fermentation build strength. "
-        "Watch the dough temperature: warm dough ferments faster.",
+        "Watch the dough temperature: warm dough ferments faster. How long does bulk fermentation "
+        "take?",
     ),
     _page(
         "https://rival.test/banneton",
@@ -281,7 +282,9 @@ async def test_engine_finds_gaps_topics_and_cited_briefs() -> None:
     assert len(brief.passages) >= 3
     assert all(p.url in crawled for p in brief.passages)
     assert {s.url for s in brief.sources} == {p.url for p in brief.passages}
-    assert len(brief.outline) >= 3 and brief.questions
+    assert len(brief.outline) >= 3
+    # questions are the pages' own, not templates
+    assert brief.questions == ["How long does bulk fermentation take?"]
     # the outline between intro and close is the crawled pages' own headings on the subject
     headings = {h for p in SITE + RIVAL for h in p.headings}
     assert "How to read bulk fermentation" in brief.outline
@@ -598,7 +601,12 @@ async def test_without_gaps_follow_up_topics_go_further_than_the_sites_own_pages
     brief = await engine.write_brief(_ctx(StageName.BRIEFS), topics[0], site, [])
     # a follow-up starts from what the site already says, not from the basics
     assert brief.outline[0] == "What your pages already say about bounce rate"
-    assert "How do you go further with bounce rate?" in brief.questions
+    # the site has a page on it: the plan says refresh that page, naming it
+    assert topics[0].action == "refresh"
+    assert topics[0].overlaps[0].url == "https://acme.test/blog/bounce-rate"
+    assert "refresh /blog/bounce-rate instead of writing a new piece" in topics[0].reason
+    assert "https://acme.test/blog/bounce-rate" not in {x.from_url for x in brief.internal_links}
     assert "Built for marketing teams" not in brief.outline  # a front-page tagline heading
-    assert not any("beginner" in q or q.startswith("What is ") for q in brief.questions)
+    # no template questions: the pages ask none about bounce rate
+    assert brief.questions == []
     assert len(brief.passages) >= 3 and {p.url for p in brief.passages} <= {p.url for p in pages}

@@ -37,13 +37,13 @@ def test_a_thin_competitor_is_named_in_the_panel_and_the_gaps_and_topics_tabs() 
     assert sum(sentence in i for i in infos) == 2, infos  # Topics and Content gaps tabs
 
 
-def test_topics_without_competitor_coverage_are_charted_as_bars_of_score() -> None:
+def test_topics_without_competitor_coverage_are_mapped_by_cluster_and_score() -> None:
+    # no axis is competitor coverage, so topics with none do not collapse onto one line
     app = AppTest.from_function(_thin_run, default_timeout=30).run()
     [chart] = app.get("vega_lite_chart")
-    spec = json.loads(chart.proto.spec)
-    assert spec["mark"]["type"] == "bar"
-    assert spec["encoding"]["x"]["field"] == "score"
-    assert spec["encoding"]["y"]["sort"] == {"field": "score", "order": "descending"}
+    points = json.loads(chart.proto.spec)["layer"][0]["encoding"]
+    assert points["x"]["field"] == "cluster" and points["size"]["field"] == "score"
+    assert "competitor coverage" not in json.dumps(points)
 
 
 def test_few_gaps_always_come_with_a_reason() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from research.engines.local.briefs import is_question, write
+from research.engines.local.briefs import write
+from research.engines.local.plan import is_question
 from research.engines.local.titles import fix_articles, pluralize, topic_title
 from research.models import Page, Topic
 from research.text.brands import brand_names, domain_label
@@ -146,7 +147,8 @@ def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
     brief = write(topic, site_phrases("mine.example", site), [site_phrases("rival.example", rival)])
     assert "Reading the depth chart" in brief.outline
     assert "Depth of download folders" not in brief.outline
-    assert "What should a beginner know about scroll depth?" in brief.questions
+    # questions are only the ones the crawled pages ask (the writer's plan); these ask none
+    assert brief.questions == []
 
 
 def test_a_one_word_subject_takes_the_plural_its_page_is_titled_with() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 
+from research.engines.gemini.citations import unverified_count
 from research.errors import ResearchError
 from research.models import Brief, SiteAnalysis, Source, StageName, Topic
 from research.pipeline.context import PipelineRun
@@ -64,5 +65,13 @@ async def run_brief_stage(
                 group.start_soon(write, index, topic)
 
     briefs = [brief for brief in slots if brief is not None]
+    missing, quotes = unverified_count(briefs)
+    if missing:
+        run.tracker.event(
+            f"{missing} of {quotes} quotes could not be found on the cited pages; "
+            "they are marked unverified.",
+            stage,
+            level="warning",
+        )
     run.tracker.stage_finished(stage, count=len(briefs), detail=f"{len(briefs)} briefs")
     return briefs

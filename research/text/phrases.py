@@ -132,6 +132,13 @@ def tokens(text: str) -> list[str]:
     return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
 
 
+def token_spans(text: str) -> list[tuple[int, int, str]]:
+    """Return (start, end, lower-cased token) for every word token of a text."""
+    return [
+        (m.start(), m.end(), m.group().lower().replace("’", "'")) for m in _TOKEN.finditer(text)
+    ]
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def stem(word: str, language: str) -> str:
     """Return a light stem so that singular and plural forms meet."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
+from urllib.parse import urlsplit
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
+from research.engines.local.plan import topic_clusters
 from research.errors import ResearchError
 from research.export import USAGE_COLUMNS, sheet_table, usage_rows
-from research.models import Report, StageName
+from research.models import Brief, Report, StageName, SubtopicCoverage, Topic
 from research.outcome import outcome_message
 from research.text.keyphrases import why_few_gaps
 from research.ui.grade_view import render_grade
@@ -108,7 +111,7 @@ def render_topics(report: Report, key: str) -> None:
     if not report.topics:
         st.info("No topics yet.")
         return
-    render_topic_chart(report)
+    render_topical_map(report)
     show_sheet(report, "Topics")
 
 
@@ -120,23 +123,13 @@ def render_gaps(report: Report, key: str) -> None:
 
 
 def render_briefs(report: Report, key: str) -> None:
-    """The Briefs tab: per brief its summary, outline, questions, evidence and a draft grader."""
+    """The Briefs tab: per brief its spec sheet, outline, evidence and a draft grader."""
     if not report.briefs:
         st.info("No briefs yet.")
+    topics = {topic.title: topic for topic in report.topics}
     for number, brief in enumerate(report.briefs, start=1):
         with st.expander(brief.topic):
-            if brief.summary:
-                st.write(brief.summary)
-            if brief.outline:
-                st.markdown("**Outline**\n" + "\n".join(f"1. {h}" for h in brief.outline))
-            if brief.questions:
-                st.markdown("**Questions**\n" + "\n".join(f"- {q}" for q in brief.questions))
-            for passage in brief.passages:
-                st.markdown(
-                    f"> {passage.text}\n\n— [{passage.title or passage.url}]({passage.url})"
-                )
-            if brief.text and not brief.outline:
-                st.markdown(brief.text)
+            render_brief(brief, topics.get(brief.topic))
             render_grade(report, number, key)
 
 
@@ -166,20 +159,6 @@ def few_gaps_reasons(report: Report) -> list[str]:
     return why_few_gaps(report.site, analysed, len(report.gaps), missing)
 
 
-def render_topic_chart(report: Report) -> None:
-    """Chart the topics: score against competitor coverage, or score alone without coverage."""
-    rows = [
-        {"topic": t.title, "score": t.score, "competitor coverage": t.competitor_coverage}
-        for t in report.topics
-    ]
-    if any(t.competitor_coverage for t in report.topics):
-        st.scatter_chart(
-            pd.DataFrame(rows), x="competitor coverage", y="score", color="topic", height=260
-        )
-    else:  # every point would sit at coverage 0: rank the topics by score instead
-        st.bar_chart(pd.DataFrame(rows), x="topic", y="score", horizontal=True, sort="-score")
-
-
 # Each result tab and what fills it: a workbook sheet by title, or a renderer of its own.
 RESULT_TABS: dict[str, str | Callable[[Report, str], None]] = {
     "Topics": render_topics,
@@ -203,6 +182,131 @@ def render_results(report: Report, key: str = "results") -> None:
                 content(report, key)
     render_usage(report)
     render_downloads(report, key)
+
+
+MAP_COLOURS = {"new": "#2e7d32", "refresh": "#ef6c00"}
+MAP_SHAPES = {
+    "informational": "circle",
+    "commercial": "diamond",
+    "transactional": "square",
+    "navigational": "triangle-up",
+}
+
+
+def topical_map(topics: Sequence[Topic], language: str) -> alt.LayerChart:
+    """Return the topical map: topics in clusters (columns), sized by score, coloured by
+    action and shaped by intent."""
+    clusters = topic_clusters(topics, language)
+    rows: list[dict[str, object]] = []
+    placed: dict[str, int] = {}
+    for topic, cluster in zip(topics, clusters, strict=True):
+        placed[cluster] = placed.get(cluster, 0) + 1
+        rows.append(
+            {
+                "cluster": cluster,
+                "place": placed[cluster],
+                "topic": topic.title,
+                "label": topic.title if len(topic.title) <= 38 else topic.title[:36] + "…",
+                "score": topic.score,
+                "action": topic.action,
+                "intent": topic.intent,
+                "overlapping page": topic.overlaps[0].url if topic.overlaps else "",
+            }
+        )
+    base = alt.Chart(pd.DataFrame(rows)).encode(
+        x=alt.X("cluster:N", title="cluster", sort=list(dict.fromkeys(clusters))),
+        y=alt.Y("place:O", title=None, axis=None),
+    )
+    marks = base.mark_point(filled=True, opacity=0.85).encode(
+        size=alt.Size("score:Q", title="score", scale=alt.Scale(range=[150, 2200])),
+        color=alt.Color(
+            "action:N",
+            title="action",
+            scale=alt.Scale(domain=list(MAP_COLOURS), range=list(MAP_COLOURS.values())),
+        ),
+        shape=alt.Shape(
+            "intent:N",
+            title="intent",
+            scale=alt.Scale(domain=list(MAP_SHAPES), range=list(MAP_SHAPES.values())),
+        ),
+        tooltip=["topic", "cluster", "score", "intent", "action", "overlapping page"],
+    )
+    labels = base.mark_text(dy=22, fontSize=11).encode(text="label:N")
+    return (marks + labels).properties(height=max(220, 90 * max(placed.values())))
+
+
+def render_topical_map(report: Report) -> None:
+    """Show the topical map of the report's topics."""
+    language = (report.site.language if report.site else None) or "en"
+    st.altair_chart(topical_map(report.topics, language), width="stretch")
+    st.caption(
+        "Topics grouped by the words their phrases share; size is the score, colour says "
+        "whether to write a new piece or refresh one of your pages, shape is the search intent."
+    )
+
+
+def render_spec_sheet(brief: Brief, topic: Topic | None) -> None:
+    """Show a brief's spec sheet: length, must-cover checklist, differentiators, questions,
+    internal links, links out, intent and action."""
+    facts = []
+    if brief.target_words is not None:
+        words = brief.target_words
+        facts.append(f"- **Target length:** {words.min:,}–{words.max:,} words ({words.basis})")
+    if topic is not None:
+        facts.append(f"- **Intent:** {topic.intent} — {topic.intent_reason}")
+        refresh = topic.action == "refresh" and topic.overlaps
+        action = f"refresh {_path(topic.overlaps[0].url)}" if refresh else "write a new piece"
+        facts.append(f"- **Action:** {action}")
+        if topic.competes_with:
+            facts.append("- **Competes with:** " + "; ".join(topic.competes_with))
+    if facts:
+        st.markdown("**Spec sheet**\n" + "\n".join(facts))
+    if brief.must_cover:
+        st.markdown("**Must cover**\n" + "\n".join(
+            f"- [ ] {item.subtopic} — {_covered_by(item)}" for item in brief.must_cover
+        ))  # fmt: skip
+    if brief.differentiators:
+        st.markdown("**Differentiators**\n" + "\n".join(
+            f"- {item.subtopic} — {_covered_by(item)}" for item in brief.differentiators
+        ))  # fmt: skip
+    if brief.questions:
+        st.markdown("**Questions to answer**\n" + "\n".join(f"- {q}" for q in brief.questions))
+    if brief.internal_links:
+        st.markdown("**Internal links** (add a link to this piece)")
+        st.dataframe(
+            pd.DataFrame([{"From": x.from_url, "Anchor": x.anchor} for x in brief.internal_links]),
+            hide_index=True,
+            column_config={"From": st.column_config.LinkColumn("From")},
+        )
+    if brief.link_to:
+        st.markdown("**Links out**\n" + "\n".join(f"- {url}" for url in brief.link_to))
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or url
+
+
+def _covered_by(item: SubtopicCoverage) -> str:
+    n = len(item.competitors)
+    return f"{n} competitor{'s' * (n != 1)} ({', '.join(item.competitors)}), {item.pages} pages"
+
+
+def render_brief(brief: Brief, topic: Topic | None) -> None:
+    """Show a brief: its spec sheet, then summary, outline and passages (unverified marked)."""
+    render_spec_sheet(brief, topic)
+    if brief.summary:
+        st.write(brief.summary)
+    if brief.outline:
+        st.markdown("**Outline**\n" + "\n".join(f"1. {h}" for h in brief.outline))
+    for passage in brief.passages:
+        source = f"[{passage.title or passage.url}]({passage.url})"
+        mark = "" if passage.verified else UNVERIFIED_NOTE
+        st.markdown(f"> {passage.text}\n\n— {source}{mark}")
+    if brief.text and not brief.outline:
+        st.markdown(brief.text)
+
+
+UNVERIFIED_NOTE = " · :orange[:material/warning: unverified: not found on the cited page]"
 
 
 def render_downloads(report: Report, key: str) -> None:

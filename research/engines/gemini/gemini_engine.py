@@ -13,6 +13,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from research.config import Settings
 from research.engines.base import TextCallback
+from research.engines.gemini.citations import check_brief, unverified_count
 from research.engines.gemini.client import GeminiClient, response_text
 from research.engines.gemini.prompts import (
     BriefDraft,
@@ -30,6 +31,7 @@ from research.engines.gemini.prompts import (
     topics_prompt,
 )
 from research.engines.local import LocalEngine
+from research.engines.local.plan import plan_brief, plan_topics
 from research.errors import (
     GeminiAuthError,
     GeminiBadResponse,
@@ -164,6 +166,9 @@ class GeminiEngine:
             topics = _topics(await self._structured(ctx, prompt, TopicList), research)
             if not topics:
                 raise GeminiBadResponse("Gemini proposed no topics.")
+            topics = await anyio.to_thread.run_sync(
+                plan_topics, topics, site, competitors, limiter=self._threads
+            )
             ctx.info(f"Gemini proposed {len(topics)} topics.")
             return topics
 
@@ -190,9 +195,13 @@ class GeminiEngine:
             )
             if not pages:
                 raise GeminiBadResponse("There are no crawled pages to cite for this topic.")
+            plan = await anyio.to_thread.run_sync(
+                plan_brief, Brief(topic=topic.title), topic, site, competitors,
+                limiter=self._threads,
+            )  # fmt: skip
             config = types.GenerateContentConfig(tools=[_SEARCH])
             text, chunks = await self.client.stream(
-                brief_prompt(topic, pages), config, on_text, note=ctx.info
+                brief_prompt(topic, pages, plan), config, on_text, note=ctx.info
             )
             if chunks:
                 self._record_usage(ctx, chunks[-1])
@@ -207,7 +216,14 @@ class GeminiEngine:
                     ctx, brief_repair_prompt(text, len(pages)), BriefDraft, repair=False
                 )
             grounded = await self._grounded_sources(ctx, *chunks)
-            return _brief(topic, draft, pages, grounded, text)
+            brief = await anyio.to_thread.run_sync(
+                _checked_brief,
+                _brief(topic, draft, pages, grounded, text),
+                topic, pages, grounded, site, competitors,
+                limiter=self._threads,
+            )  # fmt: skip
+            _report_checks(ctx, brief, text, on_text)
+            return brief
 
         return await self._or_local(
             ctx,
@@ -502,6 +518,33 @@ def _pages_for(topic: Topic, sites: list[SiteAnalysis]) -> list[Page]:
             order += 1
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [page for hits, _, page in scored[:BRIEF_SOURCE_PAGES]]
+
+
+def _report_checks(
+    ctx: StageContext, brief: Brief, streamed: str, on_text: TextCallback | None
+) -> None:
+    """Say how many quotes were not found; stream the checked text when checks changed it."""
+    missing, quotes = unverified_count([brief])
+    if missing:
+        ctx.info(
+            f"{missing} of {quotes} quotes in the brief for {brief.topic!r} could not be "
+            "found on the cited pages; they are marked unverified."
+        )
+    if on_text is not None and brief.text != streamed:
+        on_text(brief.text)
+
+
+def _checked_brief(
+    brief: Brief,
+    topic: Topic,
+    cited: list[Page],
+    grounded: list[Source],
+    site: SiteAnalysis,
+    competitors: list[SiteAnalysis],
+) -> Brief:
+    """The brief with its citations checked against the crawl and grounding, and its plan."""
+    crawled = [page for s in (site, *competitors) for page in s.pages]
+    return plan_brief(check_brief(brief, cited, crawled, grounded), topic, site, competitors)
 
 
 def _brief(

@@ -6,7 +6,7 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError
 
-from research.models import Page, SiteAnalysis, Topic
+from research.models import Brief, Page, SiteAnalysis, Topic
 
 MAX_PAGES_LISTED = 15
 MAX_KEYPHRASES = 30
@@ -154,17 +154,33 @@ BRIEF_FORMAT = """## Summary
 - <a sentence quoted from a numbered source> [<source number>]"""
 
 
-def brief_prompt(topic: Topic, pages: list[Page]) -> str:
-    """Ask for a Markdown brief on `topic` that cites the numbered pages."""
+def plan_lines(plan: Brief | None) -> str:
+    """What the writer's plan asks of the brief: its length and the subtopics it must cover."""
+    if plan is None:
+        return ""
+    lines = []
+    if plan.target_words is not None:
+        words = plan.target_words
+        lines.append(f"Target length of the article: {words.min}-{words.max} words.")
+    if plan.must_cover:
+        names = ", ".join(item.subtopic for item in plan.must_cover)
+        lines.append(f"The outline must cover these subtopics most competitors cover: {names}.")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def brief_prompt(topic: Topic, pages: list[Page], plan: Brief | None = None) -> str:
+    """Ask for a Markdown brief on `topic` that cites the numbered pages (and follows the plan)."""
     sources = "\n".join(
         f"[{i}] {page.url} | {page.title}\n{page.text[:EXCERPT_CHARS]}"
         for i, page in enumerate(pages, 1)
     )
     return (
         f"Write a research brief for an article titled {topic.title!r} "
-        f"(keywords: {', '.join(topic.keywords)}). Reason it matters: {topic.reason}\n\n"
+        f"(keywords: {', '.join(topic.keywords)}). Reason it matters: {topic.reason}\n"
+        f"{plan_lines(plan)}\n"
         "Use exactly this Markdown format, with at least 4 outline items and 3 passages; every "
-        "passage quotes one of the numbered sources and ends with its number in brackets:\n"
+        "passage quotes one of the numbered sources word for word (quotes not found on the "
+        "cited page are marked unverified) and ends with its number in brackets:\n"
         f"{BRIEF_FORMAT}\n\nSources:\n{sources}"
     )
 
@@ -209,11 +225,9 @@ def parse_brief(text: str, source_count: int) -> BriefDraft:
     }
     passages = []
     for item in bullets.get("passages", []):
-        cited = _CITATION.search(item)
-        if cited and 1 <= int(cited.group(1)) <= source_count:
-            quote = item[: cited.start()].strip().strip('"“”')
-            if quote:
-                passages.append({"text": quote, "source": int(cited.group(1))})
+        found = quoted(item)
+        if found and 1 <= found[1] <= source_count:
+            passages.append({"text": found[0], "source": found[1]})
     return BriefDraft.model_validate(
         {
             "summary": " ".join(line.strip() for line in sections.get("summary", [])),
@@ -222,6 +236,21 @@ def parse_brief(text: str, source_count: int) -> BriefDraft:
             "passages": passages,
         }
     )
+
+
+def quoted(item: str) -> tuple[str, int] | None:
+    """Return (quote, source number) of a passage ending with its citation ("... [2]"), or None."""
+    cited = _CITATION.search(item)
+    if cited is None:
+        return None
+    quote = item[: cited.start()].strip().strip('"“”')
+    return (quote, int(cited.group(1))) if quote else None
+
+
+def bullet_text(line: str) -> str | None:
+    """Return the text of a Markdown list item, or None when the line is not one."""
+    match = _BULLET.match(line)
+    return match.group(1) if match else None
 
 
 def strip_fences(text: str) -> str:

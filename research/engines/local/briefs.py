@@ -1,12 +1,15 @@
-"""Extractive briefs: an outline from headings, questions and ranked, cited passages."""
+"""Extractive briefs: an outline from headings and ranked, cited passages.
+
+Passages are sentences of the crawled pages' text, copied as they are, so they are verified by
+construction; questions come from the writer's plan (plan.py), which keeps only real ones.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research.engines.local.titles import deeper_title, pluralize
+from research.engines.local.titles import deeper_title
 from research.models import Brief, Passage, Source, Topic
 from research.text.phrases import (
     PageText,
@@ -20,7 +23,6 @@ from research.text.phrases import (
 from research.text.stopwords import stopwords_for
 
 MAX_OUTLINE = 8
-MAX_QUESTIONS = 6
 MAX_PASSAGES = 6
 MIN_PASSAGES = 3
 PASSAGES_PER_PAGE = 2
@@ -31,47 +33,26 @@ _WORDING: dict[str, dict[str, str]] = {
     "en": {
         "intro": "{Main}: the basics and why they matter",
         "end": "Key takeaways and next steps",
-        "questions": "What should a beginner know about {main}?|"
-                     "How do you get started with {main}?|"
-                     "What mistakes should you avoid with {main}?",
         "summary": "A piece on {main}{rest}, drawing on {pages} crawled pages from {sites}.",
         "further": "What your pages already say about {main}",
-        "further_questions": "What do experienced readers still ask about {main}?|"
-                             "How do you go further with {main}?|"
-                             "What mistakes should you avoid with {main}?",
     },
     "de": {
         "intro": "{Main}: die Grundlagen und warum sie wichtig sind",
         "end": "Das Wichtigste in Kürze",
-        "questions": "Was sollte man über {main} wissen?|Wie fängt man mit {main} an?|"
-                     "Welche Fehler sollte man bei {main} vermeiden?",
         "summary": "Ein Beitrag über {main}{rest}, gestützt auf {pages} Seiten von {sites}.",
         "further": "Was Ihre Seiten schon über {main} sagen",
-        "further_questions": "Was fragen Fortgeschrittene zu {main}?|"
-                             "Wie geht man bei {main} weiter?|"
-                             "Welche Fehler sollte man bei {main} vermeiden?",
     },
     "fr": {
         "intro": "{Main} : les bases et pourquoi elles comptent",
         "end": "À retenir",
-        "questions": "Que faut-il savoir sur {main} ?|Comment débuter avec {main} ?|"
-                     "Quelles erreurs éviter avec {main} ?",
         "summary": "Un article sur {main}{rest}, fondé sur {pages} pages de {sites}.",
         "further": "Ce que vos pages disent déjà sur {main}",
-        "further_questions": "Que demandent les lecteurs avancés sur {main} ?|"
-                             "Comment aller plus loin avec {main} ?|"
-                             "Quelles erreurs éviter avec {main} ?",
     },
     "es": {
         "intro": "{Main}: lo básico y por qué importa",
         "end": "Puntos clave",
-        "questions": "¿Qué hay que saber sobre {main}?|¿Cómo empezar con {main}?|"
-                     "¿Qué errores evitar con {main}?",
         "summary": "Un artículo sobre {main}{rest}, basado en {pages} páginas de {sites}.",
         "further": "Lo que tus páginas ya dicen sobre {main}",
-        "further_questions": "¿Qué preguntan los lectores avanzados sobre {main}?|"
-                             "¿Cómo ir más allá con {main}?|"
-                             "¿Qué errores evitar con {main}?",
     },
 }  # fmt: skip
 
@@ -115,13 +96,6 @@ def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -
         main=main, Main=main[:1].upper() + main[1:]
     )
     outline = [intro, *outline_body, wording["end"]]
-    questions = _questions(terms, pages)
-    for template in wording["further_questions" if further else "questions"].split("|"):
-        if len(questions) >= MIN_PASSAGES:
-            break
-        question = template.format(main=pluralize(main) if language == "en" else main)
-        if question not in questions:
-            questions.append(question)
     passages = _passages(terms, pages)
     sources: list[Source] = []
     for passage in passages:
@@ -135,16 +109,9 @@ def write(topic: Topic, site: SitePhrases, competitors: Sequence[SitePhrases]) -
         pages=len(sources),
         sites=", ".join(sites) or "the crawled sites",
     )
-    brief = Brief(
-        topic=topic.title,
-        summary=summary,
-        outline=outline,
-        questions=questions[:MAX_QUESTIONS],
-        passages=passages,
-        sources=sources,
+    return Brief(
+        topic=topic.title, summary=summary, outline=outline, passages=passages, sources=sources
     )
-    brief.text = render_markdown(brief)
-    return brief
 
 
 def _ranked_pages(
@@ -195,45 +162,6 @@ def _outline(terms: _Terms, pages: Sequence[PageText]) -> list[str]:
     return outline[:MAX_OUTLINE]
 
 
-def _questions(terms: _Terms, pages: Sequence[PageText]) -> list[str]:
-    """Questions the pages ask (headings and sentences) that touch the topic."""
-    questions: list[str] = []
-    seen: set[str] = set()
-    for page in pages[:10]:
-        for text in [*page.headings, *(s for line in page.lines for s in sentences(line))]:
-            text = " ".join(text.split())
-            if not is_question(text):
-                continue
-            key = phrase_key(text, terms.language)
-            if key in seen or not (terms.phrase_hits(key) or terms.word_hits(key) >= 2):
-                continue
-            seen.add(key)
-            questions.append(text)
-            if len(questions) >= MAX_QUESTIONS:
-                return questions
-    return questions
-
-
-# Markup, Markdown or template remnants that no question a writer would answer contains.
-_REMNANTS = re.compile(r"[<>{}\[\]|`*#=\\]|\]\(|https?:|www\.|&[a-z]+;|\?\?")
-_OPENING = re.compile(r"^[¿\"“„«]?[^\W\d_]")
-MAX_QUESTION_CHARS = 160
-MIN_QUESTION_WORDS = 3
-
-
-def is_question(text: str) -> bool:
-    """Whether a text is a real question: a sentence opening on a letter and ending in "?"."""
-    words = text.split()
-    return (
-        text.endswith("?")
-        and len(text) <= MAX_QUESTION_CHARS
-        and len(words) >= MIN_QUESTION_WORDS
-        and bool(_OPENING.match(text))
-        and text[:1].upper() == text[:1]
-        and not _REMNANTS.search(text)
-    )
-
-
 def _passages(terms: _Terms, pages: Sequence[PageText]) -> list[Passage]:
     """The sentences that say the most about the topic, at most two per page, best first."""
     scored: list[tuple[float, int, str, str, str]] = []
@@ -259,7 +187,7 @@ def _passages(terms: _Terms, pages: Sequence[PageText]) -> list[Passage]:
             continue
         per_page[url] = per_page.get(url, 0) + 1
         seen.add(sentence)
-        chosen.append(Passage(text=sentence, url=url, title=title))
+        chosen.append(Passage(text=sentence, url=url, title=title, verified=True))
         if len(chosen) >= MAX_PASSAGES:
             break
     # Too few sentences name the topic: add the ones that do from pages already cited, then
@@ -277,7 +205,7 @@ def _passages(terms: _Terms, pages: Sequence[PageText]) -> list[Passage]:
             break
         if sentence not in seen:
             seen.add(sentence)
-            chosen.append(Passage(text=sentence, url=url, title=title))
+            chosen.append(Passage(text=sentence, url=url, title=title, verified=True))
     return chosen
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import anyio
 
 from research.engines.base import TextCallback
-from research.engines.local.briefs import write
+from research.engines.local.briefs import render_markdown, write
 from research.engines.local.clustering import propose
 from research.engines.local.gaps import find_gaps, keyword_research, thinly_covered, under_covered
+from research.engines.local.plan import plan_brief, plan_topics
 from research.models import (
     Brief,
     Competitor,
@@ -79,7 +80,8 @@ class LocalEngine:
             # The same pages give the same gaps as `research` (or, after another engine's
             # research, the local view of them); topics keep the variants the gap list merges.
             gaps = find_gaps(own, others)
-            return propose(own, others, gaps or under_covered(own) or thinly_covered(own))
+            ideas = propose(own, others, gaps or under_covered(own) or thinly_covered(own))
+            return plan_topics(ideas, site, competitors)
 
         topics = await anyio.to_thread.run_sync(work, limiter=self._threads)
         if research.gaps:
@@ -99,10 +101,12 @@ class LocalEngine:
         competitors: list[SiteAnalysis],
         on_text: TextCallback | None = None,
     ) -> Brief:
-        """Return an extractive brief for the topic citing crawled pages."""
+        """Return an extractive brief for the topic citing crawled pages, with its plan."""
 
         def work() -> Brief:
-            return write(topic, site_phrases_of(site), [site_phrases_of(c) for c in competitors])
+            draft = write(topic, site_phrases_of(site), [site_phrases_of(c) for c in competitors])
+            brief = plan_brief(draft, topic, site, competitors)
+            return brief.model_copy(update={"text": render_markdown(brief)})
 
         brief = await anyio.to_thread.run_sync(work, limiter=self._threads)
         if on_text is not None:
