@@ -75,6 +75,7 @@ class Settings(BaseModel):
     fetch_backoff: float = Field(default=0.5, description="first retry wait, seconds")
     # Work off the loop
     worker_threads: int = 4
+    worker_processes: int = Field(default=0, description="CPU worker processes; 0 = one per core")
     # Storage
     db_path: Path = Field(default_factory=default_db_path)
     # Jobs

@@ -9,6 +9,7 @@ import anyio
 from research.models import Page, PageIssue, SiteAnalysis, StageName, host_of
 from research.net.crawl import crawl_site
 from research.pipeline.context import PipelineRun
+from research.processes import run_cpu
 from research.text.keyphrases import analyse_site
 
 
@@ -33,13 +34,11 @@ async def crawl_and_analyse(
         max_depth=request.max_depth,
         time_budget=settings.crawl_time_budget,
         allow_private=run.allow_private,
-        limiter=run.services.threads,
+        cpu=run.services.processes,
         on_page=on_page,
         on_issue=note_issue,
     )
-    return await anyio.to_thread.run_sync(
-        analyse_site, url, pages, issues, limiter=run.services.threads
-    )
+    return await run_cpu(run.services.processes, analyse_site, url, pages, issues)
 
 
 async def run_site_stage(run: PipelineRun, home_ready: anyio.Event) -> SiteAnalysis:

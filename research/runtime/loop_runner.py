@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from research.config import Settings
-from research.services import Services
+from research.services import Services, start_processes
 
 T = TypeVar("T")
 
@@ -53,6 +53,8 @@ class LoopRunner:
         self._services: Services | None = None
         self._services_lock = threading.Lock()
         self._closed = False
+        # Worker processes start now, from the caller's thread, while nothing waits on them.
+        self.processes = start_processes(self.settings)
         self._loop = asyncio.new_event_loop()
         if debug is not None:  # None keeps asyncio's default (PYTHONASYNCIODEBUG, -X dev)
             self._loop.set_debug(debug)
@@ -102,7 +104,9 @@ class LoopRunner:
         """Return the shared services, opening them on the loop the first time."""
         with self._services_lock:
             if self._services is None:
-                self._services = self.submit(Services.open(self.settings)).result(timeout=30)
+                self._services = self.submit(Services.open(self.settings, self.processes)).result(
+                    timeout=30
+                )
             return self._services
 
     def lag(self) -> LoopLag:
@@ -135,6 +139,7 @@ class LoopRunner:
                 pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
+        self.processes.close()
 
     async def _close(self) -> None:
         current = asyncio.current_task()

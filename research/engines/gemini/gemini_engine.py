@@ -50,6 +50,7 @@ from research.models import (
     normalize_start_url,
 )
 from research.net.fetch import Fetcher
+from research.processes import run_cpu
 from research.progress import StageContext
 
 T = TypeVar("T", bound=BaseModel)
@@ -80,7 +81,6 @@ class GeminiEngine:
         self.fetcher = fetcher
         self.local = local
         self.client = GeminiClient(settings, key, calls)
-        self._threads = anyio.CapacityLimiter(2)
         self._resolve_limiter = anyio.CapacityLimiter(max(1, settings.gemini_resolve_concurrency))
         # Models that answered 400 to google_search + response schema in one call.
         self._no_search_with_schema: set[str] = set()
@@ -128,9 +128,7 @@ class GeminiEngine:
             plan = await self._structured(ctx, keywords_prompt(site, competitors), KeywordPlan)
             if not plan.keywords:
                 raise GeminiBadResponse("Gemini listed no keywords.")
-            research = await anyio.to_thread.run_sync(
-                _keyword_research, plan, site, competitors, limiter=self._threads
-            )
+            research = await run_cpu(self.local.cpu, _keyword_research, plan, site, competitors)
             ctx.info(
                 f"Gemini ranked {len(research.keywords)} keywords and found "
                 f"{len(research.gaps)} content gaps."
@@ -184,9 +182,7 @@ class GeminiEngine:
         """Return a brief streamed from Gemini, citing crawled pages and grounded sources."""
 
         async def gemini() -> Brief:
-            pages = await anyio.to_thread.run_sync(
-                _pages_for, topic, [site, *competitors], limiter=self._threads
-            )
+            pages = await run_cpu(self.local.cpu, _pages_for, topic, [site, *competitors])
             if not pages:
                 raise GeminiBadResponse("There are no crawled pages to cite for this topic.")
             config = types.GenerateContentConfig(tools=[_SEARCH])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
-
 from research.engines.base import TextCallback
 from research.engines.local.briefs import write
 from research.engines.local.clustering import propose
@@ -16,6 +14,7 @@ from research.models import (
     Topic,
     host_of,
 )
+from research.processes import CpuWorkers, run_cpu
 from research.progress import StageContext
 from research.text.keyphrases import OutboundLink, outbound_links
 from research.text.phrases import SitePhrases, site_phrases
@@ -26,16 +25,14 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, threads: anyio.CapacityLimiter) -> None:
-        self._threads = threads
+    def __init__(self, cpu: CpuWorkers) -> None:
+        self.cpu = cpu
 
     async def find_competitors(
         self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
     ) -> list[Competitor]:
         """Return candidate competitors from the site's outbound links (not crawled here)."""
-        found = await anyio.to_thread.run_sync(
-            linked_competitors, site, known, limit, limiter=self._threads
-        )
+        found = await run_cpu(self.cpu, linked_competitors, site, known, limit)
         ctx.info(
             f"The local engine found {len(found)} candidate competitor"
             f"{'s' if len(found) != 1 else ''} in your site's outbound links; finding competitors "
@@ -47,13 +44,7 @@ class LocalEngine:
         self, ctx: StageContext, site: SiteAnalysis, competitors: list[SiteAnalysis]
     ) -> KeywordResearch:
         """Return the site's ranked keywords and the gaps its competitors cover."""
-
-        def work() -> KeywordResearch:
-            return keyword_research(
-                site_phrases_of(site), [site_phrases_of(c) for c in competitors]
-            )
-
-        research = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        research = await run_cpu(self.cpu, research_of, site, competitors)
         if not competitors:
             ctx.warn(
                 "No competitor was analysed, so there are no content gaps; add competitor URLs "
@@ -74,16 +65,7 @@ class LocalEngine:
         research: KeywordResearch,
     ) -> list[Topic]:
         """Return topic ideas clustered from the gaps, best first."""
-
-        def work() -> list[Topic]:
-            own = site_phrases_of(site)
-            others = [site_phrases_of(c) for c in competitors]
-            # The same pages give the same gaps as `research` (or, after another engine's
-            # research, the local view of them); topics keep the variants the gap list merges.
-            gaps = find_gaps(own, others)
-            return propose(own, others, gaps or under_covered(own) or thinly_covered(own))
-
-        topics = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        topics = await run_cpu(self.cpu, topics_of, site, competitors)
         if research.gaps:
             ctx.info(f"{len(topics)} topic ideas from {len(research.gaps)} gaps.")
         else:
@@ -102,11 +84,7 @@ class LocalEngine:
         on_text: TextCallback | None = None,
     ) -> Brief:
         """Return an extractive brief for the topic citing crawled pages."""
-
-        def work() -> Brief:
-            return write(topic, site_phrases_of(site), [site_phrases_of(c) for c in competitors])
-
-        brief = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        brief = await run_cpu(self.cpu, brief_of, topic, site, competitors)
         if on_text is not None:
             on_text(brief.text)
         if len(brief.passages) < 3:
@@ -115,8 +93,28 @@ class LocalEngine:
 
 
 def site_phrases_of(site: SiteAnalysis) -> SitePhrases:
-    """Return the phrase statistics of an analysed site (blocking; call in a worker thread)."""
+    """Return the phrase statistics of an analysed site (blocking; call in a worker)."""
     return site_phrases(site.domain, site.pages)
+
+
+def research_of(site: SiteAnalysis, competitors: list[SiteAnalysis]) -> KeywordResearch:
+    """Return the site's ranked keywords and gaps (blocking; call in a worker)."""
+    return keyword_research(site_phrases_of(site), [site_phrases_of(c) for c in competitors])
+
+
+def topics_of(site: SiteAnalysis, competitors: list[SiteAnalysis]) -> list[Topic]:
+    """Return topic ideas clustered from the gaps (blocking; call in a worker)."""
+    own = site_phrases_of(site)
+    others = [site_phrases_of(c) for c in competitors]
+    # The same pages give the same gaps as the keyword stage (or, after another engine's
+    # research, the local view of them); topics keep the variants the gap list merges.
+    gaps = find_gaps(own, others)
+    return propose(own, others, gaps or under_covered(own) or thinly_covered(own))
+
+
+def brief_of(topic: Topic, site: SiteAnalysis, competitors: list[SiteAnalysis]) -> Brief:
+    """Return an extractive brief for the topic (blocking; call in a worker)."""
+    return write(topic, site_phrases_of(site), [site_phrases_of(c) for c in competitors])
 
 
 def linked_competitors(site: SiteAnalysis, known: list[str], limit: int) -> list[Competitor]:
