@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from research.config import Settings as Settings
-    from research.errors import ResearchError as ResearchError
-    from research.models import (
-        Brief as Brief,
-        Competitor as Competitor,
-        ContentGap as ContentGap,
-        DiscoveryRequest as DiscoveryRequest,
-        Keyword as Keyword,
-        Report as Report,
-        StageName as StageName,
-        Topic as Topic,
-    )
-    from research.pipeline.run import (
-        discover_topics as discover_topics,
-        run_pipeline as run_pipeline,
-    )
-    from research.progress import RunTracker as RunTracker
-    from research.runtime.jobs import Job as Job, JobManager as JobManager
-    from research.runtime.loop_runner import LoopRunner as LoopRunner
-    from research.services import Services as Services
-
+from typing import Any
 
 # Each public name and the module it lives in, imported on first use: the CLI's `history` and
-# the worker processes need none of the pipeline, and importing it all takes seconds.
+# the worker processes need none of the pipeline, and importing all of it takes seconds.
 _HOMES = {
     "Brief": "research.models",
     "Competitor": "research.models",

@@ -44,29 +44,42 @@ def _preload(modules: Sequence[str]) -> None:
 
 
 class ProcessPool:
-    """A bounded pool of spawned worker processes, usable from the event loop."""
+    """A bounded pool of worker processes, usable from the event loop."""
 
     def __init__(self, size: int = 0, preload: Sequence[str] = ()) -> None:
         self.size = size if size > 0 else available_cores()
         self._preload = tuple(preload)
         self._lock = threading.Lock()
-        self._executor = self._new_executor()
-        self._limiter = anyio.CapacityLimiter(self.size)
+        self._ready = threading.Event()
         self._closed = False
+        self._limiter = anyio.CapacityLimiter(self.size)
+        # Workers fork from one server process that imported the preload once (per Python
+        # process), so a pool starts in milliseconds; the server itself is spawned, not forked
+        # from this many-threaded process.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(self._preload))
+        self._executor = self._new_executor()
 
     def _new_executor(self) -> concurrent.futures.ProcessPoolExecutor:
-        # Spawned, not forked: the dashboard's process has many threads, which fork copies badly.
         return concurrent.futures.ProcessPoolExecutor(
-            self.size,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_preload,
-            initargs=(self._preload,),
+            self.size, mp_context=self._context, initializer=_preload, initargs=(self._preload,)
         )
 
-    def warm(self) -> list[concurrent.futures.Future[int]]:
-        """Start every worker now (without waiting), so the first run does not pay for it."""
-        with self._lock:
-            return [self._executor.submit(worker_pid) for _ in range(self.size)]
+    def warm(self) -> None:
+        """Start every worker in a background thread; calls made meanwhile wait for it."""
+        self._ready.clear()
+        threading.Thread(target=self._start_workers, name="process-pool-start", daemon=True).start()
+
+    def _start_workers(self) -> None:
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                # Starting a worker blocks until the fork server is up: never on the loop.
+                started = [self._executor.submit(worker_pid) for _ in range(self.size)]
+            concurrent.futures.wait(started)
+        finally:
+            self._ready.set()
 
     async def run(self, func: Callable[..., T], *args: object) -> T:
         """Return `func(*args)` computed in a worker; cancelling stops waiting at once."""
@@ -79,6 +92,8 @@ class ProcessPool:
                 return await self._submit(func, args)
 
     async def _submit(self, func: Callable[..., T], args: tuple[object, ...]) -> T:
+        if not self._ready.is_set():
+            await anyio.to_thread.run_sync(self._ready.wait, abandon_on_cancel=True)
         with self._lock:
             if self._closed:
                 raise RuntimeError("The process pool has been closed.")
@@ -93,6 +108,7 @@ class ProcessPool:
                 return
             broken, self._executor = self._executor, self._new_executor()
         broken.shutdown(wait=False, cancel_futures=True)
+        self.warm()
 
     def close(self) -> None:
         """Stop the workers; calls still queued are cancelled (blocking; call off the loop)."""
