@@ -6,24 +6,26 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import anyio
 
 from research.config import Settings
 from research.errors import (
     ExportError,
+    HostNotAllowed,
     InvalidRequest,
     ResearchError,
     RunNotFound,
     RunNotResumable,
 )
-from research.export import export_report, format_for_path
 from research.models import DiscoveryRequest, ProgressEvent, Report, RunStatus, RunSummary
-from research.pipeline.run import run_pipeline
-from research.progress import RunTracker
-from research.services import Services
-from research.store import open_store
+
+# The pipeline, the engines and the exporters are imported by the commands that use them, so
+# `history`, `export` and `--help` start in a fraction of the time a run's imports take.
+if TYPE_CHECKING:
+    from research.progress import RunTracker
+    from research.services import Services
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -60,14 +62,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def print_event(event: ProgressEvent) -> None:
-    """Write one progress line to stderr."""
+    """Write one progress line to stderr; a run's error is left to the one final error line."""
+    if event.level == "error":
+        return
+    message = event.message
+    if event.stage and message.startswith(f"{event.stage.label} failed: "):
+        message = f"{event.stage.label} failed"  # why comes once, in the final error line
     stage = f"[{event.stage.label}] " if event.stage else ""
     mark = {"warning": "warning: ", "error": "error: "}.get(event.level, "")
-    print(f"{event.at:%H:%M:%S} {stage}{mark}{event.message}", file=sys.stderr, flush=True)
+    print(f"{event.at:%H:%M:%S} {stage}{mark}{message}", file=sys.stderr, flush=True)
+
+
+def follow(tracker: RunTracker, quiet: bool) -> None:
+    """Print the run's progress to stderr (unless quiet) and keep its log lines off stderr."""
+    run_log = logging.getLogger("research.run")
+    run_log.propagate = False  # printed by print_event, or not at all when quiet
+    run_log.addHandler(logging.NullHandler())  # else logging's last resort prints warnings
+    if not quiet:
+        tracker.listeners.append(print_event)
 
 
 async def write_outputs(report: Report, outputs: dict[str, Path | None]) -> None:
     """Write the report to each requested file, by format."""
+    from research.export import export_report
+
     for fmt, path in outputs.items():
         if path is not None:
             data = await export_report(report, fmt)
@@ -78,6 +96,8 @@ async def write_outputs(report: Report, outputs: dict[str, Path | None]) -> None
 async def _discover(
     tracker: RunTracker, settings: Settings, outputs: dict[str, Path | None]
 ) -> None:
+    from research.services import Services
+
     services = await Services.open(settings)
     try:
         await _run_and_write(tracker, services, outputs)
@@ -89,6 +109,8 @@ async def _run_and_write(
     tracker: RunTracker, services: Services, outputs: dict[str, Path | None]
 ) -> None:
     """Run the tracked report's unfinished stages, then write the requested files."""
+    from research.pipeline.run import run_pipeline
+
     try:
         await run_pipeline(tracker, services)
     finally:
@@ -112,10 +134,14 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         return fail(first_validation_message(exc), EXIT_INVALID)
     if settings.resolve_engine(request.engine) == "gemini" and not settings.has_gemini_key:
         return fail("The Gemini engine needs GEMINI_API_KEY; use --engine local.", EXIT_INVALID)
+    try:
+        refuse_fixed_addresses(request, settings)
+    except HostNotAllowed as exc:
+        return fail(str(exc), EXIT_INVALID)
+    from research.progress import RunTracker
+
     tracker = RunTracker(Report(request=request))
-    if not args.quiet:
-        tracker.listeners.append(print_event)
-        logging.getLogger("research.run").propagate = False  # printed by print_event already
+    follow(tracker, args.quiet)
     outputs = {"xlsx": args.out, "json": args.json}
     try:
         anyio.run(_discover, tracker, settings, outputs)
@@ -123,6 +149,16 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         print("Interrupted; partial results saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return outcome(tracker.snapshot())
+
+
+def refuse_fixed_addresses(request: DiscoveryRequest, settings: Settings) -> None:
+    """Raise HostNotAllowed for a URL whose literal IP the address policy always refuses."""
+    from research.net.policy import AddressPolicy, refuse_literal_host
+
+    allow_private = request.allow_private_hosts or settings.allow_private_hosts
+    policy = AddressPolicy.build(allow_private, settings.allowed_networks)
+    for url in [request.url, *request.competitors]:
+        refuse_literal_host(url, policy)
 
 
 def outcome(report: Report) -> int:
@@ -136,6 +172,8 @@ def outcome(report: Report) -> int:
 async def _history(
     settings: Settings, site: str | None, status: str | None, limit: int
 ) -> list[RunSummary]:
+    from research.store import open_store
+
     store = await open_store(settings)
     try:
         return await store.list_runs(site=site, status=status, limit=limit)
@@ -164,6 +202,9 @@ def history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _export(settings: Settings, run_id: str, out: Path, fmt: str) -> int:
+    from research.export import export_report
+    from research.store import open_store
+
     store = await open_store(settings)
     try:
         report = await store.load(run_id)
@@ -176,6 +217,8 @@ async def _export(settings: Settings, run_id: str, out: Path, fmt: str) -> int:
 
 def export(args: argparse.Namespace, settings: Settings) -> int:
     """Run `export`: write a saved run to --out, in the format its suffix names."""
+    from research.export import format_for_path
+
     try:
         fmt = format_for_path(args.out)
         size = anyio.run(_export, settings, args.run_id, args.out, fmt)
@@ -192,6 +235,9 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
 async def _resume(
     settings: Settings, args: argparse.Namespace, outputs: dict[str, Path | None]
 ) -> Report:
+    from research.progress import RunTracker
+    from research.services import Services
+
     services = await Services.open(settings)
     try:
         report = await services.store.load(args.run_id)
@@ -201,8 +247,7 @@ async def _resume(
         report = await services.store.claim(args.run_id)
         report.request.engine = engine  # type: ignore[assignment]
         tracker = RunTracker(report)
-        if not args.quiet:
-            tracker.listeners.append(print_event)
+        follow(tracker, args.quiet)
         await _run_and_write(tracker, services, outputs)
         return tracker.snapshot()
     finally:

@@ -36,6 +36,7 @@ class Settings(BaseModel):
     gemini_retry_budget: float = 60.0
     gemini_breaker_threshold: int = 5
     gemini_breaker_cooldown: float = 60.0
+    gemini_breaker_timeouts: int = Field(default=2, description="timeouts in a row that open it")
     gemini_rpm_period: float = Field(default=60.0, description="seconds gemini_rpm applies to")
     gemini_backoff_initial: float = 1.0
     gemini_backoff_max: float = 20.0

@@ -175,7 +175,9 @@ class GeminiClient:
         self.limiter = calls or anyio.CapacityLimiter(max(1, settings.gemini_concurrency))
         self.rate = RateLimiter(settings.gemini_rpm, settings.gemini_rpm_period)
         self.breaker = CircuitBreaker(
-            settings.gemini_breaker_threshold, settings.gemini_breaker_cooldown
+            settings.gemini_breaker_threshold,
+            settings.gemini_breaker_cooldown,
+            settings.gemini_breaker_timeouts,
         )
 
     def __repr__(self) -> str:
@@ -252,10 +254,14 @@ class GeminiClient:
                 note(message)
 
         return tenacity.AsyncRetrying(
+            # The delay counts: a Retry-After beyond the budget's end is not waited for.
             stop=tenacity.stop_after_attempt(max(1, settings.gemini_max_attempts))
             | tenacity.stop_before_delay(settings.gemini_retry_budget),
             wait=wait,
-            retry=tenacity.retry_if_exception_type(_Retryable),
+            # No try goes into an open breaker (timeouts in a row open it at once).
+            retry=tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, _Retryable) and not self.breaker.is_open
+            ),
             before_sleep=before_sleep,
             sleep=anyio.sleep,
             reraise=True,
@@ -283,7 +289,7 @@ class GeminiClient:
             self._settle(error)
             raise error from None
         except (TimeoutError, httpx2.TimeoutException):
-            self.breaker.record_failure()
+            self.breaker.record_timeout()
             reason = f"Gemini did not answer within {limit:g} s"
             raise _Retryable(reason, GeminiTimeout(reason + ".")) from None
         except httpx2.TransportError as exc:

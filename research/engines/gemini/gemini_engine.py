@@ -4,7 +4,9 @@ local engine with a visible warning when Gemini cannot do its part."""
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio
@@ -34,7 +36,13 @@ from research.engines.gemini.prompts import (
     topics_prompt,
 )
 from research.engines.local import LocalEngine
-from research.errors import GeminiAuthError, GeminiBadResponse, GeminiError, ResearchError
+from research.errors import (
+    GeminiAuthError,
+    GeminiBadResponse,
+    GeminiError,
+    GeminiTimeout,
+    ResearchError,
+)
 from research.models import (
     Brief,
     Competitor,
@@ -51,7 +59,7 @@ from research.models import (
 )
 from research.net.fetch import Fetcher
 from research.processes import run_cpu
-from research.progress import StageContext
+from research.progress import RunTracker, StageContext
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
@@ -59,6 +67,15 @@ R = TypeVar("R")
 BRIEF_SOURCE_PAGES = 8
 _DOMAIN_TITLE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
 _SEARCH = types.Tool(google_search=types.GoogleSearch())
+
+
+@dataclass
+class _RunCalls:
+    """What one run has learnt of Gemini: whether it stopped answering, and its calls in flight."""
+
+    unanswered: bool = False
+    in_flight: set[anyio.CancelScope] = field(default_factory=set)
+    streams: set[anyio.CancelScope] = field(default_factory=set)  # they share one deadline
 
 
 class GeminiEngine:
@@ -84,6 +101,7 @@ class GeminiEngine:
         self._resolve_limiter = anyio.CapacityLimiter(max(1, settings.gemini_resolve_concurrency))
         # Models that answered 400 to google_search + response schema in one call.
         self._no_search_with_schema: set[str] = set()
+        self._runs: weakref.WeakKeyDictionary[RunTracker, _RunCalls] = weakref.WeakKeyDictionary()
 
     async def aclose(self) -> None:
         """Close the Gemini client."""
@@ -186,9 +204,7 @@ class GeminiEngine:
             if not pages:
                 raise GeminiBadResponse("There are no crawled pages to cite for this topic.")
             config = types.GenerateContentConfig(tools=[_SEARCH])
-            text, chunks = await self.client.stream(
-                brief_prompt(topic, pages), config, on_text, note=ctx.info
-            )
+            text, chunks = await self._stream(ctx, brief_prompt(topic, pages), config, on_text)
             if chunks:
                 self._record_usage(ctx, chunks[-1])
             if not text.strip():
@@ -221,13 +237,71 @@ class GeminiEngine:
         local: Callable[[], Awaitable[R]],
     ) -> R:
         """Run the Gemini path; on a Gemini failure other than a refused key, run the local one."""
+        calls = self._runs.setdefault(ctx.tracker, _RunCalls())
+        if calls.unanswered:
+            return await local()  # said once already, when Gemini first did not answer
         try:
-            return await gemini()
+            with anyio.CancelScope() as scope:
+                calls.in_flight.add(scope)
+                try:
+                    return await gemini()
+                finally:
+                    calls.in_flight.discard(scope)
         except GeminiAuthError:
             raise
+        except GeminiTimeout as exc:
+            self._stop_asking(ctx, calls, exc)
         except GeminiError as exc:
             ctx.warn(f"Gemini could not {task}: {exc.message} The local engine did it instead.")
-            return await local()
+        # Here after a Gemini error, or when another call of this run got no answer in time.
+        return await local()
+
+    @staticmethod
+    def _stop_asking(ctx: StageContext, calls: _RunCalls, exc: GeminiTimeout) -> None:
+        """Give up on Gemini for the rest of the run, saying so once; stop its other calls."""
+        if calls.unanswered:
+            return
+        calls.unanswered = True
+        ctx.warn(f"{exc.message.rstrip('.')}, so the rest of this run uses the local engine.")
+        for scope in calls.in_flight:
+            scope.cancel()
+
+    async def _stream(
+        self,
+        ctx: StageContext,
+        prompt: str,
+        config: types.GenerateContentConfig,
+        on_text: TextCallback | None,
+    ) -> tuple[str, list[types.GenerateContentResponse]]:
+        """Stream one answer under the deadline the run's streams share.
+
+        The deadline moves on whenever any of them receives text, so briefs Gemini is writing
+        keep all of them going, while streams that all hang end together, after one deadline.
+        """
+        calls = self._runs.setdefault(ctx.tracker, _RunCalls())
+        limit = self.settings.gemini_stream_timeout
+        # The SDK's read timeout ends a single silent stream first; this bounds them together,
+        # with the same second of slack the client gives each call.
+        span = limit + 1.0
+
+        def renew(text: str) -> None:
+            for scope in calls.streams:
+                scope.deadline = anyio.current_time() + span
+            if on_text is not None:
+                on_text(text)
+
+        if calls.streams:
+            deadline = next(iter(calls.streams)).deadline
+        else:
+            deadline = anyio.current_time() + span
+        with anyio.CancelScope(deadline=deadline) as scope:
+            calls.streams.add(scope)
+            try:
+                return await self.client.stream(prompt, config, renew, note=ctx.info)
+            finally:
+                calls.streams.discard(scope)
+        self.client.breaker.record_timeout()
+        raise GeminiTimeout(f"Gemini did not answer within {limit:g} s.")
 
     def _record_usage(self, ctx: StageContext, response: types.GenerateContentResponse) -> None:
         meta = response.usage_metadata
