@@ -1,9 +1,15 @@
 """A whole discovery run on fixture sites with 50 ms per page, against its critical-path bound.
 
-Run with `.venv/bin/python -m bench.bench_pipeline`. The bound is what the crawl cannot beat:
-for each site, ceil(pages / per-host concurrency) x the per-page latency measured in this run
-(one page fetched alone). The sites are served from a child process, the slower site setting the pace since the sites are crawled at once.
-Prints wall time, bound, their ratio, and the loop's scheduling lag p99/max during the run.
+Run with `.venv/bin/python -m bench.bench_pipeline`. The sites are served from a child process
+and crawled at once (named competitors do not wait for the site's home page). The bound is what
+the run cannot beat, and what it includes is printed with it:
+- the crawl of the slowest site at full concurrency: robots.txt, then the start page (no link is
+  known before it), then the other pages per-host-concurrency at a time, each page one
+  per-page latency measured in this run (one page fetched alone);
+- plus stages 3-5 as long as they took in this run: they need every page, so they cannot start
+  before the crawl ends.
+It leaves out the analysis of each site after its last page and the extraction of the last
+pages, so 1.0x is out of reach. Prints wall time, bound, their ratio and the loop's lag.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import urllib.request
 from multiprocessing.connection import Connection
 
 from research.config import Settings
-from research.models import DiscoveryRequest
+from research.models import DiscoveryRequest, StageName
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
 from tests.fakes.fixtures import ACME, RIVAL, build_pages
@@ -38,12 +44,12 @@ def grown(articles: dict[str, Article], pages: int) -> dict[str, Article]:
     return out
 
 
-def serve_sites(pipe: Connection) -> None:
+def serve_sites(pipe: Connection, pages: int = PAGES_PER_SITE, latency: float = LATENCY) -> None:
     """Serve the grown site and competitor in this (child) process until the pipe closes."""
-    rival = SiteServer(build_pages(grown(RIVAL, PAGES_PER_SITE), "Metricly", {}), latency=LATENCY)
+    rival = SiteServer(build_pages(grown(RIVAL, pages), "Metricly", {}), latency=latency)
     rival.start()
-    site_pages = build_pages(grown(ACME, PAGES_PER_SITE), "Acme", {"rival": rival.url})
-    site = SiteServer(site_pages, latency=LATENCY).start()
+    site_pages = build_pages(grown(ACME, pages), "Acme", {"rival": rival.url})
+    site = SiteServer(site_pages, latency=latency).start()
     pipe.send((site.url, rival.url))
     try:
         pipe.recv()
@@ -51,6 +57,21 @@ def serve_sites(pipe: Connection) -> None:
         pass
     site.stop()
     rival.stop()
+
+
+def start_sites_process(
+    pages: int, latency: float
+) -> tuple[multiprocessing.process.BaseProcess, Connection, tuple[str, str]]:
+    """Serve the two grown sites from a child process; return it, its pipe and the two URLs.
+
+    The sites run in their own process, so serving them does not compete for our GIL; send
+    anything down the pipe to stop them.
+    """
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(target=serve_sites, args=(child, pages, latency), daemon=True)
+    server.start()
+    return server, parent, parent.recv()
 
 
 def measured_latency(url: str) -> float:
@@ -66,13 +87,7 @@ def measured_latency(url: str) -> float:
 
 def main() -> None:
     """Run the benchmark and print its table."""
-    # The sites run in their own process, so serving them does not compete for our GIL.
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    server = multiprocessing.get_context("spawn").Process(
-        target=serve_sites, args=(child,), daemon=True
-    )
-    server.start()
-    site_url, rival_url = parent.recv()
+    server, parent, (site_url, rival_url) = start_sites_process(PAGES_PER_SITE, LATENCY)
     settings = Settings(allow_private_hosts=True, db_path="/tmp/bench-pipeline.sqlite3")
     runner = LoopRunner(settings)
     try:
@@ -93,7 +108,11 @@ def main() -> None:
         per_host = settings.per_host_concurrency
         pages = [len(report.site.pages) if report.site else 0]
         pages += [len(c.analysis.pages) for c in report.competitors if c.analysis]
-        bound = max(math.ceil(n / per_host) for n in pages) * latency
+        crawl = max(2 + math.ceil(max(0, n - 1) / per_host) for n in pages) * latency
+        later = [report.stages[name] for name in list(StageName)[2:]]
+        assert later[0].started_at and later[-1].finished_at
+        analysis = (later[-1].finished_at - later[0].started_at).total_seconds()
+        bound = crawl + analysis
         stages = {
             name.label: (state.finished_at - state.started_at).total_seconds()
             for name, state in report.stages.items()
@@ -103,6 +122,8 @@ def main() -> None:
             ("pages crawled (site + competitor)", " + ".join(map(str, pages))),
             ("per-page latency measured", f"{latency * 1000:.1f} ms"),
             ("per-host concurrency", str(per_host)),
+            ("bound: crawl of the slowest site", f"{crawl:.2f} s"),
+            ("bound: + stages 3-5 as run", f"{analysis:.2f} s"),
             ("critical-path bound", f"{bound:.2f} s"),
             ("wall time", f"{wall:.2f} s"),
             ("wall / bound", f"{wall / bound:.2f}x"),
