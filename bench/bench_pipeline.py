@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 
 from research.config import Settings
 from research.models import DiscoveryRequest, StageName
+from research.processes import worker_pid
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
 from tests.fakes.fixtures import ACME, RIVAL, build_pages
@@ -97,6 +98,8 @@ def main() -> None:
             url=site_url, competitors=[rival_url], max_pages=PAGES_PER_SITE, engine="local"
         )
         runner.services()
+        # Wait for the warm pool, as a dashboard's is by the time someone has typed a URL.
+        runner.submit(runner.processes.run(worker_pid)).result(timeout=60)
         runner.reset_lag()
         start = time.perf_counter()
         job = jobs.get(jobs.start(request))
