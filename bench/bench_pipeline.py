@@ -6,6 +6,8 @@ the run cannot beat, and what it includes is printed with it:
 - the crawl of the slowest site at full concurrency: robots.txt, then the start page (no link is
   known before it), then the other pages per-host-concurrency at a time, each page one
   per-page latency measured in this run (one page fetched alone);
+- or, when larger, extracting every crawled page with all worker processes busy (measured after
+  the run on the same pages): the crawl cannot outrun its own parsing;
 - plus stages 3-5 as long as they took in this run: they need every page, so they cannot start
   before the crawl ends.
 It leaves out the analysis of each site after its last page and the extraction of the last
@@ -20,9 +22,12 @@ import time
 import urllib.request
 from multiprocessing.connection import Connection
 
+import anyio
+
 from research.config import Settings
 from research.models import DiscoveryRequest, StageName
-from research.processes import worker_pid
+from research.net.extract import extract_page
+from research.processes import ProcessPool, worker_pid
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
 from tests.fakes.fixtures import ACME, RIVAL, build_pages
@@ -86,6 +91,24 @@ def measured_latency(url: str) -> float:
     return sorted(times)[2]
 
 
+async def extraction_time(pool: ProcessPool, pages: list[tuple[str, str]]) -> float:
+    """Seconds the pool takes to extract every (url, markup) page with all its workers busy."""
+    start = time.perf_counter()
+    async with anyio.create_task_group() as group:
+        for url, markup in pages:
+            group.start_soon(pool.run, extract_page, markup, url)
+    return time.perf_counter() - start
+
+
+def fetch_markup(urls: list[str]) -> list[tuple[str, str]]:
+    """Fetch each page's HTML again, one at a time (blocking; from the main thread)."""
+    pages = []
+    for url in urls:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            pages.append((url, answer.read().decode()))
+    return pages
+
+
 def main() -> None:
     """Run the benchmark and print its table."""
     server, parent, (site_url, rival_url) = start_sites_process(PAGES_PER_SITE, LATENCY)
@@ -115,7 +138,11 @@ def main() -> None:
         later = [report.stages[name] for name in list(StageName)[2:]]
         assert later[0].started_at and later[-1].finished_at
         analysis = (later[-1].finished_at - later[0].started_at).total_seconds()
-        bound = crawl + analysis
+        crawled = [p.url for p in report.site.pages] if report.site else []
+        crawled += [p.url for c in report.competitors if c.analysis for p in c.analysis.pages]
+        markup = fetch_markup(crawled)
+        extraction = runner.submit(extraction_time(runner.processes, markup)).result(timeout=300)
+        bound = max(crawl, extraction) + analysis
         stages = {
             name.label: (state.finished_at - state.started_at).total_seconds()
             for name, state in report.stages.items()
@@ -125,8 +152,9 @@ def main() -> None:
             ("pages crawled (site + competitor)", " + ".join(map(str, pages))),
             ("per-page latency measured", f"{latency * 1000:.1f} ms"),
             ("per-host concurrency", str(per_host)),
-            ("bound: crawl of the slowest site", f"{crawl:.2f} s"),
-            ("bound: + stages 3-5 as run", f"{analysis:.2f} s"),
+            ("crawl of the slowest site at full concurrency", f"{crawl:.2f} s"),
+            ("extracting every page, all workers busy", f"{extraction:.2f} s"),
+            ("stages 3-5 as run (added to the larger)", f"{analysis:.2f} s"),
             ("critical-path bound", f"{bound:.2f} s"),
             ("wall time", f"{wall:.2f} s"),
             ("wall / bound", f"{wall / bound:.2f}x"),
