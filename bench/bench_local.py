@@ -28,7 +28,7 @@ from research.config import Settings
 from research.engines.local import LocalEngine
 from research.models import DiscoveryRequest, Page, Report, SiteAnalysis, StageName, Topic
 from research.pipeline.briefing import BRIEF_CONCURRENCY
-from research.processes import ProcessPool, worker_pid
+from research.processes import CpuWorkers, run_cpu, worker_pid
 from research.progress import RunTracker, StageContext
 from research.runtime.loop_runner import LoopLag, LoopRunner
 from research.text.keyphrases import analyse_site
@@ -99,14 +99,14 @@ def synthetic_site(
     return out
 
 
-async def analyse_all(sites: list[tuple[str, list[Page]]], cpu: ProcessPool) -> dict[str, float]:
+async def analyse_all(sites: list[tuple[str, list[Page]]], cpu: CpuWorkers) -> dict[str, float]:
     """Run the local analysis as the pipeline does; return seconds per phase."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     analyses: dict[str, SiteAnalysis] = {}
 
     async def analyse(domain: str, pages: list[Page]) -> None:
-        analyses[domain] = await cpu.run(analyse_site, f"https://{domain}/", pages, [])
+        analyses[domain] = await run_cpu(cpu, analyse_site, f"https://{domain}/", pages, [])
 
     async with anyio.create_task_group() as group:
         for domain, pages in sites:
