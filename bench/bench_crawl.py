@@ -91,7 +91,7 @@ async def measure(base: str, limit: int) -> dict[str, float]:
             max_depth=3,
             time_budget=120.0,
             allow_private=True,
-            limiter=anyio.CapacityLimiter(settings.worker_threads),
+            cpu=anyio.CapacityLimiter(settings.worker_threads),
         )
         wall = time.perf_counter() - started
         server_peak = json.loads(

@@ -4,4 +4,5 @@ import sys
 
 from research.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a spawned worker process imports this file under another name
+    sys.exit(main())

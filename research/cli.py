@@ -7,20 +7,19 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import anyio
 
 from research.config import Settings
 from research.errors import (
     ExportError,
+    HostNotAllowed,
     InvalidRequest,
     ResearchError,
     RunNotFound,
     RunNotResumable,
 )
-from research.export import export_report, format_for_path
-from research.grade import brief_at, grade_draft, read_draft_file, read_draft_url
 from research.models import (
     DEFAULT_MAX_PAGES,
     DiscoveryRequest,
@@ -31,13 +30,13 @@ from research.models import (
     RunStatus,
     RunSummary,
 )
-from research.net.fetch import Fetcher
 from research.outcome import outcome_message
-from research.pipeline.run import run_pipeline
-from research.progress import RunTracker
-from research.review import cancel_paused, continue_paused, review_items
-from research.services import Services
-from research.store import open_store
+
+# The pipeline, the engines and the exporters are imported by the commands that use them, so
+# `history`, `export` and `--help` start in a fraction of the time a run's imports take.
+if TYPE_CHECKING:
+    from research.progress import RunTracker
+    from research.services import Services
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -104,14 +103,30 @@ def add_review_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def print_event(event: ProgressEvent) -> None:
-    """Write one progress line to stderr."""
+    """Write one progress line to stderr; a run's error is left to the one final error line."""
+    if event.level == "error":
+        return
+    message = event.message
+    if event.stage and message.startswith(f"{event.stage.label} failed: "):
+        message = f"{event.stage.label} failed"  # why comes once, in the final error line
     stage = f"[{event.stage.label}] " if event.stage else ""
     mark = {"warning": "warning: ", "error": "error: "}.get(event.level, "")
-    print(f"{event.at:%H:%M:%S} {stage}{mark}{event.message}", file=sys.stderr, flush=True)
+    print(f"{event.at:%H:%M:%S} {stage}{mark}{message}", file=sys.stderr, flush=True)
+
+
+def follow(tracker: RunTracker, quiet: bool) -> None:
+    """Print the run's progress to stderr (unless quiet) and keep its log lines off stderr."""
+    run_log = logging.getLogger("research.run")
+    run_log.propagate = False  # printed by print_event, or not at all when quiet
+    run_log.addHandler(logging.NullHandler())  # else logging's last resort prints warnings
+    if not quiet:
+        tracker.listeners.append(print_event)
 
 
 async def write_outputs(report: Report, outputs: dict[str, Path | None]) -> None:
     """Write the report to each requested file, by format."""
+    from research.export import export_report
+
     for fmt, path in outputs.items():
         if path is not None:
             data = await export_report(report, fmt)
@@ -122,6 +137,8 @@ async def write_outputs(report: Report, outputs: dict[str, Path | None]) -> None
 async def _discover(
     tracker: RunTracker, settings: Settings, outputs: dict[str, Path | None]
 ) -> None:
+    from research.services import Services
+
     services = await Services.open(settings)
     try:
         await _run_and_write(tracker, services, outputs)
@@ -133,6 +150,8 @@ async def _run_and_write(
     tracker: RunTracker, services: Services, outputs: dict[str, Path | None]
 ) -> None:
     """Run the tracked report's unfinished stages, then write the requested files."""
+    from research.pipeline.run import run_pipeline
+
     try:
         await run_pipeline(tracker, services)
     finally:
@@ -162,10 +181,14 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), EXIT_INVALID)
     except ValueError as exc:
         return fail(first_validation_message(exc), EXIT_INVALID)
+    try:
+        refuse_fixed_addresses(request, settings)
+    except HostNotAllowed as exc:
+        return fail(str(exc), EXIT_INVALID)
+    from research.progress import RunTracker
+
     tracker = RunTracker(Report(request=request))
-    if not args.quiet:
-        tracker.listeners.append(print_event)
-        logging.getLogger("research.run").propagate = False  # printed by print_event already
+    follow(tracker, args.quiet)
     outputs = {"xlsx": args.out, "json": args.json}
     try:
         anyio.run(_discover, tracker, settings, outputs)
@@ -173,6 +196,16 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         print("Interrupted; partial results saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return outcome(tracker.snapshot())
+
+
+def refuse_fixed_addresses(request: DiscoveryRequest, settings: Settings) -> None:
+    """Raise HostNotAllowed for a URL whose literal IP the address policy always refuses."""
+    from research.net.policy import AddressPolicy, refuse_literal_host
+
+    allow_private = request.allow_private_hosts or settings.allow_private_hosts
+    policy = AddressPolicy.build(allow_private, settings.allowed_networks)
+    for url in [request.url, *request.competitors]:
+        refuse_literal_host(url, policy)
 
 
 def outcome(report: Report) -> int:
@@ -190,6 +223,8 @@ def outcome(report: Report) -> int:
 async def _history(
     settings: Settings, site: str | None, status: str | None, limit: int
 ) -> list[RunSummary]:
+    from research.store import open_store
+
     store = await open_store(settings)
     try:
         return await store.list_runs(site=site, status=status, limit=limit)
@@ -218,6 +253,8 @@ def history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _export(settings: Settings, run_id: str, out: Path, fmt: str) -> int:
+    from research.export import export_report
+
     report = await _load(settings, run_id)
     data = await export_report(report, fmt)
     await anyio.Path(out).write_bytes(data)
@@ -226,6 +263,8 @@ async def _export(settings: Settings, run_id: str, out: Path, fmt: str) -> int:
 
 def export(args: argparse.Namespace, settings: Settings) -> int:
     """Run `export`: write a saved run to --out, in the format its suffix names."""
+    from research.export import format_for_path
+
     try:
         fmt = format_for_path(args.out)
         size = anyio.run(_export, settings, args.run_id, args.out, fmt)
@@ -253,6 +292,8 @@ async def _claim_to_resume(args: argparse.Namespace, services: Services) -> Repo
 
 async def _claim_to_continue(args: argparse.Namespace, services: Services) -> Report:
     """Claim a paused run with the review edits `continue` was given applied."""
+    from research.review import continue_paused
+
     return await continue_paused(services.store, args.run_id, review_edits(args))
 
 
@@ -261,11 +302,13 @@ async def _run_claimed(
     args: argparse.Namespace,
     claim: Callable[[argparse.Namespace, Services], Awaitable[Report]],
 ) -> Report:
+    from research.progress import RunTracker
+    from research.services import Services
+
     services = await Services.open(settings)
     try:
         tracker = RunTracker(await claim(args, services))
-        if not args.quiet:
-            tracker.listeners.append(print_event)
+        follow(tracker, args.quiet)
         await _run_and_write(tracker, services, {"xlsx": args.out, "json": args.json})
         return tracker.snapshot()
     finally:
@@ -296,6 +339,8 @@ def resume(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _load(settings: Settings, run_id: str) -> Report:
+    from research.store import open_store
+
     store = await open_store(settings)
     try:
         return await store.load(run_id)
@@ -317,6 +362,8 @@ def review(args: argparse.Namespace, settings: Settings) -> int:
         )
     print(f"Run {report.run_id} of {report.request.url} waits for a review of its "
           f"{report.review_point}:")  # fmt: skip
+    from research.review import review_items
+
     for number, line in enumerate(review_items(report), start=1):
         print(f"{number:>3}. {line}")
     flags = {
@@ -349,6 +396,9 @@ def continue_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _cancel(settings: Settings, run_id: str) -> Report:
+    from research.review import cancel_paused
+    from research.store import open_store
+
     store = await open_store(settings)
     try:
         return await cancel_paused(store, run_id)
@@ -369,6 +419,9 @@ def cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _grade(settings: Settings, args: argparse.Namespace) -> Grade:
+    from research.grade import brief_at, grade_draft, read_draft_file, read_draft_url
+    from research.net.fetch import Fetcher
+
     report = await _load(settings, args.run_id)
     brief_at(report, args.brief)  # a missing brief is refused before any fetch
     if args.draft is not None:

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     gemini_breaker_cooldown: float = Field(
         default=60.0, description="seconds the breaker stays open"
     )
+    gemini_breaker_timeouts: int = Field(
+        default=2, description="Gemini timeouts in a row that open the breaker"
+    )
     gemini_rpm_period: float = Field(
         default=60.0, description="seconds RESEARCH_GEMINI_RPM applies to"
     )
@@ -153,6 +156,7 @@ class Settings(BaseSettings):
     brief_concurrency: int = Field(default=3, description="briefs written at once")
     # Work off the loop
     worker_threads: int = Field(default=4, description="threads for parsing, SQLite and exports")
+    worker_processes: int = Field(default=0, description="CPU worker processes; 0 = one per core")
     # Storage
     db_path: Path = Field(
         default_factory=default_db_path,

@@ -25,6 +25,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from research.errors import ExportError
 from research.models import STAGE_LABELS, Brief, Report, StageName, SubtopicCoverage, Topic
+from research.processes import CpuWorkers, run_cpu
 
 ExportFormat = Literal["xlsx", "json", "md"]
 
@@ -563,14 +564,12 @@ def format_for_path(path: Path) -> ExportFormat:
     return fmt
 
 
-async def export_report(
-    report: Report, fmt: str, limiter: anyio.CapacityLimiter | None = None
-) -> bytes:
-    """Build an export ("xlsx", "json" or "md") of a report in a worker thread."""
+async def export_report(report: Report, fmt: str, cpu: CpuWorkers | None = None) -> bytes:
+    """Build an export ("xlsx", "json" or "md") of a report in a worker (a thread without `cpu`)."""
     builder = BUILDERS.get(fmt)  # type: ignore[call-overload]
     if builder is None:
         raise ExportError(f"{fmt!r} is not an export format: use xlsx, json or md.")
     try:
-        return await anyio.to_thread.run_sync(builder, report, limiter=limiter)
+        return await run_cpu(cpu or anyio.CapacityLimiter(1), builder, report)
     except (ValueError, TypeError, KeyError) as exc:
         raise ExportError(f"The {fmt} export could not be built: {exc}.") from exc

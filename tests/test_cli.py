@@ -72,16 +72,45 @@ def test_invalid_url_exits_two_with_one_line(tmp_path: Path) -> None:
     assert stderr.strip().count("\n") == 0 and "only http and https" in stderr
 
 
-def test_private_host_is_refused_without_the_flag(
+def test_refused_addresses_exit_two_before_a_run_with_one_line_and_nothing_saved(
     sites: tuple[SiteServer, SiteServer], tmp_path: Path
 ) -> None:
     site, _ = sites
-    process = cli("discover", site.url, "--engine", "local", db=tmp_path / "runs.sqlite3")
+    db = tmp_path / "runs.sqlite3"
+    refused = {
+        site.url: "private or reserved address (127.0.0.1)",  # a literal IP, no opt-in
+        "http://169.254.169.254/latest/meta-data/": "cloud metadata address",
+    }
+    for url, says in refused.items():
+        process = cli("discover", url, "--engine", "local", db=db)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 2, stderr
+        assert stderr.startswith("error: ") and stderr.count("\n") == 1 and says in stderr
+    # Even with the opt-in, a metadata address is never fetched.
+    process = cli(
+        "discover", site.url, "--competitor", "http://169.254.169.254/", "--engine", "local",
+        "--allow-private-hosts", db=db,
+    )  # fmt: skip
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 1
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "127.0.0.1" in last
+    assert process.returncode == 2 and stderr.count("\n") == 1 and "metadata" in stderr
     assert site.requests == [], "nothing may be fetched from a refused host"
+    history = cli("history", db=db)
+    _, stderr = history.communicate(timeout=60)
+    assert history.returncode == 0 and stderr.strip() == "No saved runs."
+
+
+def test_a_failed_run_prints_progress_then_one_error_line(tmp_path: Path) -> None:
+    process = cli(
+        "discover", "http://127.0.0.1:9/", "--engine", "local", "--allow-private-hosts",
+        db=tmp_path / "runs.sqlite3",
+    )  # fmt: skip
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if "could not be reached" in line]
+    assert errors == [lines[-1]] and lines[-1].startswith("error: 127.0.0.1:9 ")
+    assert sum("error" in line for line in lines) == 1, stderr
+    assert any(line.endswith("[Site analysis] Site analysis failed") for line in lines)
 
 
 def test_ctrl_c_writes_partial_results_and_exits_130(

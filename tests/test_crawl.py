@@ -92,7 +92,7 @@ async def crawl(
         max_depth=max_depth,
         time_budget=time_budget,
         allow_private=allow_private,
-        limiter=anyio.CapacityLimiter(2),
+        cpu=anyio.CapacityLimiter(2),
         on_page=seen.append,
         on_issue=issues.append,
         robots=robots,
@@ -288,7 +288,7 @@ async def test_cancelling_a_crawl_stops_in_flight_requests(hanging_site: Fixture
                     max_depth=2,
                     time_budget=60.0,
                     allow_private=False,
-                    limiter=anyio.CapacityLimiter(1),
+                    cpu=anyio.CapacityLimiter(1),
                     on_page=lambda _p: first.set(),
                 )
             )

@@ -21,7 +21,7 @@ from research.engines.gemini import GeminiEngine
 from research.engines.gemini.citations import LINK_REMOVED, UNVERIFIED
 from research.engines.gemini.prompts import BriefDraft, CompetitorList, KeywordPlan, parse_brief
 from research.engines.local import LocalEngine
-from research.errors import GeminiAuthError, GeminiTimeout
+from research.errors import GeminiAuthError, GeminiCircuitOpen, GeminiTimeout
 from research.models import (
     DiscoveryRequest,
     KeywordResearch,
@@ -461,6 +461,7 @@ async def test_hang_ends_by_the_sdk_timeout_and_falls_back(fake: FakeGemini) -> 
         gemini_stream_timeout=0.3,
         gemini_max_attempts=2,
         gemini_breaker_threshold=10,
+        gemini_breaker_timeouts=10,
     )
     async with open_engine(settings) as engine:
         with pytest.raises(GeminiTimeout) as info:
@@ -635,6 +636,22 @@ async def test_retries_stop_within_the_time_budget(fake: FakeGemini, kind: str) 
     assert 1 <= len(fake.log()) <= (2 if kind == "503" else 1)
     [warning] = warnings_of(ctx)
     assert f"HTTP {kind}" in warning and "local engine" in warning
+
+
+@pytest.mark.anyio
+async def test_timeouts_in_a_row_open_the_breaker_at_once(fake: FakeGemini) -> None:
+    fake.fault = "hang"
+    settings = settings_for(
+        fake, gemini_timeout=0.3, gemini_max_attempts=4, gemini_breaker_threshold=10
+    )
+    async with open_engine(settings) as engine:
+        with pytest.raises(GeminiTimeout):
+            await engine.client.generate("hello", types.GenerateContentConfig())
+        # Two timeouts (gemini_breaker_timeouts) opened it; the other two tries were not made.
+        assert len(fake.log()) == 2 and engine.client.breaker.is_open
+        with pytest.raises(GeminiCircuitOpen):
+            await engine.client.generate("hello", types.GenerateContentConfig())
+    assert len(fake.log()) == 2
 
 
 @pytest.mark.anyio

@@ -512,3 +512,45 @@ def test_cli_engine_gemini_without_a_key_fails_with_one_line(
         "error: The Gemini engine needs GEMINI_API_KEY; use --engine local."
     )
     assert fake.log() == [] and sites[0].requests == []
+
+
+def test_a_gemini_that_hangs_costs_one_deadline_is_said_once_and_the_run_ends_local(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    runner.settings.gemini_timeout = runner.settings.gemini_stream_timeout = 0.5
+    fake.fault = "hang"  # every call, from stage 2 on
+    report = run(runner, sites[0].url, fake.api_key)
+
+    assert report.status == "completed", report.errors
+    assert all(report.stages[s].status == "done" for s in StageName)
+    assert report.topics and len(report.briefs) == 5
+    [warning] = gemini_warnings(report)
+    assert warning == (
+        "Gemini did not answer within 0.5 s, so the rest of this run uses the local engine."
+    )
+    assert [e.stage for e in report.log if e.message == warning] == [StageName.COMPETITORS]
+    # The first timeouts in a row open the breaker at once: no try goes into it, and the
+    # stages after stage 2 never call Gemini.
+    assert [r.fault for r in fake.log()] == ["hang", "hang"]
+
+    async def breaker_open() -> bool:
+        engine = await runner.services().engine("gemini", SecretStr(fake.api_key))
+        return isinstance(engine, GeminiEngine) and engine.client.breaker.is_open
+
+    assert runner.submit(breaker_open()).result(timeout=5)
+
+
+def test_streamed_briefs_that_hang_share_one_deadline_and_fall_back_once(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    runner.settings.gemini_stream_timeout = 0.5
+    runner.settings.gemini_max_attempts = 1
+    fake.fail_next("hang", times=50, when=lambda request: request.stream)
+    report = run(runner, sites[0].url, fake.api_key)
+
+    assert report.status == "completed", report.errors
+    [warning] = gemini_warnings(report)
+    assert "did not answer within 0.5 s" in warning and "local engine" in warning
+    assert len(report.briefs) == 5
+    # The briefs in flight when the deadline passed were the only streams ever sent.
+    assert 1 <= len(fake.log(method="streamGenerateContent")) <= 3

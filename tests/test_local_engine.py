@@ -401,7 +401,7 @@ def test_analysis_of_500_pages_runs_off_the_loop(runner: LoopRunner) -> None:
     pool = section_pool() + package_prose()
     sites = make_sites(pool, random.Random(3), 0)
     assert sum(len(pages) for _, pages in sites) == 500
-    timings = runner.submit(analyse_all(sites, anyio.CapacityLimiter(2))).result(timeout=120)
+    timings = runner.submit(analyse_all(sites, runner.processes)).result(timeout=120)
     assert set(timings) == {"site analysis", "keywords & gaps", "topics", "5 briefs", "total"}
 
 

@@ -25,6 +25,7 @@ from research.net.policy import check_fetchable
 from research.net.robots import Robots, RobotsCache
 from research.net.sitemap import sitemap_urls
 from research.net.urls import dedupe_key, looks_binary, normalize_url, site_key, trap_key
+from research.processes import CpuWorkers, run_cpu
 
 IssueKind = Literal["skipped", "refused", "failed"]
 MAX_META_REFRESHES = 3
@@ -52,7 +53,7 @@ class _Crawl:
         max_pages: int,
         max_depth: int,
         allow_private: bool,
-        limiter: anyio.CapacityLimiter,
+        cpu: CpuWorkers,
         on_page: Callable[[Page], None] | None,
         on_issue: Callable[[PageIssue], None] | None,
     ) -> None:
@@ -61,7 +62,7 @@ class _Crawl:
         self.max_pages = max_pages
         self.max_depth = max_depth
         self.allow_private = allow_private
-        self.limiter = limiter
+        self.cpu = cpu
         self.on_page = on_page
         self.on_issue = on_issue
         self.concurrency = max(1, fetcher.settings.per_host_concurrency)
@@ -104,11 +105,11 @@ class _Crawl:
             self.on_page(page)
 
     async def extract(self, fetched: FetchedPage, depth: int) -> Page:
-        return await anyio.to_thread.run_sync(
-            partial(
-                extract_page, fetched.text, fetched.final_url, depth=depth, status=fetched.status
-            ),
-            limiter=self.limiter,
+        return await run_cpu(
+            self.cpu,
+            partial(extract_page, depth=depth, status=fetched.status),
+            fetched.text,
+            fetched.final_url,
         )
 
     async def start(self, start_url: str) -> Page:
@@ -143,9 +144,7 @@ class _Crawl:
         """The same-site target of a meta refresh on a near-empty page, if any."""
         if "refresh" not in text.lower() or len(page.text) > _SHORT_PAGE_CHARS:
             return None
-        target = await anyio.to_thread.run_sync(
-            refresh_target_of, text, page.url, limiter=self.limiter
-        )
+        target = await run_cpu(self.cpu, refresh_target_of, text, page.url)
         if target is None or site_key(target) not in self.sites:
             return None
         if dedupe_key(target) in self.seen:
@@ -227,7 +226,7 @@ class _Crawl:
                 self.robots.sitemaps,
                 allow_private=self.allow_private,
                 limit=self.max_pages * 4,
-                limiter=self.limiter,
+                cpu=self.cpu,
             )
             for link in seeds:
                 self.enqueue(link, 1)
@@ -267,7 +266,7 @@ async def crawl_site(
     max_depth: int,
     time_budget: float,
     allow_private: bool,
-    limiter: anyio.CapacityLimiter,
+    cpu: CpuWorkers,
     on_page: Callable[[Page], None] | None = None,
     on_issue: Callable[[PageIssue], None] | None = None,
     robots: RobotsCache | None = None,
@@ -286,7 +285,7 @@ async def crawl_site(
         max_pages=max_pages,
         max_depth=max_depth,
         allow_private=allow_private,
-        limiter=limiter,
+        cpu=cpu,
         on_page=on_page,
         on_issue=on_issue,
     )

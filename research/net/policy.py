@@ -88,6 +88,16 @@ def ensure_allowed(host: str, ip: IPAddress, policy: AddressPolicy, url: str = "
         )
 
 
+def refuse_literal_host(url: str, policy: AddressPolicy) -> None:
+    """Raise HostNotAllowed when `url`'s host is an IP address `policy` refuses (no DNS asked)."""
+    host = check_url(url).hostname or ""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return  # a name: what it resolves to is checked when it is fetched
+    ensure_allowed(host, ip, policy, url)
+
+
 async def resolve_allowed(host: str, port: int, policy: AddressPolicy, url: str = "") -> list[str]:
     """Resolve `host` and return its addresses, refusing the host if any address is not allowed."""
     bare = host.strip("[]")

@@ -46,6 +46,12 @@ class RetryPolicy:
     initial: float
     maximum: float
     server_cap: float = math.inf
+    # Asked before each retry: True stops retrying at once (e.g. a circuit breaker opened).
+    give_up: Callable[[], bool] | None = None
+
+    def retries(self, exc: BaseException) -> bool:
+        """Whether a failed attempt is tried again: a Retryable, unless the policy gives up."""
+        return isinstance(exc, Retryable) and not (self.give_up is not None and self.give_up())
 
     def wait(self, state: tenacity.RetryCallState) -> float:
         """Seconds to wait before the next attempt: the backoff, or the server's longer delay."""
@@ -75,7 +81,7 @@ def retrying(policy: RetryPolicy, note: Note | None = None) -> tenacity.AsyncRet
         stop=tenacity.stop_after_attempt(max(1, policy.attempts))
         | tenacity.stop_before_delay(policy.budget),
         wait=policy.wait,
-        retry=tenacity.retry_if_exception_type(Retryable),
+        retry=tenacity.retry_if_exception(policy.retries),
         before_sleep=before_sleep,
         sleep=anyio.sleep,
         reraise=True,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING
 
-import anyio
 from lxml import etree
 
 from research.errors import FetchError
 from research.net.encoding import Inflater
 from research.net.urls import normalize_url, origin_of, site_key
+from research.processes import CpuWorkers, run_cpu
 
 if TYPE_CHECKING:
     from research.net.fetch import Fetcher
@@ -82,7 +82,7 @@ async def sitemap_urls(
     *,
     allow_private: bool,
     limit: int,
-    limiter: anyio.CapacityLimiter,
+    cpu: CpuWorkers,
 ) -> list[str]:
     """Return up to `limit` same-site page URLs from the site's sitemaps (robots-listed first)."""
     site = site_key(site_url)
@@ -107,9 +107,7 @@ async def sitemap_urls(
         except FetchError:
             continue
         # A sitemap may list tens of thousands of URLs: filtering them is blocking work too.
-        found, children = await anyio.to_thread.run_sync(
-            _site_links, resource.body, site, limit, limiter=limiter
-        )
+        found, children = await run_cpu(cpu, _site_links, resource.body, site, limit)
         queue.extend(child for child in children if child not in seen)
         for page in found:
             pages[page] = None

@@ -49,9 +49,14 @@ def _detail(competitors: list[Competitor]) -> str:
 async def run_competitor_stage(
     run: PipelineRun, home_ready: anyio.Event, site_ready: anyio.Event
 ) -> list[Competitor]:
-    """Analyse named competitors as soon as the home page is in, then add the engine's finds."""
+    """Crawl named competitors at once (alongside the site's crawl), then add the engine's finds.
+
+    Without named competitors the stage starts once the home page is in, as finding them
+    needs the site's analysis.
+    """
     stage = StageName.COMPETITORS
-    await home_ready.wait()
+    if not run.request.competitors:
+        await home_ready.wait()
     run.tracker.stage_started(stage, "Analysing competitors")
     request, settings = run.request, run.services.settings
     competitors = [

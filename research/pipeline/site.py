@@ -10,6 +10,7 @@ from research.models import Page, PageIssue, SiteAnalysis, StageName
 from research.net.crawl import crawl_site
 from research.net.urls import site_key
 from research.pipeline.context import PipelineRun
+from research.processes import run_cpu
 from research.text.keyphrases import analyse_site
 
 
@@ -34,14 +35,12 @@ async def crawl_and_analyse(
         max_depth=request.max_depth,
         time_budget=settings.crawl_time_budget,
         allow_private=run.allow_private,
-        limiter=run.services.threads,
+        cpu=run.services.processes,
         on_page=on_page,
         on_issue=note_issue,
         robots=run.services.robots,
     )
-    analysis = await anyio.to_thread.run_sync(
-        analyse_site, url, pages, issues, limiter=run.services.threads
-    )
+    analysis = await run_cpu(run.services.processes, analyse_site, url, pages, issues)
     if analysis.thin:
         run.tracker.event(analysis.thin, stage, level="warning")
     return analysis

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from research.config import Settings
-from research.services import Services
+from research.services import Services, start_processes
 
 T = TypeVar("T")
 
@@ -64,6 +64,8 @@ class LoopRunner:
         self._closed = False
         self._stopping = threading.Event()
         self._main: asyncio.Task[Any] | None = None
+        # Worker processes start now, from the caller's thread, while nothing waits on them.
+        self.processes = start_processes(self.settings)
         self._loop = asyncio.new_event_loop()
         if debug is not None:  # None keeps asyncio's default (PYTHONASYNCIODEBUG, -X dev)
             self._loop.set_debug(debug)
@@ -115,7 +117,7 @@ class LoopRunner:
         """Return the shared services, opening them on the loop the first time."""
         with self._services_lock:
             if self._services is None:
-                opening = self.submit(Services.open(self.settings))
+                opening = self.submit(Services.open(self.settings, self.processes))
                 self._services = opening.result(timeout=self.settings.start_timeout)
             return self._services
 
@@ -150,6 +152,7 @@ class LoopRunner:
                 pass
             self._stopping.set()
             self._thread.join(wait)
+        self.processes.close()
 
     async def _close(self) -> None:
         """Cancel every task but the heartbeat and this one, then close the shared services."""

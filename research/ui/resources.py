@@ -83,5 +83,5 @@ def load_report(run_id: str) -> Report | None:
 def export_bytes(report: Report, fmt: str) -> bytes:
     """Build an export of `report` ("xlsx", "json" or "md") off the loop and return its bytes."""
     runner = loop_runner()
-    limiter = runner.services().threads
-    return runner.submit(export_report(report, fmt, limiter)).result(timeout=EXPORT_WAIT_SECONDS)
+    cpu = runner.services().processes
+    return runner.submit(export_report(report, fmt, cpu)).result(timeout=EXPORT_WAIT_SECONDS)

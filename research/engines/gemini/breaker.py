@@ -8,14 +8,19 @@ import anyio
 class CircuitBreaker:
     """Closed until `threshold` consecutive failures; then open for `cooldown` seconds.
 
+    Timeouts weigh more: `timeouts` of them in a row open it at once, since a service that
+    hangs costs a whole deadline per call.
+
     After the cool-down one trial call is let through (half-open): its success closes the
     breaker, its failure opens it again for another cool-down.
     """
 
-    def __init__(self, threshold: int, cooldown: float) -> None:
+    def __init__(self, threshold: int, cooldown: float, timeouts: int | None = None) -> None:
         self.threshold = max(1, threshold)
+        self.timeout_threshold = max(1, timeouts if timeouts is not None else threshold)
         self.cooldown = cooldown
         self.failures = 0
+        self.timeouts = 0
         self._opened_at: float | None = None
         self._trial_running = False
 
@@ -40,6 +45,7 @@ class CircuitBreaker:
     def record_success(self) -> None:
         """Note a successful call: the breaker closes."""
         self.failures = 0
+        self.timeouts = 0
         self._opened_at = None
         self._trial_running = False
 
@@ -50,6 +56,16 @@ class CircuitBreaker:
     def record_failure(self) -> None:
         """Note a failed call: the breaker opens at the threshold (or on a failed trial)."""
         self.failures += 1
+        self.timeouts = 0
+        self._fail(self.failures >= self.threshold)
+
+    def record_timeout(self) -> None:
+        """Note a call that got no answer in time: it opens at the (lower) timeout threshold."""
+        self.failures += 1
+        self.timeouts += 1
+        self._fail(self.timeouts >= self.timeout_threshold or self.failures >= self.threshold)
+
+    def _fail(self, tripped: bool) -> None:
         self._trial_running = False
-        if self._opened_at is not None or self.failures >= self.threshold:
+        if self._opened_at is not None or tripped:
             self._opened_at = anyio.current_time()

@@ -162,7 +162,9 @@ class GeminiClient:
         self.limiter = calls or anyio.CapacityLimiter(max(1, settings.gemini_concurrency))
         self.rate = RateLimiter(settings.gemini_rpm, settings.gemini_rpm_period)
         self.breaker = CircuitBreaker(
-            settings.gemini_breaker_threshold, settings.gemini_breaker_cooldown
+            settings.gemini_breaker_threshold,
+            settings.gemini_breaker_cooldown,
+            settings.gemini_breaker_timeouts,
         )
 
     def __repr__(self) -> str:
@@ -221,6 +223,8 @@ class GeminiClient:
             budget=settings.gemini_retry_budget,
             initial=settings.gemini_backoff_initial,
             maximum=settings.gemini_backoff_max,
+            # No try goes into an open breaker (timeouts in a row open it at once).
+            give_up=lambda: self.breaker.is_open,
         )
 
     async def _guarded(self, call: Callable[[Any], Any], limit: float) -> Any:
@@ -245,7 +249,7 @@ class GeminiClient:
             self._settle(error)
             raise error from exc
         except (TimeoutError, httpx2.TimeoutException) as exc:
-            self.breaker.record_failure()
+            self.breaker.record_timeout()
             reason = f"Gemini did not answer within {limit:g} s"
             raise Retryable(GeminiTimeout(reason + "."), reason=reason) from exc
         except httpx2.TransportError as exc:

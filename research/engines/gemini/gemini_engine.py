@@ -4,7 +4,9 @@ local engine with a visible warning when Gemini cannot do its part."""
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio
@@ -36,6 +38,7 @@ from research.errors import (
     GeminiAuthError,
     GeminiBadResponse,
     GeminiError,
+    GeminiTimeout,
     ResearchError,
     SearchWithSchemaUnsupported,
 )
@@ -53,7 +56,8 @@ from research.models import (
 )
 from research.net.fetch import Fetcher
 from research.net.urls import normalize_start_url, site_key
-from research.progress import StageContext
+from research.processes import run_cpu
+from research.progress import RunTracker, StageContext
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
@@ -61,6 +65,15 @@ R = TypeVar("R")
 BRIEF_SOURCE_PAGES = 8
 _DOMAIN_TITLE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
 _SEARCH = types.Tool(google_search=types.GoogleSearch())
+
+
+@dataclass
+class _RunCalls:
+    """What one run has learnt of Gemini: whether it stopped answering, and its calls in flight."""
+
+    unanswered: bool = False
+    in_flight: set[anyio.CancelScope] = field(default_factory=set)
+    streams: set[anyio.CancelScope] = field(default_factory=set)  # they share one deadline
 
 
 class GeminiEngine:
@@ -83,10 +96,10 @@ class GeminiEngine:
         self.fetcher = fetcher
         self.local = local
         self.client = GeminiClient(settings, key, calls)
-        self._threads = anyio.CapacityLimiter(2)
         self._resolve_limiter = anyio.CapacityLimiter(max(1, settings.gemini_resolve_concurrency))
         # Models that answered 400 to google_search + response schema in one call.
         self._no_search_with_schema: set[str] = set()
+        self._runs: weakref.WeakKeyDictionary[RunTracker, _RunCalls] = weakref.WeakKeyDictionary()
 
     async def aclose(self) -> None:
         """Close the Gemini client."""
@@ -131,9 +144,7 @@ class GeminiEngine:
             plan = await self._structured(ctx, keywords_prompt(site, competitors), KeywordPlan)
             if not plan.keywords:
                 raise GeminiBadResponse("Gemini listed no keywords.")
-            research = await anyio.to_thread.run_sync(
-                _keyword_research, plan, site, competitors, limiter=self._threads
-            )
+            research = await run_cpu(self.local.cpu, _keyword_research, plan, site, competitors)
             ctx.info(
                 f"Gemini ranked {len(research.keywords)} keywords and found "
                 f"{len(research.gaps)} content gaps."
@@ -166,9 +177,7 @@ class GeminiEngine:
             topics = _topics(await self._structured(ctx, prompt, TopicList), research)
             if not topics:
                 raise GeminiBadResponse("Gemini proposed no topics.")
-            topics = await anyio.to_thread.run_sync(
-                plan_topics, topics, site, competitors, limiter=self._threads
-            )
+            topics = await run_cpu(self.local.cpu, plan_topics, topics, site, competitors)
             ctx.info(f"Gemini proposed {len(topics)} topics.")
             return topics
 
@@ -190,18 +199,15 @@ class GeminiEngine:
         """Return a brief streamed from Gemini, citing crawled pages and grounded sources."""
 
         async def gemini() -> Brief:
-            pages = await anyio.to_thread.run_sync(
-                _pages_for, topic, [site, *competitors], limiter=self._threads
-            )
+            pages = await run_cpu(self.local.cpu, _pages_for, topic, [site, *competitors])
             if not pages:
                 raise GeminiBadResponse("There are no crawled pages to cite for this topic.")
-            plan = await anyio.to_thread.run_sync(
-                plan_brief, Brief(topic=topic.title), topic, site, competitors,
-                limiter=self._threads,
-            )  # fmt: skip
+            plan = await run_cpu(
+                self.local.cpu, plan_brief, Brief(topic=topic.title), topic, site, competitors
+            )
             config = types.GenerateContentConfig(tools=[_SEARCH])
-            text, chunks = await self.client.stream(
-                brief_prompt(topic, pages, plan), config, on_text, note=ctx.info
+            text, chunks = await self._stream(
+                ctx, brief_prompt(topic, pages, plan), config, on_text
             )
             if chunks:
                 self._record_usage(ctx, chunks[-1])
@@ -216,11 +222,11 @@ class GeminiEngine:
                     ctx, brief_repair_prompt(text, len(pages)), BriefDraft, repair=False
                 )
             grounded = await self._grounded_sources(ctx, *chunks)
-            brief = await anyio.to_thread.run_sync(
+            brief = await run_cpu(
+                self.local.cpu,
                 _checked_brief,
                 _brief(topic, draft, pages, grounded, text),
                 topic, pages, grounded, site, competitors,
-                limiter=self._threads,
             )  # fmt: skip
             _report_checks(ctx, brief, text, on_text)
             return brief
@@ -242,13 +248,71 @@ class GeminiEngine:
         local: Callable[[], Awaitable[R]],
     ) -> R:
         """Run the Gemini path; on a Gemini failure other than a refused key, run the local one."""
+        calls = self._runs.setdefault(ctx.tracker, _RunCalls())
+        if calls.unanswered:
+            return await local()  # said once already, when Gemini first did not answer
         try:
-            return await gemini()
+            with anyio.CancelScope() as scope:
+                calls.in_flight.add(scope)
+                try:
+                    return await gemini()
+                finally:
+                    calls.in_flight.discard(scope)
         except GeminiAuthError:
             raise
+        except GeminiTimeout as exc:
+            self._stop_asking(ctx, calls, exc)
         except GeminiError as exc:
             ctx.warn(f"Gemini could not {task}: {exc.message} The local engine did it instead.")
-            return await local()
+        # Here after a Gemini error, or when another call of this run got no answer in time.
+        return await local()
+
+    @staticmethod
+    def _stop_asking(ctx: StageContext, calls: _RunCalls, exc: GeminiTimeout) -> None:
+        """Give up on Gemini for the rest of the run, saying so once; stop its other calls."""
+        if calls.unanswered:
+            return
+        calls.unanswered = True
+        ctx.warn(f"{exc.message.rstrip('.')}, so the rest of this run uses the local engine.")
+        for scope in calls.in_flight:
+            scope.cancel()
+
+    async def _stream(
+        self,
+        ctx: StageContext,
+        prompt: str,
+        config: types.GenerateContentConfig,
+        on_text: TextCallback | None,
+    ) -> tuple[str, list[types.GenerateContentResponse]]:
+        """Stream one answer under the deadline the run's streams share.
+
+        The deadline moves on whenever any of them receives text, so briefs Gemini is writing
+        keep all of them going, while streams that all hang end together, after one deadline.
+        """
+        calls = self._runs.setdefault(ctx.tracker, _RunCalls())
+        limit = self.settings.gemini_stream_timeout
+        # The SDK's read timeout ends a single silent stream first; this bounds them together,
+        # with the same second of slack the client gives each call.
+        span = limit + 1.0
+
+        def renew(text: str) -> None:
+            for scope in calls.streams:
+                scope.deadline = anyio.current_time() + span
+            if on_text is not None:
+                on_text(text)
+
+        if calls.streams:
+            deadline = next(iter(calls.streams)).deadline
+        else:
+            deadline = anyio.current_time() + span
+        with anyio.CancelScope(deadline=deadline) as scope:
+            calls.streams.add(scope)
+            try:
+                return await self.client.stream(prompt, config, renew, note=ctx.info)
+            finally:
+                calls.streams.discard(scope)
+        self.client.breaker.record_timeout()
+        raise GeminiTimeout(f"Gemini did not answer within {limit:g} s.")
 
     def _record_usage(self, ctx: StageContext, response: types.GenerateContentResponse) -> None:
         meta = response.usage_metadata

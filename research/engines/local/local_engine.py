@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
-
 from research.engines.base import TextCallback
 from research.engines.local.briefs import render_markdown, write
 from research.engines.local.clustering import propose
@@ -17,6 +15,7 @@ from research.models import (
     Topic,
 )
 from research.net.urls import site_key
+from research.processes import CpuWorkers, run_cpu
 from research.progress import StageContext
 from research.text.keyphrases import OutboundLink, outbound_links, why_few_gaps
 from research.text.phrases import SitePhrases, site_phrases
@@ -27,16 +26,14 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, threads: anyio.CapacityLimiter) -> None:
-        self._threads = threads
+    def __init__(self, cpu: CpuWorkers) -> None:
+        self.cpu = cpu
 
     async def find_competitors(
         self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
     ) -> list[Competitor]:
         """Return candidate competitors from the site's outbound links (not crawled here)."""
-        found = await anyio.to_thread.run_sync(
-            linked_competitors, site, known, limit, limiter=self._threads
-        )
+        found = await run_cpu(self.cpu, linked_competitors, site, known, limit)
         ctx.info(
             f"The local engine found {len(found)} candidate competitor"
             f"{'s' if len(found) != 1 else ''} in your site's outbound links; finding competitors "
@@ -48,13 +45,7 @@ class LocalEngine:
         self, ctx: StageContext, site: SiteAnalysis, competitors: list[SiteAnalysis]
     ) -> KeywordResearch:
         """Return the site's ranked keywords and the gaps its competitors cover."""
-
-        def work() -> KeywordResearch:
-            return keyword_research(
-                site_phrases_of(site), [site_phrases_of(c) for c in competitors]
-            )
-
-        research = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        research = await run_cpu(self.cpu, research_of, site, competitors)
         for reason in [] if research.gaps else why_few_gaps(site, competitors, 0):
             if reason not in (site.thin, *(c.thin for c in competitors)):
                 ctx.warn(reason)  # a thin site's sentence is in the log already
@@ -73,17 +64,7 @@ class LocalEngine:
         research: KeywordResearch,
     ) -> list[Topic]:
         """Return topic ideas clustered from the gaps, best first."""
-
-        def work() -> list[Topic]:
-            own = site_phrases_of(site)
-            others = [site_phrases_of(c) for c in competitors]
-            # The same pages give the same gaps as `research` (or, after another engine's
-            # research, the local view of them); topics keep the variants the gap list merges.
-            gaps = find_gaps(own, others)
-            ideas = propose(own, others, gaps or under_covered(own) or thinly_covered(own))
-            return plan_topics(ideas, site, competitors)
-
-        topics = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        topics = await run_cpu(self.cpu, topics_of, site, competitors)
         if research.gaps:
             ctx.info(f"{len(topics)} topic ideas from {len(research.gaps)} gaps.")
         else:
@@ -102,13 +83,7 @@ class LocalEngine:
         on_text: TextCallback | None = None,
     ) -> Brief:
         """Return an extractive brief for the topic citing crawled pages, with its plan."""
-
-        def work() -> Brief:
-            draft = write(topic, site_phrases_of(site), [site_phrases_of(c) for c in competitors])
-            brief = plan_brief(draft, topic, site, competitors)
-            return brief.model_copy(update={"text": render_markdown(brief)})
-
-        brief = await anyio.to_thread.run_sync(work, limiter=self._threads)
+        brief = await run_cpu(self.cpu, brief_of, topic, site, competitors)
         if on_text is not None:
             on_text(brief.text)
         if len(brief.passages) < 3:
@@ -117,8 +92,31 @@ class LocalEngine:
 
 
 def site_phrases_of(site: SiteAnalysis) -> SitePhrases:
-    """Return the phrase statistics of an analysed site (blocking; call in a worker thread)."""
+    """Return the phrase statistics of an analysed site (blocking; call in a worker)."""
     return site_phrases(site.domain, site.pages)
+
+
+def research_of(site: SiteAnalysis, competitors: list[SiteAnalysis]) -> KeywordResearch:
+    """Return the site's ranked keywords and gaps (blocking; call in a worker)."""
+    return keyword_research(site_phrases_of(site), [site_phrases_of(c) for c in competitors])
+
+
+def topics_of(site: SiteAnalysis, competitors: list[SiteAnalysis]) -> list[Topic]:
+    """Return topic ideas clustered from the gaps (blocking; call in a worker)."""
+    own = site_phrases_of(site)
+    others = [site_phrases_of(c) for c in competitors]
+    # The same pages give the same gaps as the keyword stage (or, after another engine's
+    # research, the local view of them); topics keep the variants the gap list merges.
+    gaps = find_gaps(own, others)
+    ideas = propose(own, others, gaps or under_covered(own) or thinly_covered(own))
+    return plan_topics(ideas, site, competitors)
+
+
+def brief_of(topic: Topic, site: SiteAnalysis, competitors: list[SiteAnalysis]) -> Brief:
+    """Return an extractive brief for the topic with its plan (blocking; call in a worker)."""
+    draft = write(topic, site_phrases_of(site), [site_phrases_of(c) for c in competitors])
+    brief = plan_brief(draft, topic, site, competitors)
+    return brief.model_copy(update={"text": render_markdown(brief)})
 
 
 def linked_competitors(site: SiteAnalysis, known: list[str], limit: int) -> list[Competitor]:

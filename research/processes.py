@@ -1,0 +1,128 @@
+"""ProcessPool: worker processes for CPU-heavy work, so threads never hold the GIL against the loop.
+
+HTML extraction, keyphrase statistics, clustering and workbook building run here; what crosses
+is small and picklable (markup in, a `Page` out). Blocking I/O that releases the GIL (SQLite,
+files) stays in threads. Functions sent to a worker must live in `research/` modules: a spawned
+worker imports them by name (and re-runs an unguarded main script, see ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from typing import TypeAlias, TypeVar
+
+import anyio
+
+T = TypeVar("T")
+
+
+def available_cores() -> int:
+    """Return how many CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_pid() -> int:
+    """Return the id of the process that runs this call (shows where pool work ran)."""
+    return os.getpid()
+
+
+def _preload(modules: Sequence[str]) -> None:
+    """Import the modules a worker will run, once, when it starts."""
+    for name in modules:
+        importlib.import_module(name)
+
+
+class ProcessPool:
+    """A bounded pool of worker processes, usable from the event loop."""
+
+    def __init__(self, size: int = 0, preload: Sequence[str] = ()) -> None:
+        self.size = size if size > 0 else available_cores()
+        self._preload = tuple(preload)
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._closed = False
+        self._limiter = anyio.CapacityLimiter(self.size)
+        # Workers fork from one server process that imported the preload once (per Python
+        # process), so a pool starts in milliseconds; the server itself is spawned, not forked
+        # from this many-threaded process.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(self._preload))
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            self.size, mp_context=self._context, initializer=_preload, initargs=(self._preload,)
+        )
+
+    def warm(self) -> None:
+        """Start every worker in a background thread; calls made meanwhile wait for it."""
+        self._ready.clear()
+        threading.Thread(target=self._start_workers, name="process-pool-start", daemon=True).start()
+
+    def _start_workers(self) -> None:
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                # Starting a worker blocks until the fork server is up: never on the loop.
+                started = [self._executor.submit(worker_pid) for _ in range(self.size)]
+            concurrent.futures.wait(started)
+        finally:
+            self._ready.set()
+
+    async def run(self, func: Callable[..., T], *args: object) -> T:
+        """Return `func(*args)` computed in a worker; cancelling stops waiting at once."""
+        async with self._limiter:
+            try:
+                return await self._submit(func, args)
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory): start fresh workers and try once more.
+                self._replace()
+                return await self._submit(func, args)
+
+    async def _submit(self, func: Callable[..., T], args: tuple[object, ...]) -> T:
+        if not self._ready.is_set():
+            await anyio.to_thread.run_sync(self._ready.wait, abandon_on_cancel=True)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("The process pool has been closed.")
+            future = self._executor.submit(func, *args)
+        # Cancelling the awaiting task cancels a call still queued; one already running in a
+        # worker finishes there and its result is discarded.
+        return await asyncio.wrap_future(future)
+
+    def _replace(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            broken, self._executor = self._executor, self._new_executor()
+        broken.shutdown(wait=False, cancel_futures=True)
+        self.warm()
+
+    def close(self) -> None:
+        """Stop the workers; calls still queued are cancelled (blocking; call off the loop)."""
+        with self._lock:
+            self._closed = True
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+# Where CPU work runs: the pool, or threads under a limiter where no pool is given (tools, tests).
+CpuWorkers: TypeAlias = ProcessPool | anyio.CapacityLimiter
+
+
+async def run_cpu(workers: CpuWorkers, func: Callable[..., T], *args: object) -> T:
+    """Return `func(*args)` computed in a worker process, or a thread when given a limiter."""
+    if isinstance(workers, ProcessPool):
+        return await workers.run(func, *args)
+    return await anyio.to_thread.run_sync(partial(func, *args), limiter=workers)
