@@ -27,7 +27,6 @@ from bench.eval import EVAL_DIR, load_pages
 from research.config import Settings
 from research.engines.local import LocalEngine
 from research.models import DiscoveryRequest, Page, Report, SiteAnalysis, StageName, Topic
-from research.pipeline.briefing import BRIEF_CONCURRENCY
 from research.processes import CpuWorkers, run_cpu, worker_pid
 from research.progress import RunTracker, StageContext
 from research.runtime.loop_runner import LoopLag, LoopRunner
@@ -127,7 +126,7 @@ async def analyse_all(sites: list[tuple[str, list[Page]]], cpu: CpuWorkers) -> d
     )
     timings["topics"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    briefs = anyio.CapacityLimiter(BRIEF_CONCURRENCY)
+    briefs = anyio.CapacityLimiter(Settings().brief_concurrency)
 
     async def brief(topic: Topic) -> None:
         async with briefs:

@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     competitors_found: int = Field(default=8, description="competitors an engine is asked for")
     brief_concurrency: int = Field(default=3, description="briefs written at once")
     # Work off the loop
-    worker_threads: int = Field(default=4, description="threads for parsing, SQLite and exports")
+    worker_threads: int = Field(default=4, description="threads for SQLite and file work")
     worker_processes: int = Field(default=0, description="CPU worker processes; 0 = one per core")
     # Storage
     db_path: Path = Field(

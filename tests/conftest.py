@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,19 @@ class SlowCallbacks(logging.Handler):
         took = re.search(r"^Executing .* took ([0-9.]+) seconds$", record.getMessage(), re.S)
         if took and float(took.group(1)) >= SLOW_CALLBACK:
             self.records.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def main_module_restored() -> Iterator[None]:
+    """Put pytest's __main__ back after each test.
+
+    AppTest leaves its script installed as __main__ (as Streamlit does), and every worker
+    process a later test's pool starts re-runs __main__ from its path: an AppTest.from_function
+    script is not guarded the way streamlit_app.py is, and breaks those workers.
+    """
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True)

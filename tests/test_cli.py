@@ -108,7 +108,7 @@ def test_a_failed_run_prints_progress_then_one_error_line(tmp_path: Path) -> Non
     assert process.returncode == 1, stderr
     lines = stderr.strip().splitlines()
     errors = [line for line in lines if "could not be reached" in line]
-    assert errors == [lines[-1]] and lines[-1].startswith("error: 127.0.0.1:9 ")
+    assert errors == [lines[-1]] and lines[-1].startswith("error: Run failed: 127.0.0.1:9 ")
     assert sum("error" in line for line in lines) == 1, stderr
     assert any(line.endswith("[Site analysis] Site analysis failed") for line in lines)
 

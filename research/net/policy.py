@@ -11,7 +11,7 @@ from urllib.parse import SplitResult
 import anyio
 
 from research.errors import HostNotAllowed, HostUnreachable, InvalidURL
-from research.net.urls import check_url
+from research.net.urls import check_url, endpoint_of
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -90,9 +90,10 @@ def ensure_allowed(host: str, ip: IPAddress, policy: AddressPolicy, url: str = "
 
 def refuse_literal_host(url: str, policy: AddressPolicy) -> None:
     """Raise HostNotAllowed when `url`'s host is an IP address `policy` refuses (no DNS asked)."""
-    host = check_url(url).hostname or ""
+    check_url(url)
+    host, _port = endpoint_of(url)
     try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
+        ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
         return  # a name: what it resolves to is checked when it is fetched
     ensure_allowed(host, ip, policy, url)
