@@ -77,6 +77,15 @@ class Settings(BaseModel):
     worker_threads: int = 4
     # Storage
     db_path: Path = Field(default_factory=default_db_path)
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL run history shared by replicas and workers"
+    )
+    queue: bool = Field(default=False, description="enqueue runs for workers (needs database_url)")
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds a run's owner may stay silent before it counts as gone (PostgreSQL)",
+    )
     # Jobs
     job_retention: int = 50
 
@@ -139,4 +148,9 @@ class Settings(BaseModel):
         values["allow_private_hosts"] = flag in ("1", "true", "yes", "on")
         if networks := pick("RESEARCH_ALLOWED_NETWORKS"):
             values["allowed_networks"] = networks.replace(",", " ").split()
+        if url := pick("RESEARCH_DATABASE_URL"):
+            values["database_url"] = SecretStr(url)
+        values["queue"] = (pick("RESEARCH_QUEUE") or "").lower() in ("1", "true", "yes", "on")
+        if lease := pick("RESEARCH_LEASE_SECONDS"):
+            values["lease_seconds"] = lease
         return cls.model_validate(values)

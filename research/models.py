@@ -329,6 +329,8 @@ class RunSummary(BaseModel):
     engine: str
     duration_seconds: float | None = None
     topic_count: int = 0
+    batch_id: str | None = None
+    current_stage: StageName | None = None
 
 
 class TopicChange(BaseModel):
@@ -381,6 +383,7 @@ class Report(BaseModel):
     log: list[ProgressEvent] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     usage: list[Usage] = Field(default_factory=list)
+    batch_id: str | None = None
 
     @property
     def current_stage(self) -> StageName | None:

@@ -1,0 +1,63 @@
+"""What every backend writes the same way: report payloads, interrupted runs, site filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from research.errors import StoreError
+from research.models import ProgressEvent, Report, RunSummary, host_of, now
+
+# The columns of a summary row, in RunSummary's field order.
+SUMMARY_COLUMNS = (
+    "run_id, site, domain, started_at, finished_at, status, engine, duration_seconds,"
+    " topic_count, batch_id, stage"
+)
+
+
+def summary_of(row: tuple[object, ...]) -> RunSummary:
+    """Return the RunSummary of a row selected with SUMMARY_COLUMNS."""
+    return RunSummary.model_validate(dict(zip(RunSummary.model_fields, row, strict=True)))
+
+
+def site_filter(site: str) -> tuple[str, str]:
+    """Return (site, domain) to match runs of a site given as a URL or a domain."""
+    domain = host_of(site) if "://" in site else site.strip().lower().removeprefix("www.")
+    return site.strip(), domain
+
+
+def interrupt(report: Report, at: datetime) -> Report:
+    """Return the report of a run whose process died, marked interrupted."""
+    report.status = "interrupted"
+    report.finished_at = report.finished_at or at
+    for state in report.stages.values():
+        if state.status == "running":
+            state.status = "cancelled"
+            state.finished_at = at
+            state.detail = "Interrupted: the process running it stopped."
+    report.log.append(
+        ProgressEvent(
+            at=at,
+            level="warning",
+            message="Run interrupted: the process running it stopped; it can be resumed.",
+        )
+    )
+    return report
+
+
+def parse_report(run_id: str, payload: str) -> Report:
+    """Return the report saved as `payload`, or raise StoreError when it is damaged."""
+    try:
+        return Report.model_validate_json(payload)
+    except ValidationError as exc:
+        raise StoreError(f"The saved run {run_id!r} could not be read: it is damaged.") from exc
+
+
+def interrupted_payload(run_id: str, payload: str) -> tuple[Report | None, str]:
+    """Return (report, payload) of a run marked interrupted; a damaged one keeps its payload."""
+    try:
+        report = interrupt(parse_report(run_id, payload), now())
+    except StoreError:  # a damaged report still gets its status corrected
+        return None, payload
+    return report, report.model_dump_json()
