@@ -18,11 +18,26 @@ from research.errors import (
     RunNotFound,
     RunNotResumable,
 )
-from research.export import export_report, format_for_path
-from research.models import DiscoveryRequest, ProgressEvent, Report, RunStatus, RunSummary
+from research.export import export_batch, export_report, format_for_path
+from research.models import (
+    DiscoveryRequest,
+    ProgressEvent,
+    Report,
+    RunStatus,
+    RunSummary,
+    host_of,
+)
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
+from research.runtime.batch import (
+    DEFAULT_CONCURRENCY,
+    cancel_runs,
+    new_batch_id,
+    queued_reports,
+    run_batch,
+)
 from research.services import Services
+from research.sitelist import parse_sites
 from research.store import open_store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -56,7 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
     resume.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     resume.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_batch_commands(commands)
     return parser
+
+
+def add_batch_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `batch` and `cancel` to the subcommands."""
+    batch = commands.add_parser("batch", help="research every site of a list, a few at a time")
+    batch.add_argument("file", type=Path, metavar="FILE", help="one site per line, or a CSV")
+    batch.add_argument("--max-pages", type=int, default=30, metavar="N")
+    batch.add_argument("--engine", choices=["local", "gemini", "auto"], default="auto")
+    batch.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
+    batch.add_argument("--queue", action="store_true", help="enqueue the runs for workers")
+    batch.add_argument("--wait", action="store_true", help="with --queue: wait for the runs")
+    batch.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the combined workbook")
+    batch.add_argument("--allow-private-hosts", action="store_true")
+    batch.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    cancel = commands.add_parser("cancel", help="stop a run, or every run of a batch")
+    cancel.add_argument("target", metavar="RUN_ID|BATCH_ID")
 
 
 def print_event(event: ProgressEvent) -> None:
@@ -249,4 +281,95 @@ def main(argv: list[str] | None = None) -> int:
     except ResearchError as exc:
         return fail(str(exc), EXIT_INVALID)
     commands = {"discover": discover, "history": history, "export": export, "resume": resume}
+    commands |= {"batch": batch, "cancel": cancel}
     return commands[args.command](args, settings)
+
+
+def print_site_events(tracker: RunTracker) -> None:
+    """Print a batch run's progress lines on stderr, each prefixed by the run's site."""
+    host = host_of(tracker.request.url)
+
+    def show(event: ProgressEvent) -> None:
+        print_event(event.model_copy(update={"message": f"{host}: {event.message}"}))
+
+    tracker.listeners.append(show)
+
+
+async def _batch(
+    settings: Settings, reports: list[Report], args: argparse.Namespace
+) -> list[Report]:
+    services = await Services.open(settings)
+    try:
+        hook = None if args.quiet else print_site_events
+        finals = await run_batch(reports, services, concurrency=args.concurrency, on_start=hook)
+        if args.out is not None:
+            with anyio.CancelScope(shield=True):
+                data = await export_batch(finals, services.threads)
+                await anyio.Path(args.out).write_bytes(data)
+            print(f"wrote {args.out} ({len(data):,} bytes)", file=sys.stderr)
+        return finals
+    finally:
+        await services.aclose()
+
+
+def batch(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `batch`: one run per valid line of FILE; 0 all completed, 1 any failed, 2 none valid."""
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return fail(f"{args.file} could not be read: {getattr(exc, 'strerror', None) or exc}.", 2)
+    if args.concurrency < 1:
+        return fail("--concurrency must be at least 1.", EXIT_INVALID)
+    sites = parse_sites(
+        text,
+        name=args.file.name,
+        max_pages=args.max_pages,
+        engine=args.engine,
+        allow_private_hosts=args.allow_private_hosts,
+    )
+    for error in sites.errors:
+        print(error, file=sys.stderr)
+    if not sites.requests:
+        return fail(f"{args.file} has no valid site line.", EXIT_INVALID)
+    if settings.resolve_engine(args.engine) == "gemini" and not settings.has_gemini_key:
+        return fail("The Gemini engine needs GEMINI_API_KEY; use --engine local.", EXIT_INVALID)
+    if args.queue:
+        return fail("--queue needs RESEARCH_DATABASE_URL and RESEARCH_QUEUE=1.", EXIT_INVALID)
+    if not args.quiet:
+        logging.getLogger("research.run").propagate = False  # printed by print_event already
+    batch_id = new_batch_id()
+    print(batch_id, flush=True)
+    try:
+        finals = anyio.run(_batch, settings, queued_reports(sites.requests, batch_id), args)
+    except KeyboardInterrupt:
+        print("Interrupted; partial results saved.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    for report in finals:
+        print(f"run {report.run_id} {report.request.url}: {report.status}", file=sys.stderr)
+    return EXIT_OK if all(r.status == "completed" for r in finals) else EXIT_FAILED
+
+
+async def _cancel(settings: Settings, target: str) -> list[RunSummary]:
+    store = await open_store(settings)
+    try:
+        return await cancel_runs(store, target)
+    finally:
+        await store.aclose()
+
+
+def cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `cancel`: stop a run or a batch's runs wherever they run; print how each ended."""
+    try:
+        runs = anyio.run(_cancel, settings, args.target)
+    except RunNotFound as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    for run in runs:
+        print(f"run {run.run_id} {run.site}: {run.status}", file=sys.stderr)
+    still = [run.run_id for run in runs if run.status in ("pending", "running")]
+    if still:
+        return fail(f"{len(still)} run(s) did not confirm the cancel yet: {', '.join(still)}.", 1)
+    return EXIT_OK

@@ -82,6 +82,13 @@ class DiscoveryRequest(BaseModel):
         return seen
 
 
+class SiteList(BaseModel):
+    """A batch's sites read from a list: one request per valid line, one message per bad one."""
+
+    requests: list[DiscoveryRequest] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+
+
 class Page(BaseModel):
     """One crawled and extracted HTML page."""
 
