@@ -11,6 +11,7 @@ navigation = st.navigation(
             icon=":material/travel_explore:",
             default=True,
         ),
+        st.Page("pages/batch.py", title="Batch", icon=":material/list_alt:"),
         st.Page("pages/history.py", title="History", icon=":material/history:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ]

@@ -131,16 +131,21 @@ async def _summaries(store: RunStore, ids: list[str], batch_id: str | None) -> l
     return [RunSummary.model_validate(fields)]
 
 
-async def cancel_runs(store: RunStore, target: str) -> list[RunSummary]:
-    """Cancel a run, or every unfinished run of a batch, wherever it runs; return how they are."""
+async def cancel_runs(
+    store: RunStore, target: str, wait: float = CANCEL_WAIT_SECONDS
+) -> list[RunSummary]:
+    """Cancel a run, or every unfinished run of a batch, wherever it runs; return how they are.
+
+    Waits up to `wait` seconds for running runs to confirm that they stopped.
+    """
     ids, batch_id = await _targets(store, target)
     for run in await _summaries(store, ids, batch_id):
         if run.status in FINISHED_STATUSES:
             continue
         if await store.request_cancel(run.run_id) == "queued":
             await _saved_or_cancelled(store, await store.load(run.run_id))
-    with anyio.move_on_after(CANCEL_WAIT_SECONDS):
-        while True:
+    with anyio.move_on_after(wait):
+        while wait > 0:
             runs = await _summaries(store, ids, batch_id)
             if all(run.status not in ACTIVE_STATUSES for run in runs):
                 return runs
