@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import anyio
 
@@ -36,6 +39,8 @@ from research.runtime.batch import (
     queued_reports,
     run_batch,
 )
+from research.runtime.loop_runner import LoopRunner
+from research.runtime.remote import follow_runs
 from research.services import Services
 from research.sitelist import parse_sites
 from research.store import open_store
@@ -56,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     discover.add_argument("--allow-private-hosts", action="store_true")
     discover.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_queue_flags(discover)
     history = commands.add_parser("history", help="list saved runs, newest first")
     history.add_argument("--site", help="only runs of this site (URL or domain)")
     history.add_argument("--status", choices=list(get_args(RunStatus)), help="only this status")
@@ -71,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
     resume.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     resume.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    resume.add_argument("--wait", action="store_true", help="in queue mode: wait for the run")
     add_batch_commands(commands)
     return parser
 
@@ -82,13 +89,20 @@ def add_batch_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     batch.add_argument("--max-pages", type=int, default=30, metavar="N")
     batch.add_argument("--engine", choices=["local", "gemini", "auto"], default="auto")
     batch.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
-    batch.add_argument("--queue", action="store_true", help="enqueue the runs for workers")
-    batch.add_argument("--wait", action="store_true", help="with --queue: wait for the runs")
+    add_queue_flags(batch)
     batch.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the combined workbook")
     batch.add_argument("--allow-private-hosts", action="store_true")
     batch.add_argument("--quiet", action="store_true", help="no progress on stderr")
     cancel = commands.add_parser("cancel", help="stop a run, or every run of a batch")
     cancel.add_argument("target", metavar="RUN_ID|BATCH_ID")
+    worker = commands.add_parser("worker", help="run queued runs (RESEARCH_DATABASE_URL)")
+    worker.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
+
+
+def add_queue_flags(parser: argparse.ArgumentParser) -> None:
+    """Add --queue and --wait to a command that starts runs."""
+    parser.add_argument("--queue", action="store_true", help="enqueue the runs for workers")
+    parser.add_argument("--wait", action="store_true", help="with the queue: wait for the end")
 
 
 def print_event(event: ProgressEvent) -> None:
@@ -144,11 +158,13 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         return fail(first_validation_message(exc), EXIT_INVALID)
     if settings.resolve_engine(request.engine) == "gemini" and not settings.has_gemini_key:
         return fail("The Gemini engine needs GEMINI_API_KEY; use --engine local.", EXIT_INVALID)
+    outputs = {"xlsx": args.out, "json": args.json}
+    if args.queue or settings.queue:
+        return enqueue_runs(settings, args, [Report(request=request)], outputs)
     tracker = RunTracker(Report(request=request))
     if not args.quiet:
         tracker.listeners.append(print_event)
         logging.getLogger("research.run").propagate = False  # printed by print_event already
-    outputs = {"xlsx": args.out, "json": args.json}
     try:
         anyio.run(_discover, tracker, settings, outputs)
     except KeyboardInterrupt:
@@ -242,8 +258,10 @@ async def _resume(
 
 
 def resume(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `resume`: continue a saved run from its first unfinished stage."""
+    """Run `resume`: continue a saved run from its first unfinished stage (enqueued with a queue)."""
     outputs = {"xlsx": args.out, "json": args.json}
+    if settings.queue:
+        return enqueue_runs(settings, args, [], outputs, claim=args.run_id)
     try:
         report = anyio.run(_resume, settings, args, outputs)
     except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
@@ -281,18 +299,20 @@ def main(argv: list[str] | None = None) -> int:
     except ResearchError as exc:
         return fail(str(exc), EXIT_INVALID)
     commands = {"discover": discover, "history": history, "export": export, "resume": resume}
-    commands |= {"batch": batch, "cancel": cancel}
+    commands |= {"batch": batch, "cancel": cancel, "worker": worker}
     return commands[args.command](args, settings)
 
 
+def print_site_event(report: Report, event: ProgressEvent) -> None:
+    """Print one progress line of a batch run on stderr, prefixed by the run's site."""
+    host = host_of(report.request.url)
+    print_event(event.model_copy(update={"message": f"{host}: {event.message}"}))
+
+
 def print_site_events(tracker: RunTracker) -> None:
-    """Print a batch run's progress lines on stderr, each prefixed by the run's site."""
-    host = host_of(tracker.request.url)
-
-    def show(event: ProgressEvent) -> None:
-        print_event(event.model_copy(update={"message": f"{host}: {event.message}"}))
-
-    tracker.listeners.append(show)
+    """Print a batch run's progress lines on stderr as they happen."""
+    report = tracker.snapshot()
+    tracker.listeners.append(lambda event: print_site_event(report, event))
 
 
 async def _batch(
@@ -333,8 +353,9 @@ def batch(args: argparse.Namespace, settings: Settings) -> int:
         return fail(f"{args.file} has no valid site line.", EXIT_INVALID)
     if settings.resolve_engine(args.engine) == "gemini" and not settings.has_gemini_key:
         return fail("The Gemini engine needs GEMINI_API_KEY; use --engine local.", EXIT_INVALID)
-    if args.queue:
-        return fail("--queue needs RESEARCH_DATABASE_URL and RESEARCH_QUEUE=1.", EXIT_INVALID)
+    if args.queue or settings.queue:
+        print(batch_id := new_batch_id(), flush=True)
+        return enqueue_runs(settings, args, queued_reports(sites.requests, batch_id), {})
     if not args.quiet:
         logging.getLogger("research.run").propagate = False  # printed by print_event already
     batch_id = new_batch_id()
@@ -351,10 +372,16 @@ def batch(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if all(r.status == "completed" for r in finals) else EXIT_FAILED
 
 
-async def _cancel(settings: Settings, target: str) -> list[RunSummary]:
+async def _cancel(settings: Settings, target: str, queue_type: Any) -> list[RunSummary]:
     store = await open_store(settings)
     try:
-        return await cancel_runs(store, target)
+        if queue_type is None:
+            return await cancel_runs(store, target)
+        queue = await queue_type.open(settings.database_url)
+        try:
+            return await cancel_runs(store, target, abort=queue.abort)
+        finally:
+            await queue.aclose()
     finally:
         await store.aclose()
 
@@ -362,7 +389,8 @@ async def _cancel(settings: Settings, target: str) -> list[RunSummary]:
 def cancel(args: argparse.Namespace, settings: Settings) -> int:
     """Run `cancel`: stop a run or a batch's runs wherever they run; print how each ended."""
     try:
-        runs = anyio.run(_cancel, settings, args.target)
+        queue_type = queue_module().RunQueue if settings.queue else None
+        runs = anyio.run(_cancel, settings, args.target, queue_type)
     except RunNotFound as exc:
         return fail(str(exc), EXIT_INVALID)
     except ResearchError as exc:
@@ -372,4 +400,110 @@ def cancel(args: argparse.Namespace, settings: Settings) -> int:
     still = [run.run_id for run in runs if run.status in ("pending", "running")]
     if still:
         return fail(f"{len(still)} run(s) did not confirm the cancel yet: {', '.join(still)}.", 1)
+    return EXIT_OK
+
+
+def queue_module() -> Any:
+    """Import the job queue (procrastinate) only when the queue is used, and off any loop."""
+    return importlib.import_module("research.runtime.queue")
+
+
+async def _enqueue_and_follow(
+    settings: Settings, reports: list[Report], args: argparse.Namespace, claim: str | None
+) -> list[Report]:
+    """Enqueue runs (or a claimed saved run); with --wait follow them to their end."""
+    store = await open_store(settings.model_copy(update={"queue": True}))
+    try:
+        if claim is not None:
+            claimed = await store.claim(claim)
+            engine = getattr(args, "engine", None) or claimed.request.engine
+            if settings.resolve_engine(engine) == "gemini" and not settings.has_gemini_key:
+                raise InvalidRequest("The Gemini engine needs GEMINI_API_KEY; use --engine local.")
+            claimed.request.engine = engine
+            reports = [claimed]
+        queue = await queue_module().RunQueue.open(settings.database_url)
+        try:
+            for report in reports:
+                await queue.enqueue(store, report)
+        finally:
+            await queue.aclose()
+        in_batch = getattr(args, "file", None) is not None
+        if not in_batch:
+            print(reports[0].run_id, flush=True)
+        if not args.wait:
+            return reports
+        show: Callable[[Report, ProgressEvent], None] | None = None
+        if not getattr(args, "quiet", False):
+            show = print_site_event if in_batch else (lambda _, event: print_event(event))
+        return await follow_runs(store, [r.run_id for r in reports], show)
+    finally:
+        await store.aclose()
+
+
+def enqueue_runs(
+    settings: Settings,
+    args: argparse.Namespace,
+    reports: list[Report],
+    outputs: dict[str, Path | None],
+    claim: str | None = None,
+) -> int:
+    """Enqueue runs for workers; with --wait, follow them and end as a local run would."""
+    if settings.database_url is None:
+        return fail("The queue needs RESEARCH_DATABASE_URL (PostgreSQL).", EXIT_INVALID)
+    queue_module()
+    try:
+        finals = anyio.run(_enqueue_and_follow, settings, reports, args, claim)
+    except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        print("Stopped following; the runs go on in the queue.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.wait:
+        return EXIT_OK
+    batch_out = getattr(args, "file", None) is not None
+    if batch_out:
+        return _end_batch(finals, args.out)
+    anyio.run(write_outputs, finals[0], outputs)
+    return outcome(finals[0])
+
+
+def _end_batch(finals: list[Report], out: Path | None) -> int:
+    """Print how each run of a batch ended, write the combined workbook; return the exit code."""
+    if out is not None:
+        data = anyio.run(export_batch, finals)
+        out.write_bytes(data)
+        print(f"wrote {out} ({len(data):,} bytes)", file=sys.stderr)
+    for report in finals:
+        print(f"run {report.run_id} {report.request.url}: {report.status}", file=sys.stderr)
+    return EXIT_OK if all(r.status == "completed" for r in finals) else EXIT_FAILED
+
+
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `worker`: take queued runs until SIGTERM/SIGINT, then hand running ones back."""
+    if settings.database_url is None:
+        return fail("The worker needs RESEARCH_DATABASE_URL (PostgreSQL).", EXIT_INVALID)
+    if args.concurrency < 1:
+        return fail("--concurrency must be at least 1.", EXIT_INVALID)
+    queue_worker_type = queue_module().QueueWorker
+    runner = LoopRunner(settings.model_copy(update={"queue": True}))
+    try:
+        services = runner.services()
+        opening = runner.submit(queue_worker_type.open(services, args.concurrency))
+        queue_worker = opening.result(timeout=60)
+    except ResearchError as exc:
+        runner.shutdown()
+        return fail(str(exc), EXIT_FAILED)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: queue_worker.request_stop())
+    print(f"worker {queue_worker.name}: taking runs, {queue_worker.concurrency} at a time",
+          file=sys.stderr, flush=True)  # fmt: skip
+    try:
+        runner.submit(queue_worker.serve()).result()
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    finally:
+        runner.shutdown()
+    print(f"worker {queue_worker.name}: stopped", file=sys.stderr)
     return EXIT_OK

@@ -8,7 +8,7 @@ running and stops them; a queued run cancelled meanwhile is skipped when its tur
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 from pydantic import SecretStr
@@ -132,16 +132,22 @@ async def _summaries(store: RunStore, ids: list[str], batch_id: str | None) -> l
 
 
 async def cancel_runs(
-    store: RunStore, target: str, wait: float = CANCEL_WAIT_SECONDS
+    store: RunStore,
+    target: str,
+    wait: float = CANCEL_WAIT_SECONDS,
+    abort: Callable[[str], Awaitable[object]] | None = None,
 ) -> list[RunSummary]:
     """Cancel a run, or every unfinished run of a batch, wherever it runs; return how they are.
 
-    Waits up to `wait` seconds for running runs to confirm that they stopped.
+    `abort` also stops a run's queue job. Waits up to `wait` seconds for running runs to
+    confirm that they stopped.
     """
     ids, batch_id = await _targets(store, target)
     for run in await _summaries(store, ids, batch_id):
         if run.status in FINISHED_STATUSES:
             continue
+        if abort is not None:
+            await abort(run.run_id)
         if await store.request_cancel(run.run_id) == "queued":
             await _saved_or_cancelled(store, await store.load(run.run_id))
     with anyio.move_on_after(wait):

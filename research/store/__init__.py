@@ -21,6 +21,7 @@ async def open_store(settings: Settings) -> RunStore:
             settings.database_url,
             lease_seconds=settings.lease_seconds,
             connect_timeout=settings.connect_timeout,
+            hand_off_queued=settings.queue,
         )
     return await SQLiteStore.open(settings.db_path)
 

@@ -118,16 +118,29 @@ async def _upgrade(conn: AsyncConnection[Any], host: str) -> None:
 class PostgresStore:
     """The run history in PostgreSQL: save, load, list, delete, claim and cancel runs."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], host: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        host: str,
+        lease_seconds: float,
+        hand_off_queued: bool = False,
+    ) -> None:
         self.host = host
+        # With a queue, a queued run belongs to no process until a worker claims it.
+        self.hand_off_queued = hand_off_queued
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool: AsyncConnectionPool[Any] | None = pool
-        self._lease = lease_seconds
+        self.lease_seconds = lease_seconds
         self._beat: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
-        cls, url: SecretStr, *, lease_seconds: float = 60.0, connect_timeout: float = 10.0
+        cls,
+        url: SecretStr,
+        *,
+        lease_seconds: float = 60.0,
+        connect_timeout: float = 10.0,
+        hand_off_queued: bool = False,
     ) -> PostgresStore:
         """Connect, apply migrations, and start renewing the leases of this store's runs."""
         host = database_host(url)
@@ -156,7 +169,7 @@ class PostgresStore:
             raise StoreError(
                 f"The run history at {host} could not be opened: {_reason(exc)}."
             ) from exc
-        store = cls(pool, host, lease_seconds)
+        store = cls(pool, host, lease_seconds, hand_off_queued)
         store._beat = asyncio.get_running_loop().create_task(store._keep_leases())
         await store.mark_interrupted()
         return store
@@ -179,7 +192,7 @@ class PostgresStore:
     async def _keep_leases(self) -> None:
         """Renew the leases of this store's live runs until the store closes."""
         while True:
-            await anyio.sleep(self._lease / 4)
+            await anyio.sleep(self.lease_seconds / 4)
             try:
                 await self.renew_leases()
             except StoreError as exc:  # the next beat tries again; the pool reconnects
@@ -187,7 +200,7 @@ class PostgresStore:
 
     async def renew_leases(self) -> None:
         """Extend the lease of every live run this store owns."""
-        owner, lease = self.owner, self._lease
+        owner, lease = self.owner, self.lease_seconds
 
         async def work(conn: AsyncConnection[Any]) -> None:
             await conn.execute(
@@ -202,6 +215,8 @@ class PostgresStore:
         """Insert or replace a run's whole report, owned by this store; pass a snapshot."""
         payload = await anyio.to_thread.run_sync(report.model_dump_json)
         owned = report.status in OWNED_STATUSES
+        if report.status == "queued" and self.hand_off_queued:
+            owned = False
         row = {
             "run_id": report.run_id,
             "site": report.request.url,
@@ -214,8 +229,8 @@ class PostgresStore:
             "topic_count": len(report.topics),
             "batch_id": report.batch_id,
             "stage": report.current_stage,
-            "owner": self.owner,
-            "lease": self._lease if owned else None,
+            "owner": self.owner if owned or report.status != "queued" else None,
+            "lease": self.lease_seconds if owned else None,
             "report": payload,
         }
 
@@ -294,7 +309,7 @@ class PostgresStore:
 
     async def claim(self, run_id: str) -> Report:
         """Take over a stopped run (or one whose owner's lease lapsed) to resume it; return it."""
-        owner, lease = self.owner, self._lease
+        owner, lease = self.owner, self.lease_seconds
 
         async def work(conn: AsyncConnection[Any]) -> Report | None:
             async with conn.transaction():
@@ -315,7 +330,7 @@ class PostgresStore:
                 if status in OWNED_STATUSES and live:
                     raise RunNotResumable(f"Run {run_id} is still running; it cannot be resumed.")
                 report = parse_report(run_id, payload)
-                if report.status in OWNED_STATUSES:
+                if report.status in ACTIVE_STATUSES:
                     report = interrupt(report, now())
                 await conn.execute(
                     "UPDATE runs SET status = 'running', owner = %s, cancel_requested = false,"
@@ -352,6 +367,18 @@ class PostgresStore:
             return {row[0] for row in await cursor.fetchall()}
 
         return await self._run(work) if ids else set()
+
+    async def statuses(self, run_ids: Sequence[str]) -> dict[str, RunStatus]:
+        """Return the status of each of `run_ids` that exists."""
+        ids = list(run_ids)
+
+        async def work(conn: AsyncConnection[Any]) -> dict[str, RunStatus]:
+            cursor = await conn.execute(
+                "SELECT run_id, status FROM runs WHERE run_id = ANY(%s)", (ids,)
+            )
+            return {row[0]: row[1] for row in await cursor.fetchall()}
+
+        return await self._run(work) if ids else {}
 
     async def mark_interrupted(self) -> list[str]:
         """Mark runs whose owner's lease lapsed as interrupted; return their ids."""

@@ -309,7 +309,7 @@ class SQLiteStore:
                 if status in OWNED_STATUSES and _owner_alive(owner_pid, owner_token):
                     raise RunNotResumable(f"Run {run_id} is still running; it cannot be resumed.")
                 report = parse_report(run_id, payload)
-                if report.status in OWNED_STATUSES:
+                if report.status in ACTIVE_STATUSES:
                     report = interrupt(report, now())
                 db.execute(
                     "UPDATE runs SET status = 'running', owner_pid = ?, owner_token = ?,"
