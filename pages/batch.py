@@ -12,11 +12,11 @@ from research.ui.batches import (
     any_active,
     batch_runs,
     batch_workbook,
-    cancel,
     read_sites,
     seconds_so_far,
     start_batch,
 )
+from research.ui.queueing import cancel
 
 LIVE_REFRESH_SECONDS = 1.0
 
@@ -77,12 +77,9 @@ def render_batch(batch_id: str, runs: list[RunSummary]) -> None:
     if open_col.button("Open run"):
         st.switch_page("pages/history.py", query_params={"run": chosen})
     active = any_active(runs)
-    if cancel_col.button("Cancel run", disabled=not active):
-        cancel(chosen)
-        st.toast(f"Cancelling run {chosen}…")
-    if all_col.button("Cancel batch", disabled=not active):
-        cancel(batch_id)
-        st.toast(f"Cancelling batch {batch_id}…")
+    # Callbacks: the cancel is asked for before the table above is drawn again.
+    cancel_col.button("Cancel run", disabled=not active, on_click=cancel, args=(chosen,))
+    all_col.button("Cancel batch", disabled=not active, on_click=cancel, args=(batch_id,))
     st.download_button(
         "Download combined workbook",
         data=partial(batch_workbook, batch_id),

@@ -3,6 +3,7 @@
 import streamlit as st
 from pydantic import SecretStr
 
+from research.ui.queueing import backend_lines
 from research.ui.resources import SESSION_GEMINI_KEY, job_manager, loop_runner, session_key
 
 st.title("Settings")
@@ -68,3 +69,7 @@ c2.metric("Lag p99", f"{lag.p99_ms:.1f} ms")
 c3.metric("Lag max", f"{lag.max_ms:.1f} ms")
 c4.metric("Runs in progress", len(job_manager().running()))
 st.caption(f"Event loop thread alive: {runner.running}; {lag.samples} heartbeat samples.")
+
+st.subheader("History and queue")
+backend = backend_lines()
+st.table({"": [label for label, _ in backend], "Value": [value for _, value in backend]})

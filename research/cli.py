@@ -497,10 +497,14 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), EXIT_FAILED)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: queue_worker.request_stop())
-    print(f"worker {queue_worker.name}: taking runs, {queue_worker.concurrency} at a time",
-          file=sys.stderr, flush=True)  # fmt: skip
+    serving = runner.submit(queue_worker.serve())
+    serving.add_done_callback(lambda _: queue_worker.ready.set())
+    queue_worker.ready.wait()
+    if not serving.done():
+        print(f"worker {queue_worker.name}: taking runs, {queue_worker.concurrency} at a time",
+              file=sys.stderr, flush=True)  # fmt: skip
     try:
-        runner.submit(queue_worker.serve()).result()
+        serving.result()
     except ResearchError as exc:
         return fail(str(exc), EXIT_FAILED)
     finally:

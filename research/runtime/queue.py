@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 from typing import Any
 
 import anyio
@@ -152,6 +153,7 @@ class QueueWorker:
         self.scopes: dict[str, anyio.CancelScope] = {}
         self._stop = anyio.Event()
         self._loop = asyncio.get_running_loop()
+        self.ready = threading.Event()  # set once registered with the queue and taking jobs
 
     @classmethod
     async def open(cls, services: Services, concurrency: int) -> QueueWorker:
@@ -252,6 +254,11 @@ class QueueWorker:
             side.start_soon(watch_cancels, self.store, self.scopes)
             async with anyio.create_task_group() as main:
                 main.start_soon(worker.run)
+                while True:  # registration is the worker's first step; no event tells it
+                    if worker.worker_id is not None:
+                        break
+                    await anyio.sleep(0.02)
+                self.ready.set()
                 await self._stop.wait()
                 self.draining = True
                 worker.stop()  # no new jobs; worker.run returns once running jobs have ended

@@ -10,13 +10,13 @@ from research.export import export_batch
 from research.models import ACTIVE_STATUSES, EngineName, Report, RunSummary, SiteList, now
 from research.runtime.batch import (
     DEFAULT_CONCURRENCY,
-    cancel_runs,
     new_batch_id,
     queued_reports,
     run_batch,
 )
 from research.sitelist import parse_sites
 from research.store import WAIT_SECONDS
+from research.ui.queueing import enqueue, queue_enabled
 from research.ui.resources import EXPORT_TIMEOUT, loop_runner, session_key
 
 SESSION_BATCH = "batch_id"
@@ -37,6 +37,9 @@ def start_batch(sites: SiteList) -> str:
     services = runner.services()
     batch_id = new_batch_id()
     reports = queued_reports(sites.requests, batch_id)
+    if queue_enabled():
+        enqueue(reports)
+        return batch_id
     for report in reports:  # queued in the store before the page shows the table
         runner.submit(services.store.save(report)).result(timeout=WAIT_SECONDS)
     # The batch runs on the loop, bounded, for as long as the server lives; progress is read
@@ -70,13 +73,6 @@ def seconds_so_far(run: RunSummary) -> float:
     if run.duration_seconds is not None:
         return run.duration_seconds
     return (now() - run.started_at).total_seconds()
-
-
-def cancel(target: str) -> None:
-    """Ask a run, or every unfinished run of a batch, to stop (wherever it runs)."""
-    runner = loop_runner()
-    store = runner.services().store
-    runner.submit(cancel_runs(store, target, wait=0)).result(timeout=WAIT_SECONDS)
 
 
 def batch_workbook(batch_id: str) -> bytes:
