@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from research.models import Report, StageName
 from research.store.postgres import PostgresStore
 from tests.fakes.site import SiteServer
+from tests.pg import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -267,3 +268,23 @@ def test_a_run_enqueued_twice_runs_once(
     assert report.status == "completed"
     assert [e.message for e in report.log].count("Run completed") == 1
     assert not any("Resumed" in e.message for e in report.log)
+
+
+def test_a_postgresql_restart_mid_run_never_leaves_it_running(
+    env: dict[str, str],
+    pg_url: str,
+    pg_cluster: Cluster,
+    workers: Workers,
+    sites: tuple[SiteServer, SiteServer],
+) -> None:
+    site, rival = sites
+    rival.hold_paths(lambda path: path != "/robots.txt")
+    workers.start()
+    run_id = enqueue(env, site.url, "--competitor", rival.url)
+    assert rival.held.wait(60)
+    assert until_stage_done(pg_url, run_id, StageName.SITE)
+    pg_cluster.stop()
+    pg_cluster.start()
+    rival.gate.set()
+    report = until_status(pg_url, run_id, {"completed", "interrupted", "failed", "cancelled"}, 90)
+    assert report.status in ("completed", "interrupted"), report.log[-3:]
