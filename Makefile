@@ -51,7 +51,7 @@ test: venv lint browser postgres
 e2e: venv browser
 	$(PY) -m pytest tests/test_e2e_browser.py
 
-bench: venv
+bench: venv postgres
 	@for module in $$(ls bench/bench_*.py | sed 's#/#.#; s#\.py$$##'); do \
 	  echo "== $$module"; $(PY) -m $$module || exit 1; done
 
