@@ -8,82 +8,19 @@ cancel of a run running on a worker; SIGTERM handing a run back; SIGKILL leaving
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import pytest
 from pydantic import SecretStr
 
 from research.models import Report, StageName
 from research.store.postgres import PostgresStore
 from tests.fakes.site import SiteServer
 from tests.pg import Cluster
+from tests.team import Workers, research
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def env(pg_url: str) -> dict[str, str]:
-    """The environment of a team setup: PostgreSQL history, the queue on, short leases."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("RESEARCH_", "GEMINI_"))}
-    base.pop("PYTHONASYNCIODEBUG", None)  # worker logs would mix debug warnings into stderr
-    return {
-        **base,
-        "RESEARCH_DATABASE_URL": pg_url,
-        "RESEARCH_QUEUE": "1",
-        "RESEARCH_ALLOW_PRIVATE_HOSTS": "1",
-        "RESEARCH_LEASE_SECONDS": "2",
-    }
-
-
-def research(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "research", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-class Workers:
-    """Worker processes started by a test, stopped at its end."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.processes: list[subprocess.Popen[str]] = []
-
-    def start(self, concurrency: int = 2) -> subprocess.Popen[str]:
-        process = research(self.env, "worker", "--concurrency", str(concurrency))
-        assert process.stderr is not None
-        line = process.stderr.readline()  # the worker says so once it takes runs
-        assert "taking runs" in line, line + process.stderr.read()
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
-
-
-@pytest.fixture
-def workers(env: dict[str, str]) -> Iterator[Workers]:
-    pool = Workers(env)
-    yield pool
-    pool.stop_all()
 
 
 def load(pg_url: str, run_id: str) -> Report:
@@ -98,13 +35,13 @@ def load(pg_url: str, run_id: str) -> Report:
 
 
 def test_a_queued_run_runs_on_a_worker_and_is_followed_with_wait(
-    env: dict[str, str], workers: Workers, sites: tuple[SiteServer, SiteServer], tmp_path: Path
+    team_env: dict[str, str], workers: Workers, sites: tuple[SiteServer, SiteServer], tmp_path: Path
 ) -> None:
     site, rival = sites
     workers.start()
     out = tmp_path / "report.json"
     process = research(
-        env, "discover", site.url, "--competitor", rival.url, "--engine", "local",
+        team_env, "discover", site.url, "--competitor", rival.url, "--engine", "local",
         "--max-pages", "5", "--queue", "--wait", "--json", str(out),
     )  # fmt: skip
     stdout, stderr = process.communicate(timeout=120)
@@ -115,9 +52,11 @@ def test_a_queued_run_runs_on_a_worker_and_is_followed_with_wait(
     assert data["run_id"] == run_id and data["status"] == "completed" and data["topics"]
 
 
-def enqueue(env: dict[str, str], *args: str) -> str:
+def enqueue(team_env: dict[str, str], *args: str) -> str:
     """Enqueue one discovery (no --wait) and return its run id."""
-    process = research(env, "discover", *args, "--engine", "local", "--max-pages", "5", "--queue")
+    process = research(
+        team_env, "discover", *args, "--engine", "local", "--max-pages", "5", "--queue"
+    )
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     return stdout.strip()
@@ -143,29 +82,29 @@ def until_status(pg_url: str, run_id: str, wanted: set[str], seconds: float = 60
 
 
 def test_without_workers_a_queued_run_waits_queued(
-    env: dict[str, str], pg_url: str, sites: tuple[SiteServer, SiteServer]
+    team_env: dict[str, str], pg_url: str, sites: tuple[SiteServer, SiteServer]
 ) -> None:
     site, _ = sites
-    run_id = enqueue(env, site.url)
+    run_id = enqueue(team_env, site.url)
     assert load(pg_url, run_id).status == "queued"
-    process = research(env, "history")
+    process = research(team_env, "history")
     stdout, _ = process.communicate(timeout=60)
     assert run_id in stdout and "queued" in stdout
-    process = research(env, "cancel", run_id)  # a queued run is cancelled at once
+    process = research(team_env, "cancel", run_id)  # a queued run is cancelled at once
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert load(pg_url, run_id).status == "cancelled"
 
 
 def test_cancel_stops_a_run_on_a_worker(
-    env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
+    team_env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
 ) -> None:
     site, _ = sites
     site.hold_paths(lambda path: path != "/robots.txt")
     workers.start()
-    run_id = enqueue(env, site.url)
+    run_id = enqueue(team_env, site.url)
     assert site.held.wait(60)
-    process = research(env, "cancel", run_id)
+    process = research(team_env, "cancel", run_id)
     _, stderr = process.communicate(timeout=60)
     site.gate.set()
     assert process.returncode == 0, stderr
@@ -176,12 +115,12 @@ def test_cancel_stops_a_run_on_a_worker(
 
 
 def test_sigterm_hands_a_run_back_and_another_worker_finishes_it(
-    env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
+    team_env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
 ) -> None:
     site, rival = sites
     rival.hold_paths(lambda path: path != "/robots.txt")  # stage 1 completes, stage 2 waits
     first = workers.start()
-    run_id = enqueue(env, site.url, "--competitor", rival.url)
+    run_id = enqueue(team_env, site.url, "--competitor", rival.url)
     assert rival.held.wait(60)
     until_site_done = until_stage_done(pg_url, run_id, StageName.SITE)
     assert until_site_done
@@ -220,12 +159,12 @@ def until_stage_done(pg_url: str, run_id: str, stage: StageName, seconds: float 
 
 
 def test_sigkill_leaves_the_run_interrupted_and_resume_continues_it(
-    env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
+    team_env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
 ) -> None:
     site, rival = sites
     rival.hold_paths(lambda path: path != "/robots.txt")
     doomed = workers.start()
-    run_id = enqueue(env, site.url, "--competitor", rival.url)
+    run_id = enqueue(team_env, site.url, "--competitor", rival.url)
     assert rival.held.wait(60)
     assert until_stage_done(pg_url, run_id, StageName.SITE)
     doomed.kill()
@@ -235,7 +174,7 @@ def test_sigkill_leaves_the_run_interrupted_and_resume_continues_it(
     home_fetches = site.fetched("/")
     rival.gate.set()
     workers.start()  # reaps the dead worker's `doing` job, which holds the run's lock
-    process = research(env, "resume", run_id, "--wait")
+    process = research(team_env, "resume", run_id, "--wait")
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
     assert stdout.strip() == run_id
@@ -244,13 +183,13 @@ def test_sigkill_leaves_the_run_interrupted_and_resume_continues_it(
 
 
 def test_a_run_enqueued_twice_runs_once(
-    env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
+    team_env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
 ) -> None:
     site, _ = sites
     from research.runtime.queue import RunQueue
 
     site.hold_paths(lambda path: path != "/robots.txt")
-    run_id = enqueue(env, site.url)
+    run_id = enqueue(team_env, site.url)
 
     async def defer_again() -> None:
         queue = await RunQueue.open(SecretStr(pg_url))
@@ -271,7 +210,7 @@ def test_a_run_enqueued_twice_runs_once(
 
 
 def test_a_postgresql_restart_mid_run_never_leaves_it_running(
-    env: dict[str, str],
+    team_env: dict[str, str],
     pg_url: str,
     pg_cluster: Cluster,
     workers: Workers,
@@ -280,7 +219,7 @@ def test_a_postgresql_restart_mid_run_never_leaves_it_running(
     site, rival = sites
     rival.hold_paths(lambda path: path != "/robots.txt")
     workers.start()
-    run_id = enqueue(env, site.url, "--competitor", rival.url)
+    run_id = enqueue(team_env, site.url, "--competitor", rival.url)
     assert rival.held.wait(60)
     assert until_stage_done(pg_url, run_id, StageName.SITE)
     pg_cluster.stop()

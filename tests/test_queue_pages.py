@@ -12,29 +12,22 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.fakes.site import SiteServer
-from tests.test_queue import Workers, env  # noqa: F401  (the env fixture)
+from tests.team import Workers
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[AppTest]:  # noqa: F811
+def app(monkeypatch: pytest.MonkeyPatch, team_env: dict[str, str]) -> Iterator[AppTest]:
     """The dashboard with the queue on, on the Discover page."""
     for name in ("RESEARCH_DATABASE_URL", "RESEARCH_QUEUE", "RESEARCH_ALLOW_PRIVATE_HOSTS"):
-        monkeypatch.setenv(name, env[name])
+        monkeypatch.setenv(name, team_env[name])
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     yield at
     st.cache_resource.clear()
-
-
-@pytest.fixture
-def workers(env: dict[str, str]) -> Iterator[Workers]:  # noqa: F811
-    pool = Workers(env)
-    yield pool
-    pool.stop_all()
 
 
 def until(at: AppTest, done: Callable[[], bool], seconds: float = 120) -> None:
