@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -62,8 +63,10 @@ def enqueue(team_env: dict[str, str], *args: str) -> str:
     return stdout.strip()
 
 
-def until_status(pg_url: str, run_id: str, wanted: set[str], seconds: float = 60) -> Report:
-    """Read the run from the store until its status is one of `wanted`."""
+def until_saved(
+    pg_url: str, run_id: str, done: Callable[[Report], bool], seconds: float = 60
+) -> Report:
+    """Read the run from the store (marking lapsed leases) until `done(report)` holds."""
 
     async def watch() -> Report:
         store = await PostgresStore.open(SecretStr(pg_url))
@@ -72,13 +75,24 @@ def until_status(pg_url: str, run_id: str, wanted: set[str], seconds: float = 60
                 while True:
                     await store.mark_interrupted()
                     report = await store.load(run_id)
-                    if report.status in wanted:
+                    if done(report):
                         return report
                     await anyio.sleep(0.1)
         finally:
             await store.aclose()
 
     return anyio.run(watch)
+
+
+def until_status(pg_url: str, run_id: str, wanted: set[str], seconds: float = 60) -> Report:
+    """Read the run from the store until its status is one of `wanted`."""
+    return until_saved(pg_url, run_id, lambda report: report.status in wanted, seconds)
+
+
+def until_stage_done(pg_url: str, run_id: str, stage: StageName) -> bool:
+    """Read the run from the store until `stage` is done (the worker publishes it)."""
+    until_saved(pg_url, run_id, lambda report: report.stages[stage].status == "done")
+    return True
 
 
 def test_without_workers_a_queued_run_waits_queued(
@@ -138,24 +152,6 @@ def test_sigterm_hands_a_run_back_and_another_worker_finishes_it(
     assert report.status == "completed", report.errors
     assert site.fetched("/") == home_fetches  # the saved stage was not redone
     assert any("Resumed; continuing from Competitors" in e.message for e in report.log)
-
-
-def until_stage_done(pg_url: str, run_id: str, stage: StageName, seconds: float = 60) -> bool:
-    """Read the run from the store until `stage` is done (the worker publishes it)."""
-
-    async def watch() -> bool:
-        store = await PostgresStore.open(SecretStr(pg_url))
-        try:
-            with anyio.fail_after(seconds):
-                while True:
-                    report = await store.load(run_id)
-                    if report.stages[stage].status == "done":
-                        return True
-                    await anyio.sleep(0.1)
-        finally:
-            await store.aclose()
-
-    return anyio.run(watch)
 
 
 def test_sigkill_leaves_the_run_interrupted_and_resume_continues_it(

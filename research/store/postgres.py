@@ -30,12 +30,11 @@ from research.errors import RunNotFound, RunNotResumable, StoreError
 from research.models import ACTIVE_STATUSES, Report, RunStatus, RunSummary, host_of, now
 from research.store.protocol import BUSY_SECONDS
 from research.store.records import (
-    SUMMARY_COLUMNS,
     interrupt,
     interrupted_payload,
     parse_report,
-    site_filter,
     summary_of,
+    summary_query,
 )
 
 T = TypeVar("T")
@@ -279,22 +278,7 @@ class PostgresStore:
     ) -> list[RunSummary]:
         """Return summaries of saved runs, newest first, optionally for one site, status or batch."""
         await self.mark_interrupted()
-        clauses: list[str] = []
-        params: list[object] = []
-        if site:
-            clauses.append("(site = %s OR domain = %s)")
-            params += site_filter(site)
-        if status:
-            clauses.append("status = %s")
-            params.append(status)
-        if batch_id:
-            clauses.append("batch_id = %s")
-            params.append(batch_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = (
-            f"SELECT {SUMMARY_COLUMNS} FROM runs {where} ORDER BY started_at DESC, run_id LIMIT %s"
-        )
-        params.append(max(0, limit))
+        query, params = summary_query(site, status, batch_id, limit, "%s")
 
         async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             return await (await conn.execute(query, params)).fetchall()  # type: ignore[arg-type]

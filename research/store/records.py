@@ -61,3 +61,26 @@ def interrupted_payload(run_id: str, payload: str) -> tuple[Report | None, str]:
     except StoreError:  # a damaged report still gets its status corrected
         return None, payload
     return report, report.model_dump_json()
+
+
+def summary_query(
+    site: str | None, status: str | None, batch_id: str | None, limit: int, mark: str
+) -> tuple[str, list[object]]:
+    """Return the summaries query (newest first) and its parameters; `mark` is "?" or "%s"."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if site:
+        clauses.append(f"(site = {mark} OR domain = {mark})")
+        params += site_filter(site)
+    if status:
+        clauses.append(f"status = {mark}")
+        params.append(status)
+    if batch_id:
+        clauses.append(f"batch_id = {mark}")
+        params.append(batch_id)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    params.append(max(0, limit))
+    query = (
+        f"SELECT {SUMMARY_COLUMNS} FROM runs {where} ORDER BY started_at DESC, run_id LIMIT {mark}"
+    )
+    return query, params

@@ -26,12 +26,11 @@ from research.errors import RunNotFound, RunNotResumable, StoreError
 from research.models import ACTIVE_STATUSES, Report, RunStatus, RunSummary, host_of, now
 from research.store.protocol import BUSY_SECONDS
 from research.store.records import (
-    SUMMARY_COLUMNS,
     interrupt,
     interrupted_payload,
     parse_report,
-    site_filter,
     summary_of,
+    summary_query,
 )
 
 T = TypeVar("T")
@@ -252,22 +251,7 @@ class SQLiteStore:
     ) -> list[RunSummary]:
         """Return summaries of saved runs, newest first, optionally for one site, status or batch."""
         await self.mark_interrupted()
-        clauses: list[str] = []
-        params: list[object] = []
-        if site:
-            clauses.append("(site = ? OR domain = ?)")
-            params += site_filter(site)
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
-        if batch_id:
-            clauses.append("batch_id = ?")
-            params.append(batch_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = (
-            f"SELECT {SUMMARY_COLUMNS} FROM runs {where} ORDER BY started_at DESC, run_id LIMIT ?"
-        )
-        params.append(max(0, limit))
+        query, params = summary_query(site, status, batch_id, limit, "?")
 
         def work(db: sqlite3.Connection) -> list[tuple[object, ...]]:
             return db.execute(query, params).fetchall()
