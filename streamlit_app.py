@@ -2,7 +2,12 @@
 
 import streamlit as st
 
+from research.ui.queueing import history_problem
+
 st.set_page_config(page_title="Research Lab", page_icon="🔎", layout="wide")
+if (problem := history_problem()) is not None:  # e.g. the PostgreSQL history is unreachable
+    st.error(problem)
+    st.stop()
 navigation = st.navigation(
     [
         st.Page(

@@ -49,10 +49,15 @@ class Workers:
     def start(self, concurrency: int = 2) -> subprocess.Popen[str]:
         process = research(self.env, "worker", "--concurrency", str(concurrency))
         assert process.stderr is not None
-        line = process.stderr.readline()  # the worker says so once it takes runs
-        assert "taking runs" in line, line + process.stderr.read()
         self.processes.append(process)
-        return process
+        seen = []
+        for (
+            line
+        ) in process.stderr:  # the worker says so once it takes runs (warnings may come first)
+            if "taking runs" in line:
+                return process
+            seen.append(line)
+        raise AssertionError(f"the worker exited before taking runs: {''.join(seen)}")
 
     def stop_all(self) -> None:
         for process in self.processes:

@@ -3,6 +3,7 @@ Settings shows the backend, the queue and its workers, the Batch page enqueues i
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from tests.fakes.site import SiteServer
 from tests.team import Workers
 
+SECRET = "pw-never-shown"
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
@@ -91,3 +93,23 @@ def test_the_batch_page_enqueues_and_cancels_a_batch(
     next(b for b in app.button if b.label == "Cancel batch").click()
     app.run()
     assert list(app.dataframe[0].value["Status"]) == ["cancelled", "cancelled"]
+
+
+def test_an_unreachable_history_is_one_error_naming_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("RESEARCH_DATABASE_URL", f"postgresql://u:{SECRET}@127.0.0.1:{port}/x")
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            f"The run history database at 127.0.0.1:{port} could not be reached."
+        ]
+        assert SECRET not in str(at)
+    finally:
+        st.cache_resource.clear()

@@ -108,3 +108,12 @@ def backend_lines() -> list[tuple[str, str]]:
     runner = loop_runner()
     seen = runner.submit(run_queue().workers_seen(60)).result(timeout=WAIT_SECONDS)
     return [*rows, ("Queue", "on (procrastinate)"), ("Workers seen in the last minute", str(seen))]
+
+
+def history_problem() -> str | None:
+    """Return the one sentence saying why the run history cannot be opened, or None."""
+    try:
+        loop_runner().services()
+    except ResearchError as exc:
+        return str(exc)
+    return None
