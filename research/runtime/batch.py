@@ -34,6 +34,8 @@ CANCEL_POLL_SECONDS = 0.5
 # How long `cancel` waits for running runs to confirm that they stopped.
 CANCEL_WAIT_SECONDS = 5.0
 DEFAULT_CONCURRENCY = 4
+# A run is live while queued or running; a queue's runs wait `queued` for a worker.
+LIVE_STATUSES = (*ACTIVE_STATUSES, "queued")
 
 
 def new_batch_id() -> str:

@@ -27,10 +27,10 @@ from procrastinate.worker import Worker
 from pydantic import SecretStr
 
 from research.errors import RunNotResumable, StoreError
-from research.models import ACTIVE_STATUSES, ProgressEvent, Report
+from research.models import ProgressEvent, Report
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
-from research.runtime.batch import watch_cancels
+from research.runtime.batch import LIVE_STATUSES, watch_cancels
 from research.services import Services
 from research.store.postgres import PostgresStore, database_host
 
@@ -42,7 +42,6 @@ QUEUE_NAME = "runs"
 SCHEMA_KEY = 0x70726F6372617374
 PUBLISH_SECONDS = 0.5
 WORKER_HEARTBEAT_SECONDS = 5.0
-LIVE_STATUSES = (*ACTIVE_STATUSES, "queued")
 
 
 async def _run_job(context: JobContext, run_id: str) -> None:

@@ -7,9 +7,10 @@ import logging
 
 from research.errors import InvalidRequest
 from research.export import export_batch
-from research.models import ACTIVE_STATUSES, EngineName, Report, RunSummary, SiteList, now
+from research.models import EngineName, Report, RunSummary, SiteList, now
 from research.runtime.batch import (
     DEFAULT_CONCURRENCY,
+    LIVE_STATUSES,
     new_batch_id,
     queued_reports,
     run_batch,
@@ -20,7 +21,6 @@ from research.ui.queueing import enqueue, queue_enabled
 from research.ui.resources import EXPORT_TIMEOUT, loop_runner, session_key
 
 SESSION_BATCH = "batch_id"
-LIVE_STATUSES = (*ACTIVE_STATUSES, "queued")
 log = logging.getLogger("research.ui")
 
 
