@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 PORT ?= 8501
 
-.PHONY: venv run test lint bench eval e2e browser clean
+.PHONY: venv run test lint bench eval e2e browser postgres clean
 
 venv: $(STAMP)
 
@@ -34,13 +34,24 @@ browser:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$CI" = "true" ]; then \
 	  echo "error: /usr/bin/chromium is missing; browser tests cannot run in CI"; exit 1; fi
 
-test: venv lint browser
+# Debian's PostgreSQL server for the store and queue tests (they start a throwaway cluster);
+# in CI a missing server fails the run.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "Installing Debian's postgresql for the store and queue tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	    || echo "warning: could not install postgresql"; \
+	fi
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$$CI" = "true" ]; then \
+	  echo "error: PostgreSQL's initdb is missing; the PostgreSQL tests cannot run in CI"; exit 1; fi
+
+test: venv lint browser postgres
 	$(PY) -m pytest
 
 e2e: venv browser
 	$(PY) -m pytest tests/test_e2e_browser.py
 
-bench: venv
+bench: venv postgres
 	@for module in $$(ls bench/bench_*.py | sed 's#/#.#; s#\.py$$##'); do \
 	  echo "== $$module"; $(PY) -m $$module || exit 1; done
 

@@ -4,6 +4,7 @@ import streamlit as st
 
 from research.errors import InvalidRequest
 from research.models import DEFAULT_MAX_PAGES, MAX_PAGES_LIMIT, RESUMABLE_STATUSES, DiscoveryRequest
+from research.ui.queueing import enqueue_run, queue_enabled, render_remote_run, running_elsewhere
 from research.ui.report_view import open_saved_run, render_results, render_stages
 from research.ui.resources import SESSION_JOB, Job, job_manager, session_key
 from research.ui.review_view import REVIEW_CHECKBOX, render_review
@@ -29,7 +30,8 @@ if st.button("Discover Topics", type="primary"):
     except InvalidRequest as exc:
         st.error(str(exc))
     else:
-        job_id = jobs.start(request, api_key=session_key())
+        queued = queue_enabled()
+        job_id = enqueue_run(request) if queued else jobs.start(request, api_key=session_key())
         st.session_state[SESSION_JOB] = job_id
         st.query_params["run"] = job_id
 
@@ -53,6 +55,9 @@ if job is not None and not job.done:
 
     st.subheader(f"Researching {job.snapshot().request.url}")
     live_progress(job)
+elif run_id and running_elsewhere(run_id) is not None:
+    st.subheader(f"Following run {run_id}")
+    render_remote_run(run_id)
 elif run_id and (report := open_saved_run(run_id)) is not None:
     st.subheader(f"Results for {report.request.url}")
     render_stages(report)

@@ -3,6 +3,7 @@
 import streamlit as st
 from pydantic import SecretStr
 
+from research.ui.queueing import backend_lines
 from research.ui.resources import SESSION_GEMINI_KEY, session_key
 from research.ui.status import breaker_warning, engine_in_use, gemini_model, limits, loop_health
 
@@ -52,3 +53,7 @@ c2.metric("Lag p99", f"{lag.p99_ms:.1f} ms")
 c3.metric("Lag max", f"{lag.max_ms:.1f} ms")
 c4.metric("Runs in progress", in_progress)
 st.caption(f"Event loop thread alive: {alive}; {lag.samples} heartbeat samples.")
+
+st.subheader("History and queue")
+backend = backend_lines()
+st.table({"": [label for label, _ in backend], "Value": [value for _, value in backend]})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import anyio
 
@@ -21,6 +23,7 @@ from research.errors import (
     RunNotResumable,
 )
 from research.models import (
+    DEFAULT_CONCURRENCY,
     DEFAULT_MAX_PAGES,
     DiscoveryRequest,
     Grade,
@@ -30,6 +33,7 @@ from research.models import (
     RunStatus,
     RunSummary,
 )
+from research.net.urls import site_key
 from research.outcome import outcome_message
 
 # The pipeline, the engines and the exporters are imported by the commands that use them, so
@@ -57,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument(
         "--review", action="store_true", help="pause after Competitors and Topics for review"
     )
+    add_queue_flags(discover)
     history = commands.add_parser("history", help="list saved runs, newest first")
     history.add_argument("--site", help="only runs of this site (URL or domain)")
     history.add_argument("--status", choices=list(get_args(RunStatus)), help="only this status")
@@ -72,12 +77,37 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
     resume.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     resume.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    resume.add_argument("--wait", action="store_true", help="in queue mode: wait for the run")
+    add_batch_commands(commands)
     add_review_commands(commands)
     return parser
 
 
+def add_batch_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `batch` and `cancel` to the subcommands."""
+    batch = commands.add_parser("batch", help="research every site of a list, a few at a time")
+    batch.add_argument("file", type=Path, metavar="FILE", help="one site per line, or a CSV")
+    batch.add_argument("--max-pages", type=int, default=DEFAULT_MAX_PAGES, metavar="N")
+    batch.add_argument("--engine", choices=["local", "gemini", "auto"], default="auto")
+    batch.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
+    add_queue_flags(batch)
+    batch.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the combined workbook")
+    batch.add_argument("--allow-private-hosts", action="store_true")
+    batch.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    cancel = commands.add_parser("cancel", help="stop a run, or every run of a batch")
+    cancel.add_argument("target", metavar="RUN_ID|BATCH_ID")
+    worker = commands.add_parser("worker", help="run queued runs (RESEARCH_DATABASE_URL)")
+    worker.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
+
+
+def add_queue_flags(parser: argparse.ArgumentParser) -> None:
+    """Add --queue and --wait to a command that starts runs."""
+    parser.add_argument("--queue", action="store_true", help="enqueue the runs for workers")
+    parser.add_argument("--wait", action="store_true", help="with the queue: wait for the end")
+
+
 def add_review_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `review`, `continue` and `cancel` for runs paused for review."""
+    """Add `review` and `continue` for runs paused for review, and `grade`."""
     review = commands.add_parser("review", help="show the choices a paused run waits for")
     review.add_argument("run_id", metavar="RUN_ID")
     go_on = commands.add_parser("continue", help="apply review edits and continue a paused run")
@@ -91,8 +121,6 @@ def add_review_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     go_on.add_argument("--out", type=Path, metavar="FILE.xlsx", help="write the Excel workbook")
     go_on.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     go_on.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    cancel = commands.add_parser("cancel", help="cancel a run waiting for review")
-    cancel.add_argument("run_id", metavar="RUN_ID")
     grade = commands.add_parser("grade", help="score a draft against one of a run's briefs")
     grade.add_argument("run_id", metavar="RUN_ID")
     grade.add_argument("--brief", type=int, required=True, metavar="N", help="counting from 1")
@@ -185,11 +213,13 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         refuse_fixed_addresses(request, settings)
     except HostNotAllowed as exc:
         return fail(str(exc), EXIT_INVALID)
+    outputs = {"xlsx": args.out, "json": args.json}
+    if args.queue or settings.queue:
+        return enqueue_runs(settings, args, [Report(request=request)], outputs)
     from research.progress import RunTracker
 
     tracker = RunTracker(Report(request=request))
     follow(tracker, args.quiet)
-    outputs = {"xlsx": args.out, "json": args.json}
     try:
         anyio.run(_discover, tracker, settings, outputs)
     except KeyboardInterrupt:
@@ -334,7 +364,10 @@ def run_claimed(
 
 
 def resume(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `resume`: continue a saved run from its first unfinished stage."""
+    """Run `resume`: continue a saved run from its first unfinished stage (enqueued with a queue)."""
+    if settings.queue:
+        outputs = {"xlsx": args.out, "json": args.json}
+        return enqueue_runs(settings, args, [], outputs, claim=args.run_id)
     return run_claimed(args, settings, _claim_to_resume)
 
 
@@ -393,29 +426,6 @@ def review_edits(args: argparse.Namespace) -> ReviewEdits:
 def continue_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run `continue`: apply review edits to a paused run and run it to the next pause or end."""
     return run_claimed(args, settings, _claim_to_continue)
-
-
-async def _cancel(settings: Settings, run_id: str) -> Report:
-    from research.review import cancel_paused
-    from research.store import open_store
-
-    store = await open_store(settings)
-    try:
-        return await cancel_paused(store, run_id)
-    finally:
-        await store.aclose()
-
-
-def cancel(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `cancel`: cancel a run waiting for review, keeping its partial results."""
-    try:
-        report = anyio.run(_cancel, settings, args.run_id)
-    except (RunNotFound, RunNotResumable) as exc:
-        return fail(str(exc), EXIT_INVALID)
-    except ResearchError as exc:
-        return fail(str(exc), EXIT_FAILED)
-    print(f"run {report.run_id}: {report.status}", file=sys.stderr)
-    return EXIT_OK
 
 
 async def _grade(settings: Settings, args: argparse.Namespace) -> Grade:
@@ -492,7 +502,237 @@ def main(argv: list[str] | None = None) -> int:
         "resume": resume,
         "review": review,
         "continue": continue_run,
-        "cancel": cancel,
         "grade": grade,
+        "batch": batch,
+        "cancel": cancel,
+        "worker": worker,
     }
     return commands[args.command](args, settings)
+
+
+def print_site_event(report: Report, event: ProgressEvent) -> None:
+    """Print one progress line of a batch run on stderr, prefixed by the run's site."""
+    host = site_key(report.request.url)
+    print_event(event.model_copy(update={"message": f"{host}: {event.message}"}))
+
+
+def print_site_events(tracker: RunTracker) -> None:
+    """Print a batch run's progress lines on stderr as they happen."""
+    report = tracker.snapshot()
+    tracker.listeners.append(lambda event: print_site_event(report, event))
+
+
+async def _batch(
+    settings: Settings, reports: list[Report], args: argparse.Namespace
+) -> list[Report]:
+    from research.export import export_batch
+    from research.runtime.batch import run_batch
+    from research.services import Services
+
+    services = await Services.open(settings)
+    try:
+        hook = None if args.quiet else print_site_events
+        finals = await run_batch(reports, services, concurrency=args.concurrency, on_start=hook)
+        if args.out is not None:
+            with anyio.CancelScope(shield=True):
+                data = await export_batch(finals, services.processes)
+                await anyio.Path(args.out).write_bytes(data)
+            print(f"wrote {args.out} ({len(data):,} bytes)", file=sys.stderr)
+        return finals
+    finally:
+        await services.aclose()
+
+
+def batch(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `batch`: one run per valid line of FILE; 0 all completed, 1 any failed, 2 none valid."""
+    from research.runtime.batch import new_batch_id, queued_reports
+    from research.sitelist import parse_sites
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return fail(f"{args.file} could not be read: {getattr(exc, 'strerror', None) or exc}.", 2)
+    if args.concurrency < 1:
+        return fail("--concurrency must be at least 1.", EXIT_INVALID)
+    sites = parse_sites(
+        text,
+        name=args.file.name,
+        max_pages=args.max_pages,
+        engine=args.engine,
+        allow_private_hosts=args.allow_private_hosts,
+    )
+    for error in sites.errors:
+        print(error, file=sys.stderr)
+    if not sites.requests:
+        return fail(f"{args.file} has no valid site line.", EXIT_INVALID)
+    if settings.resolve_engine(args.engine) == "gemini" and not settings.has_gemini_key:
+        return fail("The Gemini engine needs GEMINI_API_KEY; use --engine local.", EXIT_INVALID)
+    if args.queue or settings.queue:
+        print(batch_id := new_batch_id(), flush=True)
+        return enqueue_runs(settings, args, queued_reports(sites.requests, batch_id), {})
+    if not args.quiet:
+        logging.getLogger("research.run").propagate = False  # printed by print_event already
+    batch_id = new_batch_id()
+    print(batch_id, flush=True)
+    try:
+        finals = anyio.run(_batch, settings, queued_reports(sites.requests, batch_id), args)
+    except KeyboardInterrupt:
+        print("Interrupted; partial results saved.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    for report in finals:
+        print(f"run {report.run_id} {report.request.url}: {report.status}", file=sys.stderr)
+    return EXIT_OK if all(r.status == "completed" for r in finals) else EXIT_FAILED
+
+
+async def _cancel(settings: Settings, target: str, queue_type: Any) -> list[RunSummary]:
+    from research.runtime.batch import cancel_runs
+    from research.store import open_store
+
+    store = await open_store(settings)
+    try:
+        if queue_type is None:
+            return await cancel_runs(store, target)
+        queue = await queue_type.open(settings.database_url)
+        try:
+            return await cancel_runs(store, target, abort=queue.abort)
+        finally:
+            await queue.aclose()
+    finally:
+        await store.aclose()
+
+
+def cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `cancel`: stop a run or a batch's runs wherever they run (a run paused for review
+    at once); print how each ended."""
+    try:
+        queue_type = queue_module().RunQueue if settings.queue else None
+        runs = anyio.run(_cancel, settings, args.target, queue_type)
+    except RunNotFound as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    for run in runs:
+        print(f"run {run.run_id} {run.site}: {run.status}", file=sys.stderr)
+    still = [run.run_id for run in runs if run.status in ("pending", "running")]
+    if still:
+        return fail(f"{len(still)} run(s) did not confirm the cancel yet: {', '.join(still)}.", 1)
+    return EXIT_OK
+
+
+def queue_module() -> Any:
+    """Import the job queue (procrastinate) only when the queue is used, and off any loop."""
+    return importlib.import_module("research.runtime.queue")
+
+
+async def _enqueue_and_follow(
+    settings: Settings, reports: list[Report], args: argparse.Namespace, claim: str | None
+) -> list[Report]:
+    """Enqueue runs (or a claimed saved run); with --wait follow them to their end."""
+    from research.runtime.remote import follow_runs
+    from research.store import open_store
+
+    store = await open_store(settings.model_copy(update={"queue": True}))
+    try:
+        if claim is not None:
+            claimed = await store.claim(claim)
+            engine = getattr(args, "engine", None) or claimed.request.engine
+            if settings.resolve_engine(engine) == "gemini" and not settings.has_gemini_key:
+                raise InvalidRequest("The Gemini engine needs GEMINI_API_KEY; use --engine local.")
+            claimed.request.engine = engine
+            reports = [claimed]
+        queue = await queue_module().RunQueue.open(settings.database_url)
+        try:
+            for report in reports:
+                await queue.enqueue(store, report)
+        finally:
+            await queue.aclose()
+        in_batch = getattr(args, "file", None) is not None
+        if not in_batch:
+            print(reports[0].run_id, flush=True)
+        if not args.wait:
+            return reports
+        show: Callable[[Report, ProgressEvent], None] | None = None
+        if not getattr(args, "quiet", False):
+            show = print_site_event if in_batch else (lambda _, event: print_event(event))
+        return await follow_runs(store, [r.run_id for r in reports], show)
+    finally:
+        await store.aclose()
+
+
+def enqueue_runs(
+    settings: Settings,
+    args: argparse.Namespace,
+    reports: list[Report],
+    outputs: dict[str, Path | None],
+    claim: str | None = None,
+) -> int:
+    """Enqueue runs for workers; with --wait, follow them and end as a local run would."""
+    if settings.database_url is None:
+        return fail("The queue needs RESEARCH_DATABASE_URL (PostgreSQL).", EXIT_INVALID)
+    queue_module()
+    try:
+        finals = anyio.run(_enqueue_and_follow, settings, reports, args, claim)
+    except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
+        return fail(str(exc), EXIT_INVALID)
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        print("Stopped following; the runs go on in the queue.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.wait:
+        return EXIT_OK
+    batch_out = getattr(args, "file", None) is not None
+    if batch_out:
+        return _end_batch(finals, args.out)
+    anyio.run(write_outputs, finals[0], outputs)
+    return outcome(finals[0])
+
+
+def _end_batch(finals: list[Report], out: Path | None) -> int:
+    """Print how each run of a batch ended, write the combined workbook; return the exit code."""
+    if out is not None:
+        from research.export import export_batch
+
+        data = anyio.run(export_batch, finals)
+        out.write_bytes(data)
+        print(f"wrote {out} ({len(data):,} bytes)", file=sys.stderr)
+    for report in finals:
+        print(f"run {report.run_id} {report.request.url}: {report.status}", file=sys.stderr)
+    return EXIT_OK if all(r.status == "completed" for r in finals) else EXIT_FAILED
+
+
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `worker`: take queued runs until SIGTERM/SIGINT, then hand running ones back."""
+    if settings.database_url is None:
+        return fail("The worker needs RESEARCH_DATABASE_URL (PostgreSQL).", EXIT_INVALID)
+    if args.concurrency < 1:
+        return fail("--concurrency must be at least 1.", EXIT_INVALID)
+    from research.runtime.loop_runner import LoopRunner
+
+    queue_worker_type = queue_module().QueueWorker
+    runner = LoopRunner(settings.model_copy(update={"queue": True}))
+    try:
+        services = runner.services()
+        opening = runner.submit(queue_worker_type.open(services, args.concurrency))
+        queue_worker = opening.result(timeout=60)
+    except ResearchError as exc:
+        runner.shutdown()
+        return fail(str(exc), EXIT_FAILED)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: queue_worker.request_stop())
+    serving = runner.submit(queue_worker.serve())
+    serving.add_done_callback(lambda _: queue_worker.ready.set())
+    queue_worker.ready.wait()
+    if not serving.done():
+        print(f"worker {queue_worker.name}: taking runs, {queue_worker.concurrency} at a time",
+              file=sys.stderr, flush=True)  # fmt: skip
+    try:
+        serving.result()
+    except ResearchError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    finally:
+        runner.shutdown()
+    print(f"worker {queue_worker.name}: stopped", file=sys.stderr)
+    return EXIT_OK

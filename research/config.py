@@ -163,13 +163,15 @@ class Settings(BaseSettings):
         validation_alias="RESEARCH_DB",
         description="run history database (default ~/.local/share/research-lab/runs.sqlite3)",
     )
-    # Reserved for the PostgreSQL store and the job queue; nothing reads them yet.
     database_url: SecretStr | None = Field(
         default=None,
-        description="reserved: a PostgreSQL run history (postgresql://...); not read yet",
+        description="PostgreSQL run history shared by replicas and workers (postgresql://...)",
     )
-    queue: bool = Field(
-        default=False, description="reserved: runs go through the job queue; not read yet"
+    queue: bool = Field(default=False, description="enqueue runs for workers (needs database_url)")
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds a run's owner may stay silent before it counts as gone (PostgreSQL)",
     )
     # Jobs and the loop
     job_retention: int = Field(default=50, description="finished runs a dashboard keeps in memory")

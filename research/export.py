@@ -564,6 +564,52 @@ def format_for_path(path: Path) -> ExportFormat:
     return fmt
 
 
+def _batch_summary_rows(reports: Sequence[Report]) -> list[tuple[object, ...]]:
+    return [
+        (r.request.url, r.status, len(r.site.pages) if r.site else 0,
+         _lines(t.title for t in r.topics[:3]), _lines(g.keyword for g in r.gaps[:5]),
+         len(r.topics), r.engine, _round(r.duration_seconds, 1), r.run_id,
+         r.errors[-1] if r.errors else "")
+        for r in reports
+    ]  # fmt: skip
+
+
+def batch_xlsx(reports: Sequence[Report]) -> bytes:
+    """Return one workbook for a batch: a Summary row per site and every site's topics (blocking)."""
+    wb = Workbook(write_only=True)
+    wb.properties.creator = "Research Lab"
+    wb.properties.title = clean_text(f"Content research: {len(reports)} sites")
+    summary = [
+        Column("Site", "url", 40), Column("Status"), Column("Pages", "int"),
+        Column("Top topics", "wrap", 50), Column("Gaps", "wrap", 40), Column("Topics", "int"),
+        Column("Engine"), Column("Seconds", "score"), Column("Run ID"), Column("Error", "wrap", 60),
+    ]  # fmt: skip
+    topics = [
+        Column("Site", "url", 40), Column("Rank", "int"), Column("Title", "wrap", 50),
+        Column("Score", "score"), Column("Keywords", "wrap", 40), Column("Reason", "wrap", 60),
+        Column("Competitor coverage", "int"),
+    ]  # fmt: skip
+    _write_sheet(wb, "Summary", summary, _batch_summary_rows(reports))
+    rows = [
+        (r.request.url, rank, t.title, t.score, ", ".join(t.keywords), t.reason,
+         t.competitor_coverage)
+        for r in reports
+        for rank, t in enumerate(r.topics, 1)
+    ]  # fmt: skip
+    _write_sheet(wb, "Topics", topics, rows)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+async def export_batch(reports: Sequence[Report], cpu: CpuWorkers | None = None) -> bytes:
+    """Build the combined workbook of a batch's reports in a worker (a thread without `cpu`)."""
+    try:
+        return await run_cpu(cpu or anyio.CapacityLimiter(1), batch_xlsx, list(reports))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ExportError(f"The batch workbook could not be built: {exc}.") from exc
+
+
 async def export_report(report: Report, fmt: str, cpu: CpuWorkers | None = None) -> bytes:
     """Build an export ("xlsx", "json" or "md") of a report in a worker (a thread without `cpu`)."""
     builder = BUILDERS.get(fmt)  # type: ignore[call-overload]

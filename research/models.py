@@ -13,6 +13,8 @@ from research.net.urls import normalize_start_url
 
 EngineName = Literal["local", "gemini", "auto"]
 DEFAULT_MAX_PAGES = 30
+# Runs a batch (or a worker) keeps going at once unless told otherwise.
+DEFAULT_CONCURRENCY = 4
 MAX_PAGES_LIMIT = 1000
 
 
@@ -48,6 +50,13 @@ class DiscoveryRequest(BaseModel):
                 if url not in seen:
                     seen.append(url)
         return seen
+
+
+class SiteList(BaseModel):
+    """A batch's sites read from a list: one request per valid line, one message per bad one."""
+
+    requests: list[DiscoveryRequest] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
 
 
 class Page(BaseModel):
@@ -390,6 +399,8 @@ class RunSummary(BaseModel):
     engine: str
     duration_seconds: float | None = None
     topic_count: int = 0
+    batch_id: str | None = None
+    current_stage: StageName | None = None
 
 
 class TopicChange(BaseModel):
@@ -444,6 +455,7 @@ class Report(BaseModel):
     usage: list[Usage] = Field(default_factory=list)
     review_point: ReviewPoint | None = None
     reviewed: list[ReviewPoint] = Field(default_factory=list)
+    batch_id: str | None = None
 
     @property
     def current_stage(self) -> StageName | None:

@@ -15,6 +15,8 @@ from research.config import Settings
 from research.runtime.loop_runner import LoopRunner
 from tests.fakes.fixtures import start_sites
 from tests.fakes.site import SiteServer
+from tests.pg import pg_cluster, pg_url  # noqa: F401  (fixtures for the PostgreSQL tests)
+from tests.team import team_env, workers  # noqa: F401  (fixtures for the queue tests)
 
 # Every event loop the tests create (LoopRunner, anyio's test loops, the CLI and dashboard
 # subprocesses) runs in asyncio debug mode, which reports callbacks that block the loop.

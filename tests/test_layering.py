@@ -212,3 +212,25 @@ def test_no_function_is_longer_than_sixty_lines() -> None:
                 if lines > MAX_FUNCTION_LINES and name not in LONG_TABLES:
                     long.append(f"{name} ({lines} lines)")
     assert sorted(long) == []
+
+
+def test_a_single_machine_setup_loads_neither_psycopg_nor_procrastinate(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import research, research.cli, research.ui.resources, research.ui.report_view\n"
+        "from research.cli import main\n"
+        "assert main(['history']) == 0\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'psycopg', 'procrastinate'})\n"
+        "print(','.join(loaded))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESEARCH_")}
+    env["RESEARCH_DB"] = str(tmp_path / "runs.sqlite3")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

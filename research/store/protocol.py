@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from research.models import Report, RunSummary
+from research.models import Report, RunStatus, RunSummary
 
 # How long a backend may wait for a lock held by another process before it gives up.
 BUSY_SECONDS = 30.0
@@ -14,7 +15,7 @@ WAIT_SECONDS = BUSY_SECONDS + 30
 
 
 class RunStore(Protocol):
-    """The run history: save, load, list, delete and claim reports; every call off the loop."""
+    """The run history: save, load, list, delete, claim and cancel runs; every call off the loop."""
 
     async def save(self, report: Report) -> None:
         """Insert or replace a run's whole report; pass a snapshot nobody changes meanwhile."""
@@ -28,9 +29,14 @@ class RunStore(Protocol):
         ...
 
     async def list_runs(
-        self, *, site: str | None = None, status: str | None = None, limit: int = 200
+        self,
+        *,
+        site: str | None = None,
+        status: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 200,
     ) -> list[RunSummary]:
-        """Return summaries of saved runs, newest first, optionally for one site or status.
+        """Return summaries of saved runs, newest first, optionally for one site, status or batch.
 
         Read-only: a run whose owner is gone is listed `interrupted` without being rewritten.
         """
@@ -42,6 +48,14 @@ class RunStore(Protocol):
 
     async def claim(self, run_id: str) -> Report:
         """Take over a resumable (or `awaiting_review`) run for this process; return its report."""
+        ...
+
+    async def request_cancel(self, run_id: str) -> RunStatus:
+        """Ask whoever runs `run_id` to stop it; return the run's status, or raise RunNotFound."""
+        ...
+
+    async def cancel_requested(self, run_ids: Sequence[str]) -> set[str]:
+        """Return which of `run_ids` somebody asked to cancel."""
         ...
 
     async def mark_interrupted(self) -> list[str]:

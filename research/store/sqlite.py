@@ -15,19 +15,25 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
-from pydantic import ValidationError
 
 from research.errors import RunNotFound, RunNotResumable, StoreError
-from research.models import ACTIVE_STATUSES, ProgressEvent, Report, RunSummary, now
+from research.models import ACTIVE_STATUSES, Report, RunStatus, RunSummary, now
 from research.net.urls import site_key
 from research.store.protocol import BUSY_SECONDS
+from research.store.records import (
+    interrupt,
+    interrupted_payload,
+    parse_report,
+    summary_of,
+    summary_query,
+)
 
 T = TypeVar("T")
 
@@ -59,8 +65,17 @@ def _migrate_1(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX runs_status ON runs (status)")
 
 
+def _migrate_2(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE runs ADD COLUMN batch_id TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN stage TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX runs_batch ON runs (batch_id)")
+
+
 # Forward migrations: MIGRATIONS[i] brings a database from version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_1, _migrate_2]
+# Runs a live process holds: a batch's queued runs wait in the process that will run them.
+OWNED_STATUSES: tuple[RunStatus, ...] = (*ACTIVE_STATUSES, "queued")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -112,39 +127,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat()
 
 
-def _interrupt(report: Report, at: datetime) -> Report:
-    """Return the report of a run whose process died, marked interrupted."""
-    report.status = "interrupted"
-    report.finished_at = report.finished_at or at
-    for state in report.stages.values():
-        if state.status == "running":
-            state.status = "cancelled"
-            state.finished_at = at
-            state.detail = "Interrupted: the process running it stopped."
-    report.log.append(
-        ProgressEvent(
-            at=at,
-            level="warning",
-            message="Run interrupted: the process running it stopped; it can be resumed.",
-        )
-    )
-    return report
-
-
 def _interrupted_row(run_id: str, payload: str) -> tuple[object, ...]:
     """Return (finished_at, duration, updated_at, report, run_id) for marking a run interrupted."""
-    at = now()
-    try:
-        report = _interrupt(_parse_report(run_id, payload), at)
-    except StoreError:  # a damaged report still gets its status corrected
-        return (None, None, _iso(at), payload, run_id)
-    return (
-        _iso(report.finished_at),
-        report.duration_seconds,
-        _iso(at),
-        report.model_dump_json(),
-        run_id,
-    )
+    report, payload = interrupted_payload(run_id, payload)
+    if report is None:
+        return (None, None, _iso(now()), payload, run_id)
+    return (_iso(report.finished_at), report.duration_seconds, _iso(now()), payload, run_id)
 
 
 class SQLiteStore:
@@ -225,12 +213,17 @@ class SQLiteStore:
                 pid,
                 token,
                 payload,
+                report.batch_id,
+                report.current_stage,
+                report.run_id,
             )
             with _transaction(db):
                 db.execute(
                     "INSERT OR REPLACE INTO runs (run_id, site, domain, started_at, finished_at,"
                     " status, engine, duration_seconds, topic_count, updated_at, owner_pid,"
-                    " owner_token, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " owner_token, report, batch_id, stage, cancel_requested)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " COALESCE((SELECT cancel_requested FROM runs WHERE run_id = ?), 0))",
                     row,
                 )
 
@@ -250,41 +243,33 @@ class SQLiteStore:
         if row is None:
             raise RunNotFound(f"No saved run has the id {run_id!r}.")
         payload, pid, token = row
-        report = await anyio.to_thread.run_sync(_parse_report, run_id, payload)
+        report = await anyio.to_thread.run_sync(parse_report, run_id, payload)
         if report.status in ACTIVE_STATUSES and not _owner_alive(pid, token):  # type: ignore[arg-type]
-            report = _interrupt(report, now())  # shown as it is; written when a store opens
+            report = interrupt(report, now())  # shown as it is; written when a store opens
         return report
 
     async def list_runs(
-        self, *, site: str | None = None, status: str | None = None, limit: int = 200
+        self,
+        *,
+        site: str | None = None,
+        status: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 200,
     ) -> list[RunSummary]:
-        """Return summaries of saved runs, newest first, optionally for one site or status.
+        """Return summaries of saved runs, newest first, optionally for one site, status or batch.
 
         Read-only: a run whose process died is listed `interrupted` without being rewritten.
         """
-        clauses: list[str] = []
-        params: list[object] = []
-        if site:
-            domain = site_key(site)
-            clauses.append("(site = ? OR domain = ?)")
-            params += [site.strip(), domain]
-        if status:  # an active row may turn out interrupted: filtered below
-            clauses.append("(status = ? OR status IN (?, ?))")
-            params += [status, *ACTIVE_STATUSES]
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = (
-            "SELECT run_id, site, domain, started_at, finished_at, status, engine,"
-            f" duration_seconds, topic_count, owner_pid, owner_token FROM runs {where}"
-            " ORDER BY started_at DESC, run_id"
+        query, params = summary_query(
+            site, status, batch_id, None, "?", owner="owner_pid, owner_token"
         )
 
         def work(db: sqlite3.Connection) -> list[tuple[object, ...]]:
             return db.execute(query, params).fetchall()
 
-        keys = list(RunSummary.model_fields)
         runs = []
         for *row, pid, token in await self._run(work):
-            summary = RunSummary.model_validate(dict(zip(keys, row, strict=True)))
+            summary = summary_of(tuple(row))
             if summary.status in ACTIVE_STATUSES and not _owner_alive(pid, token):  # type: ignore[arg-type]
                 summary.status = "interrupted"
             if status is None or summary.status == status:
@@ -323,14 +308,14 @@ class SQLiteStore:
                     raise RunNotResumable(
                         f"Run {run_id} has completed; there is nothing to resume."
                     )
-                if status in ACTIVE_STATUSES and _owner_alive(owner_pid, owner_token):
+                if status in OWNED_STATUSES and _owner_alive(owner_pid, owner_token):
                     raise RunNotResumable(f"Run {run_id} is still running; it cannot be resumed.")
-                report = _parse_report(run_id, payload)
+                report = parse_report(run_id, payload)
                 if report.status in ACTIVE_STATUSES:
-                    report = _interrupt(report, now())
+                    report = interrupt(report, now())
                 db.execute(
                     "UPDATE runs SET status = 'running', owner_pid = ?, owner_token = ?,"
-                    " updated_at = ? WHERE run_id = ?",
+                    " cancel_requested = 0, updated_at = ? WHERE run_id = ?",
                     (pid, token, _iso(now()), run_id),
                 )
             return report
@@ -341,21 +326,46 @@ class SQLiteStore:
             raise RunNotFound(f"No saved run has the id {run_id!r}.")
         return report
 
+    async def request_cancel(self, run_id: str) -> RunStatus:
+        """Ask whoever runs `run_id` to stop it; return the run's status, or raise RunNotFound."""
+
+        def work(db: sqlite3.Connection) -> RunStatus | None:
+            with _transaction(db):
+                db.execute("UPDATE runs SET cancel_requested = 1 WHERE run_id = ?", (run_id,))
+                row = db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            return None if row is None else row[0]
+
+        status = await self._run(work)
+        if status is None:
+            raise RunNotFound(f"No saved run has the id {run_id!r}.")
+        return status
+
+    async def cancel_requested(self, run_ids: Sequence[str]) -> set[str]:
+        """Return which of `run_ids` somebody asked to cancel."""
+        ids = list(run_ids)
+
+        def work(db: sqlite3.Connection) -> set[str]:
+            marks = ", ".join("?" for _ in ids)
+            query = f"SELECT run_id FROM runs WHERE cancel_requested = 1 AND run_id IN ({marks})"
+            return {row[0] for row in db.execute(query, ids)}
+
+        return await self._run(work) if ids else set()
+
     async def mark_interrupted(self) -> list[str]:
         """Mark runs left pending/running by processes that no longer exist; return their ids."""
 
         def work(db: sqlite3.Connection) -> list[str]:
             rows = db.execute(
-                "SELECT run_id, owner_pid, owner_token FROM runs WHERE status IN (?, ?)",
-                ACTIVE_STATUSES,
+                "SELECT run_id, owner_pid, owner_token FROM runs WHERE status IN (?, ?, ?)",
+                OWNED_STATUSES,
             ).fetchall()
             dead = [run_id for run_id, pid, token in rows if not _owner_alive(pid, token)]
             marked: list[str] = []
             for run_id in dead:
                 with _transaction(db):
                     row = db.execute(
-                        "SELECT report FROM runs WHERE run_id = ? AND status IN (?, ?)",
-                        (run_id, *ACTIVE_STATUSES),
+                        "SELECT report FROM runs WHERE run_id = ? AND status IN (?, ?, ?)",
+                        (run_id, *OWNED_STATUSES),
                     ).fetchone()
                     if row is None:
                         continue
@@ -409,10 +419,3 @@ def _upgrade(db: sqlite3.Connection, path: Path) -> None:
             MIGRATIONS[index](db)
         if version != SCHEMA_VERSION:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-def _parse_report(run_id: str, payload: str) -> Report:
-    try:
-        return Report.model_validate_json(payload)
-    except ValidationError as exc:
-        raise StoreError(f"The saved run {run_id!r} could not be read: it is damaged.") from exc
