@@ -507,7 +507,33 @@ def main(argv: list[str] | None = None) -> int:
         "cancel": cancel,
         "worker": worker,
     }
+    for name in COMMAND_MODULES.get(args.command, ()):
+        importlib.import_module(name)  # here, not on the command's loop, where it would block
     return commands[args.command](args, settings)
+
+
+_RUN_MODULES = (
+    "research.export",
+    "research.pipeline.run",
+    "research.progress",
+    "research.runtime.remote",
+    "research.services",
+    "research.store",
+)
+# What each command's coroutines import: loaded before its loop starts, and only for it, so
+# `history`, `export` and `--help` start fast and no import ever runs on a loop.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "discover": (*_RUN_MODULES, "research.net.policy"),
+    "history": ("research.store",),
+    "export": ("research.export", "research.store"),
+    "resume": _RUN_MODULES,
+    "review": ("research.review", "research.store"),
+    "continue": (*_RUN_MODULES, "research.review"),
+    "grade": ("research.grade", "research.net.fetch", "research.store"),
+    "batch": (*_RUN_MODULES, "research.runtime.batch", "research.sitelist"),
+    "cancel": ("research.runtime.batch", "research.store"),
+    "worker": ("research.runtime.loop_runner",),
+}
 
 
 def print_site_event(report: Report, event: ProgressEvent) -> None:

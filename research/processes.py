@@ -37,10 +37,28 @@ def worker_pid() -> int:
     return os.getpid()
 
 
-def _preload(modules: Sequence[str]) -> None:
-    """Import the modules a worker will run, once, when it starts."""
+def _preload(modules: Sequence[str], owner: int) -> None:
+    """Import the modules a worker will run, once, when it starts; end it with its owner."""
     for name in modules:
         importlib.import_module(name)
+    threading.Thread(target=_end_with, args=(owner,), name="owner-watch", daemon=True).start()
+
+
+def _end_with(owner: int) -> None:
+    """Exit this worker once the process that owns the pool is gone (killed, say)."""
+    tick = threading.Event()
+    while not tick.wait(OWNER_CHECK_SECONDS):
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)  # nobody is left to take its results
+        except PermissionError:
+            continue
+
+
+# How often a worker checks that the process owning its pool still exists: a SIGKILLed
+# dashboard, CLI or queue worker leaves no worker processes behind for longer than this.
+OWNER_CHECK_SECONDS = 1.0
 
 
 class ProcessPool:
@@ -62,7 +80,10 @@ class ProcessPool:
 
     def _new_executor(self) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
-            self.size, mp_context=self._context, initializer=_preload, initargs=(self._preload,)
+            self.size,
+            mp_context=self._context,
+            initializer=_preload,
+            initargs=(self._preload, os.getpid()),
         )
 
     def warm(self) -> None:
