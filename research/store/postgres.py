@@ -34,8 +34,8 @@ from research.store.records import (
     interrupt,
     interrupted_payload,
     parse_report,
-    summary_of,
     summary_query,
+    visible_summaries,
 )
 
 T = TypeVar("T")
@@ -294,14 +294,8 @@ class PostgresStore:
         async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             return await (await conn.execute(query, params)).fetchall()  # type: ignore[arg-type]
 
-        runs = []
-        for *row, lapsed in await self._run(work):
-            summary = summary_of(tuple(row))
-            if lapsed and summary.status in OWNED_STATUSES:
-                summary.status = "interrupted"
-            if status is None or summary.status == status:
-                runs.append(summary)
-        return runs[: max(0, limit)]
+        rows = [(tuple(row), bool(lapsed)) for *row, lapsed in await self._run(work)]
+        return visible_summaries(rows, OWNED_STATUSES, status, limit)
 
     async def delete(self, run_id: str) -> None:
         """Delete a saved run, or raise RunNotFound."""

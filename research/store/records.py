@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -20,6 +21,24 @@ SUMMARY_COLUMNS = (
 def summary_of(row: tuple[object, ...]) -> RunSummary:
     """Return the RunSummary of a row selected with SUMMARY_COLUMNS."""
     return RunSummary.model_validate(dict(zip(RunSummary.model_fields, row, strict=True)))
+
+
+def visible_summaries(
+    rows: Iterable[tuple[tuple[object, ...], bool]],
+    active: Collection[str],
+    status: str | None,
+    limit: int,
+) -> list[RunSummary]:
+    """Return the summaries of (row, owner gone) pairs as a reader sees them: an active run
+    whose owner is gone is `interrupted` (not rewritten); then filtered by status and limited."""
+    runs = []
+    for row, gone in rows:
+        summary = summary_of(row)
+        if gone and summary.status in active:
+            summary.status = "interrupted"
+        if status is None or summary.status == status:
+            runs.append(summary)
+    return runs[: max(0, limit)]
 
 
 def site_filter(site: str) -> tuple[str, str]:

@@ -31,8 +31,8 @@ from research.store.records import (
     interrupt,
     interrupted_payload,
     parse_report,
-    summary_of,
     summary_query,
+    visible_summaries,
 )
 
 T = TypeVar("T")
@@ -267,14 +267,11 @@ class SQLiteStore:
         def work(db: sqlite3.Connection) -> list[tuple[object, ...]]:
             return db.execute(query, params).fetchall()
 
-        runs = []
-        for *row, pid, token in await self._run(work):
-            summary = summary_of(tuple(row))
-            if summary.status in ACTIVE_STATUSES and not _owner_alive(pid, token):  # type: ignore[arg-type]
-                summary.status = "interrupted"
-            if status is None or summary.status == status:
-                runs.append(summary)
-        return runs[: max(0, limit)]
+        rows = [
+            (tuple(row), not _owner_alive(pid, token))  # type: ignore[arg-type]
+            for *row, pid, token in await self._run(work)
+        ]
+        return visible_summaries(rows, ACTIVE_STATUSES, status, limit)
 
     async def delete(self, run_id: str) -> None:
         """Delete a saved run, or raise RunNotFound."""
