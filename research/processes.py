@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from pathlib import Path
 from typing import TypeAlias, TypeVar
 
 import anyio
@@ -48,12 +49,23 @@ def _end_with(owner: int) -> None:
     """Exit this worker once the process that owns the pool is gone (killed, say)."""
     tick = threading.Event()
     while not tick.wait(OWNER_CHECK_SECONDS):
-        try:
-            os.kill(owner, 0)
-        except ProcessLookupError:
+        if not _alive(owner):
             os._exit(0)  # nobody is left to take its results
-        except PermissionError:
-            continue
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists and has not died (a killed one not yet reaped is a zombie)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): existing is all we can tell
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 # How often a worker checks that the process owning its pool still exists: a SIGKILLed
