@@ -227,6 +227,8 @@ def test_the_cli_pauses_reviews_and_continues(
     assert [t.title for t in final.topics[1:]] == [t.title for t in at_topics.topics[2:]]
     assert main(["review", report.run_id]) == 2
     assert "not waiting for a review (completed)" in capsys.readouterr().err
-    assert main(["cancel", report.run_id]) == 0  # a finished run: nothing to cancel, its status said
+    assert (
+        main(["cancel", report.run_id]) == 0
+    )  # a finished run: nothing to cancel, its status said
     assert "completed" in capsys.readouterr().err
     assert main(["review", "nope"]) == 2
