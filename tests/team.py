@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,24 +41,38 @@ def research(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 
 
 class Workers:
-    """Worker processes started by a test, stopped at its end."""
+    """Worker processes started by a test, stopped at its end; their stderr goes to files."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = env
+        self.logs = logs
         self.processes: list[subprocess.Popen[str]] = []
 
     def start(self, concurrency: int = 2) -> subprocess.Popen[str]:
-        process = research(self.env, "worker", "--concurrency", str(concurrency))
-        assert process.stderr is not None
+        """Start a worker and return once it says that it takes runs."""
+        path = self.logs / f"worker-{len(self.processes)}.log"
+        with path.open("w") as stderr:  # a file: a pipe nobody reads would block a chatty worker
+            process = subprocess.Popen(
+                [sys.executable, "-m", "research", "worker", "--concurrency", str(concurrency)],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+            )
         self.processes.append(process)
-        seen = []
-        for (
-            line
-        ) in process.stderr:  # the worker says so once it takes runs (warnings may come first)
-            if "taking runs" in line:
-                return process
-            seen.append(line)
-        raise AssertionError(f"the worker exited before taking runs: {''.join(seen)}")
+        deadline = time.monotonic() + 60
+        while "taking runs" not in path.read_text():  # warnings may come first
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the worker did not start: {path.read_text()}")
+            time.sleep(0.05)
+        return process
+
+    def log(self) -> str:
+        """Everything the workers wrote to stderr so far, for a failing assertion's message."""
+        return "".join(
+            f"--- {path.name}\n{path.read_text()}" for path in sorted(self.logs.glob("worker-*"))
+        )
 
     def stop_all(self) -> None:
         for process in self.processes:
@@ -65,15 +80,15 @@ class Workers:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes:
             try:
-                process.communicate(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.communicate()
+                process.wait()
 
 
 @pytest.fixture
-def workers(team_env: dict[str, str]) -> Iterator[Workers]:
+def workers(team_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
     """Start workers with `workers.start()`; they are stopped (SIGTERM) at the test's end."""
-    pool = Workers(team_env)
+    pool = Workers(team_env, tmp_path)
     yield pool
     pool.stop_all()

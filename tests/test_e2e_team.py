@@ -107,7 +107,7 @@ def test_two_replicas_and_two_workers_share_runs_batches_and_cancels(
         finally:
             browser.close()
 
-    spread_batch(team_env, pg_url, site, tmp_path)
+    spread_batch(team_env, pg_url, site, tmp_path, workers)
 
 
 def run_status(pg_url: str, run_id: str) -> str:
@@ -125,7 +125,9 @@ def batch_statuses(pg_url: str, batch_id: str) -> list[tuple[str, str | None]]:
         return [(row[0], row[1]) for row in rows.fetchall()]
 
 
-def spread_batch(team: dict[str, str], pg_url: str, site: SiteServer, tmp_path: Path) -> None:
+def spread_batch(
+    team: dict[str, str], pg_url: str, site: SiteServer, tmp_path: Path, workers: Workers
+) -> None:
     """Enqueue a batch of 6 and check that both workers ran some of its runs."""
     site.hold_paths(lambda path: path != "/robots.txt")  # 2 runs hang on each worker
     listing = tmp_path / "sites.txt"
@@ -138,12 +140,12 @@ def spread_batch(team: dict[str, str], pg_url: str, site: SiteServer, tmp_path: 
     batch_id = stdout.strip()
     deadline = time.monotonic() + 60
     while sum(s == "running" for s, _ in batch_statuses(pg_url, batch_id)) < 4:
-        assert time.monotonic() < deadline, batch_statuses(pg_url, batch_id)
+        assert time.monotonic() < deadline, (batch_statuses(pg_url, batch_id), workers.log())
         site.held.wait(0.1)
     site.gate.set()
     deadline = time.monotonic() + 120
     while any(s != "completed" for s, _ in batch_statuses(pg_url, batch_id)):
-        assert time.monotonic() < deadline, batch_statuses(pg_url, batch_id)
+        assert time.monotonic() < deadline, (batch_statuses(pg_url, batch_id), workers.log())
         site.held.wait(0.1)
     owners = {owner.rsplit(":", 1)[0] for _, owner in batch_statuses(pg_url, batch_id) if owner}
     assert len(owners) == 2  # host:pid of each worker

@@ -139,8 +139,8 @@ def test_sigterm_hands_a_run_back_and_another_worker_finishes_it(
     until_site_done = until_stage_done(pg_url, run_id, StageName.SITE)
     assert until_site_done
     first.send_signal(signal.SIGTERM)
-    _, stderr = first.communicate(timeout=30)
-    assert first.returncode == 0, stderr
+    first.wait(timeout=30)
+    assert first.returncode == 0, workers.log()
     handed = load(pg_url, run_id)
     assert handed.status == "queued"
     assert handed.stages[StageName.SITE].status == "done"
@@ -164,7 +164,7 @@ def test_sigkill_leaves_the_run_interrupted_and_resume_continues_it(
     assert rival.held.wait(60)
     assert until_stage_done(pg_url, run_id, StageName.SITE)
     doomed.kill()
-    doomed.communicate(timeout=30)
+    doomed.wait(timeout=30)
     report = until_status(pg_url, run_id, {"interrupted"})  # once the 2 s lease lapses
     assert report.stages[StageName.SITE].status == "done"
     home_fetches = site.fetched("/")
