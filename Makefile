@@ -45,8 +45,9 @@ postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$$CI" = "true" ]; then \
 	  echo "error: PostgreSQL's initdb is missing; the PostgreSQL tests cannot run in CI"; exit 1; fi
 
+# Two pytest workers: most slow tests wait on subprocesses and servers, not on the CPU.
 test: venv lint browser postgres
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 e2e: venv browser
 	$(PY) -m pytest tests/test_e2e_browser.py

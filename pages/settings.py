@@ -3,7 +3,7 @@
 import streamlit as st
 from pydantic import SecretStr
 
-from research.ui.queueing import backend_lines
+from research.ui.queueing import WORKER_KEY_NOTE, backend_lines, queue_enabled
 from research.ui.resources import SESSION_GEMINI_KEY, session_key
 from research.ui.status import breaker_warning, engine_in_use, gemini_model, limits, loop_health
 
@@ -15,6 +15,8 @@ typed = st.text_input(
 )
 if typed:
     st.session_state[SESSION_GEMINI_KEY] = SecretStr(typed.strip())
+if queue_enabled():
+    st.info(WORKER_KEY_NOTE)
 
 
 def forget_key() -> None:

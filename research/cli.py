@@ -41,6 +41,10 @@ from research.outcome import outcome_message
 if TYPE_CHECKING:
     from research.progress import RunTracker
     from research.services import Services
+    from research.store import RunStore
+
+# How `resume` and `continue` take over a saved run: (args, settings, store) -> the claimed report.
+Claim = Callable[[argparse.Namespace, Settings, "RunStore"], Awaitable[Report]]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -308,36 +312,38 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _claim_to_resume(args: argparse.Namespace, services: Services) -> Report:
+async def _claim_to_resume(args: argparse.Namespace, settings: Settings, store: RunStore) -> Report:
     """Claim a stopped run to resume it, on the engine `--engine` names (if any)."""
-    report = await services.store.load(args.run_id)
+    report = await store.load(args.run_id)
     engine = args.engine or report.request.engine
-    check_engine(services.settings, engine)
-    report = await services.store.claim(args.run_id)
+    check_engine(settings, engine)
+    report = await store.claim(args.run_id)
     if report.status == "interrupted" and not args.quiet:
         print(outcome_message(report), file=sys.stderr)
     report.request.engine = engine  # type: ignore[assignment]
     return report
 
 
-async def _claim_to_continue(args: argparse.Namespace, services: Services) -> Report:
+async def _claim_to_continue(
+    args: argparse.Namespace, settings: Settings, store: RunStore
+) -> Report:
     """Claim a paused run with the review edits `continue` was given applied."""
     from research.review import continue_paused
 
-    return await continue_paused(services.store, args.run_id, review_edits(args))
+    return await continue_paused(store, args.run_id, review_edits(args))
 
 
 async def _run_claimed(
     settings: Settings,
     args: argparse.Namespace,
-    claim: Callable[[argparse.Namespace, Services], Awaitable[Report]],
+    claim: Claim,
 ) -> Report:
     from research.progress import RunTracker
     from research.services import Services
 
     services = await Services.open(settings)
     try:
-        tracker = RunTracker(await claim(args, services))
+        tracker = RunTracker(await claim(args, settings, services.store))
         follow(tracker, args.quiet)
         await _run_and_write(tracker, services, {"xlsx": args.out, "json": args.json})
         return tracker.snapshot()
@@ -348,9 +354,11 @@ async def _run_claimed(
 def run_claimed(
     args: argparse.Namespace,
     settings: Settings,
-    claim: Callable[[argparse.Namespace, Services], Awaitable[Report]],
+    claim: Claim,
 ) -> int:
     """Claim a saved run, run its unfinished stages and write the outputs; the exit code."""
+    if settings.queue:  # the claimed run goes to the workers
+        return enqueue_runs(settings, args, [], {"xlsx": args.out, "json": args.json}, claim)
     try:
         report = anyio.run(_run_claimed, settings, args, claim)
     except (RunNotFound, RunNotResumable, InvalidRequest) as exc:
@@ -365,9 +373,6 @@ def run_claimed(
 
 def resume(args: argparse.Namespace, settings: Settings) -> int:
     """Run `resume`: continue a saved run from its first unfinished stage (enqueued with a queue)."""
-    if settings.queue:
-        outputs = {"xlsx": args.out, "json": args.json}
-        return enqueue_runs(settings, args, [], outputs, claim=args.run_id)
     return run_claimed(args, settings, _claim_to_resume)
 
 
@@ -653,7 +658,7 @@ def queue_module() -> Any:
 
 
 async def _enqueue_and_follow(
-    settings: Settings, reports: list[Report], args: argparse.Namespace, claim: str | None
+    settings: Settings, reports: list[Report], args: argparse.Namespace, claim: Claim | None
 ) -> list[Report]:
     """Enqueue runs (or a claimed saved run); with --wait follow them to their end."""
     from research.runtime.remote import follow_runs
@@ -662,12 +667,7 @@ async def _enqueue_and_follow(
     store = await open_store(settings.model_copy(update={"queue": True}))
     try:
         if claim is not None:
-            claimed = await store.claim(claim)
-            engine = getattr(args, "engine", None) or claimed.request.engine
-            if settings.resolve_engine(engine) == "gemini" and not settings.has_gemini_key:
-                raise InvalidRequest("The Gemini engine needs GEMINI_API_KEY; use --engine local.")
-            claimed.request.engine = engine
-            reports = [claimed]
+            reports = [await claim(args, settings, store)]
         queue = await queue_module().RunQueue.open(settings.database_url)
         try:
             for report in reports:
@@ -692,7 +692,7 @@ def enqueue_runs(
     args: argparse.Namespace,
     reports: list[Report],
     outputs: dict[str, Path | None],
-    claim: str | None = None,
+    claim: Claim | None = None,
 ) -> int:
     """Enqueue runs for workers; with --wait, follow them and end as a local run would."""
     if settings.database_url is None:

@@ -31,7 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.browser
+# One xdist worker runs every browser test, so two Chromiums never compete for the two cores.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def free_port() -> int:

@@ -24,7 +24,8 @@ from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_heal
 from tests.test_queue import enqueue
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.browser
+# One xdist worker runs every browser test, so two Chromiums never compete for the two cores.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture

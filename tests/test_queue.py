@@ -223,3 +223,27 @@ def test_a_postgresql_restart_mid_run_never_leaves_it_running(
     rival.gate.set()
     report = until_status(pg_url, run_id, {"completed", "interrupted", "failed", "cancelled"}, 90)
     assert report.status in ("completed", "interrupted"), report.log[-3:]
+
+
+def test_a_run_whose_job_was_lost_is_queued_again_and_completes(
+    team_env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    import psycopg
+
+    site, _ = sites
+    taken = enqueue(team_env, site.url)  # its job taken by a worker that died before claiming
+    orphan = enqueue(team_env, site.url)  # its job gone (failed before the run was claimed)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL WHERE lock = %s",
+            (taken,),
+        )
+        conn.execute("DELETE FROM procrastinate_jobs WHERE lock = %s", (orphan,))
+        conn.execute(
+            "UPDATE runs SET updated_at = now() - interval '1 hour' WHERE run_id = %s", (orphan,)
+        )
+    workers.start()
+    for run_id in (taken, orphan):
+        report = until_status(pg_url, run_id, {"completed", "failed", "interrupted"})
+        assert report.status == "completed", workers.log()
+    assert "queued with no job; queued again" in workers.log()

@@ -36,7 +36,8 @@ def until(at: AppTest, done: Callable[[], bool], seconds: float = 120) -> None:
     """Re-run the page (as the fragment's timer would) until `done()` holds."""
     deadline = time.monotonic() + seconds
     while not done():
-        assert time.monotonic() < deadline, "the page never got there"
+        page = [e.value for e in [*at.subheader, *at.error, *at.info]]
+        assert time.monotonic() < deadline, f"the page never got there: {page}"
         at.run()
 
 
@@ -66,6 +67,44 @@ def test_discover_enqueues_and_a_second_replica_follows_the_run(
     assert "Run completed" in captions(other) or other.success
 
 
+def test_history_resume_enqueues_the_run_for_the_workers(
+    app: AppTest, pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    import psycopg
+
+    site, _ = sites
+    app.text_input[0].input(site.url)
+    app.number_input[0].set_value(5)
+    next(b for b in app.button if b.label == "Discover Topics").click()
+    app.run()
+    run_id = app.query_params["run"]
+    next(b for b in app.button if b.label == "Cancel").click()  # cancelled while queued
+    app.run()
+    app.switch_page("pages/history.py")
+    app.query_params["run"] = run_id
+    app.run()
+    next(b for b in app.button if b.label == "Resume").click()
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "Discover Topics"
+    assert app.subheader[0].value == f"Following run {run_id}"
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT status, owner FROM runs WHERE run_id = %s", (run_id,))
+        assert row.fetchone() == ("queued", None)  # for the workers, not run in the dashboard
+    workers.start()
+
+    def completed() -> bool:
+        with psycopg.connect(pg_url) as conn:
+            row = conn.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
+            return row.fetchone() == ("completed",)
+
+    until(app, completed, 60)
+    app.run()
+    assert not app.exception
+    assert not any(s.value.startswith("Following run") for s in app.subheader)
+    assert any(s.value.startswith(site.url) for s in app.subheader)  # the finished run's results
+
+
 def test_settings_show_the_backend_the_queue_and_workers(app: AppTest, workers: Workers) -> None:
     app.switch_page("pages/settings.py")
     app.run()
@@ -73,6 +112,7 @@ def test_settings_show_the_backend_the_queue_and_workers(app: AppTest, workers: 
     assert rows["History"].startswith("PostgreSQL at 127.0.0.1:")
     assert rows["Queue"] == "on (procrastinate)"
     assert rows["Workers seen in the last minute"] == "0"
+    assert any("never sent to them" in info.value for info in app.info)  # the session key
     workers.start()
     app.run()
     rows = dict(zip(*app.table[-1].value.to_dict("list").values(), strict=True))

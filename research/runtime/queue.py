@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 import psycopg
-from procrastinate import App, JobContext, PsycopgConnector
+from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.jobs import Status
 from procrastinate.worker import Worker
 from pydantic import SecretStr
@@ -42,6 +42,20 @@ QUEUE_NAME = "runs"
 SCHEMA_KEY = 0x70726F6372617374
 PUBLISH_SECONDS = 0.5
 WORKER_HEARTBEAT_SECONDS = 5.0
+# A worker whose heartbeat is this old is gone: its jobs are reaped and their unstarted runs queued.
+FINAL_SAVE_ATTEMPTS = 10
+STALLED_SECONDS = 4 * WORKER_HEARTBEAT_SECONDS
+# A run `queued` for the queue (owned by nobody) this long with no job waiting or running for it
+# (its job failed before the run was claimed, or a hand-back's defer failed) gets a new job.
+ORPHAN_SECONDS = 30.0
+# A job whose store calls failed before its run was claimed is tried again (the run is still queued).
+RETRY = RetryStrategy(max_attempts=5, wait=2, retry_exceptions={StoreError})
+ORPHANS = (
+    "SELECT r.run_id FROM runs r WHERE r.status = 'queued' AND r.owner IS NULL"
+    " AND r.updated_at < now() - make_interval(secs => %(seconds)s)"
+    " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.lock = r.run_id"
+    " AND j.task_name = %(task)s AND j.status IN ('todo', 'doing'))"
+)
 
 
 async def _run_job(context: JobContext, run_id: str) -> None:
@@ -53,7 +67,7 @@ def queue_app(url: SecretStr, pool_size: int = 4) -> App:
     """Return the procrastinate app on the database at `url`, with the run task registered."""
     connector = PsycopgConnector(conninfo=url.get_secret_value(), min_size=1, max_size=pool_size)
     app = App(connector=connector)
-    app.task(name=TASK, queue=QUEUE_NAME, pass_context=True)(_run_job)
+    app.task(name=TASK, queue=QUEUE_NAME, pass_context=True, retry=RETRY)(_run_job)
     return app
 
 
@@ -196,33 +210,74 @@ class QueueWorker:
 
     async def _finish(self, report: Report, handing_back: bool) -> None:
         if handing_back and report.status == "cancelled":
-            await self.store.save(_handed_back(report))
-            await self.queue.defer(report.run_id)
+            await self._save_final(_handed_back(report))
+            await self.queue.defer(report.run_id)  # should this fail, the reaper queues it again
         else:
-            await self.store.save(report)
+            await self._save_final(report)
+
+    async def _save_final(self, report: Report) -> None:
+        """Save how a run ended, trying again for a while: a run left `running` is not resumable."""
+        for attempt in range(FINAL_SAVE_ATTEMPTS):
+            try:
+                await self.store.save(report)
+                return
+            except StoreError as exc:
+                if attempt == FINAL_SAVE_ATTEMPTS - 1:
+                    raise
+                log.warning("run %s: %s Trying again.", report.run_id, exc)
+                await anyio.sleep(1.0)
 
     async def _publish(self, tracker: RunTracker) -> None:
-        """Save the live report whenever it changed, every PUBLISH_SECONDS."""
+        """Save the live report whenever it changed, every PUBLISH_SECONDS.
+
+        A failed save is logged and tried again next time: the history being briefly
+        unreachable must not stop the run.
+        """
         last: tuple[object, ...] = ()
         while True:
             await anyio.sleep(PUBLISH_SECONDS)
             snapshot = tracker.snapshot()
             key = (len(snapshot.log), tuple(snapshot.stages.values()), snapshot.status)
             if key != last:
-                await self.store.save(snapshot)
+                try:
+                    await self.store.save(snapshot)
+                except StoreError as exc:
+                    log.warning("run %s: progress not published: %s", snapshot.run_id, exc)
+                    continue
                 last = key
 
     async def reap(self) -> list[int]:
-        """Finish the `doing` jobs whose run no worker holds any more (upstream #1518)."""
+        """Finish the jobs no live worker runs any more (upstream #1518) and queue lost runs again.
+
+        A `doing` job is reaped when its run is no longer live (its owner's lease lapsed), or
+        when its run is still `queued` and its worker's heartbeat stopped (killed between taking
+        the job and claiming the run); such a run, and a queued run with no job at all, gets a
+        new job. Returns the reaped job ids.
+        """
         await self.store.mark_interrupted()
         manager = self.queue.app.job_manager
         doing = [j for j in await manager.list_jobs_async(task=TASK, status="doing") if j.lock]
+        stalled = await manager.get_stalled_jobs(
+            task_name=TASK, seconds_since_heartbeat=STALLED_SECONDS
+        )
+        stalled_ids = {job.id for job in stalled}
         statuses = await self.store.statuses([j.lock for j in doing if j.lock])
         reaped = []
         for job in doing:
-            if job.id is not None and statuses.get(job.lock or "") not in LIVE_STATUSES:
+            status = statuses.get(job.lock or "")
+            if job.id is None:
+                continue
+            if status not in LIVE_STATUSES or (status == "queued" and job.id in stalled_ids):
                 await manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
                 reaped.append(job.id)
+                if status == "queued" and job.lock:
+                    await self.queue.defer(job.lock)
+        rows = await self.queue.app.connector.execute_query_all_async(
+            ORPHANS, seconds=ORPHAN_SECONDS, task=TASK
+        )
+        for row in rows:
+            log.warning("run %s was queued with no job; queued again", row["run_id"])
+            await self.queue.defer(row["run_id"])
         return reaped
 
     async def _reap_forever(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Coroutine
 from typing import Any
 
 import streamlit as st
@@ -15,6 +16,11 @@ from research.ui.report_view import render_stages
 from research.ui.resources import load_report, loop_runner
 
 REMOTE_REFRESH_SECONDS = 0.7
+WORKER_KEY_NOTE = (
+    "Runs go to the queue's workers, which use their own GEMINI_API_KEY: a key entered here "
+    "stays in this browser session and is never sent to them (secrets never travel through "
+    "the shared history)."
+)
 
 
 def queue_enabled() -> bool:
@@ -44,6 +50,24 @@ def enqueue(reports: list[Report]) -> None:
             await queue.enqueue(store, report)
 
     runner.submit(put()).result(timeout=WAIT_SECONDS)
+
+
+def enqueue_claimed(claim: Coroutine[Any, Any, Report]) -> str:
+    """Enqueue a saved run that `claim` takes over (to resume or continue it); its run id.
+
+    The workers run it with their own GEMINI_API_KEY: a key entered on Settings stays in this
+    browser session and never travels through the history.
+    """
+    runner = loop_runner()
+    store = runner.services().store
+    queue = run_queue()
+
+    async def put() -> str:
+        report = await claim
+        await queue.enqueue(store, report)
+        return report.run_id
+
+    return runner.submit(put()).result(timeout=WAIT_SECONDS)
 
 
 def enqueue_run(request: DiscoveryRequest) -> str:

@@ -7,7 +7,9 @@ import streamlit as st
 
 from research.errors import ResearchError
 from research.models import Report, ReviewEdits, RunSummary
-from research.ui.resources import SESSION_JOB, job_manager, session_key
+from research.review import continue_paused
+from research.ui.queueing import enqueue_claimed, queue_enabled
+from research.ui.resources import SESSION_JOB, job_manager, loop_runner, session_key
 
 REVIEW_CHECKBOX = "Review competitors and topics before briefs"
 KEEP, TITLE, KEYWORDS, SCORE = "Keep", "Title", "Keywords", "Score"
@@ -50,7 +52,11 @@ def topic_edits(report: Report, table: pd.DataFrame) -> ReviewEdits:
 def _continue(report: Report, edits: ReviewEdits | None) -> None:
     """Continue the paused run with `edits` and follow it on Discover Topics."""
     try:
-        job_id = job_manager().continue_review(report.run_id, edits, api_key=session_key())
+        if queue_enabled():  # the workers run the rest
+            store = loop_runner().services().store
+            job_id = enqueue_claimed(continue_paused(store, report.run_id, edits))
+        else:
+            job_id = job_manager().continue_review(report.run_id, edits, api_key=session_key())
     except ResearchError as exc:
         st.error(str(exc))
         return

@@ -7,6 +7,7 @@ import pandas as pd
 from research.compare import compare_runs
 from research.models import Report, RunComparison, RunSummary, Topic
 from research.net.urls import site_key
+from research.ui.queueing import enqueue_claimed, queue_enabled
 from research.ui.resources import job_manager, loop_runner, on_loop, session_key
 
 HISTORY_LIMIT = 1000
@@ -62,7 +63,9 @@ def run_activity(report: Report) -> tuple[bool, bool]:
 
 
 def resume_run(run_id: str) -> str:
-    """Resume a stopped run in this dashboard with the session's key; return its job id."""
+    """Resume a stopped run (here with the session's key, or on a worker); return its job id."""
+    if queue_enabled():
+        return enqueue_claimed(loop_runner().services().store.claim(run_id))
     return job_manager().resume(run_id, api_key=session_key())
 
 
