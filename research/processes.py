@@ -83,7 +83,7 @@ def _alive(pid: int) -> bool:
 
 
 # How much lower than its owner a worker's scheduling priority is (nice levels).
-WORKER_NICE = 0
+WORKER_NICE = 5
 # Results the workers of one pool share (see `shared_result`): at most this many, newest kept.
 SHARED_RESULTS = 16
 # The directory a worker shares results in with the other workers of its pool; None in a pool
