@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import gc
 import importlib
 import multiprocessing
 import os
+import pickle
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
@@ -38,18 +43,27 @@ def worker_pid() -> int:
     return os.getpid()
 
 
-def _preload(modules: Sequence[str], owner: int) -> None:
+def _preload(modules: Sequence[str], owner: int, shared: str | None) -> None:
     """Import the modules a worker will run, once, when it starts; end it with its owner."""
+    global _shared_dir
+    _shared_dir = Path(shared) if shared else None
+    # CPU work yields the cores to the loop's process (and Streamlit's threads) when both want
+    # them, so the loop wakes on time while workers compute.
+    os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE))
     for name in modules:
         importlib.import_module(name)
-    threading.Thread(target=_end_with, args=(owner,), name="owner-watch", daemon=True).start()
+    threading.Thread(
+        target=_end_with, args=(owner, _shared_dir), name="owner-watch", daemon=True
+    ).start()
 
 
-def _end_with(owner: int) -> None:
+def _end_with(owner: int, shared: Path | None) -> None:
     """Exit this worker once the process that owns the pool is gone (killed, say)."""
     tick = threading.Event()
     while not tick.wait(OWNER_CHECK_SECONDS):
         if not _alive(owner):
+            if shared is not None:
+                shutil.rmtree(shared, ignore_errors=True)  # its owner can no longer remove it
             os._exit(0)  # nobody is left to take its results
 
 
@@ -68,6 +82,71 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+# How much lower than its owner a worker's scheduling priority is (nice levels).
+WORKER_NICE = 5
+# Results the workers of one pool share (see `shared_result`): at most this many, newest kept.
+SHARED_RESULTS = 16
+# The directory a worker shares results in with the other workers of its pool; None in a pool
+# of one worker (nobody to share with) and outside a pool.
+_shared_dir: Path | None = None
+
+
+def shared_result(name: str, compute: Callable[[], T]) -> T:
+    """Return the result stored under `name` by any worker of this pool, else `compute()`'s.
+
+    A result several later tasks need (a site's phrase statistics) is computed once per pool,
+    not once per worker: the worker that computes it leaves it, pickled, in a directory only
+    the pool's workers read, so what crosses the owner's queues stays small. Outside a pool of
+    several workers this is `compute()`.
+    """
+    folder = _shared_dir
+    if folder is None:
+        return compute()
+    path = folder / f"{name}.pickle"
+    try:
+        with path.open("rb") as file, _collector_paused():
+            found: T = pickle.load(file)
+        return found
+    except (OSError, EOFError, pickle.UnpicklingError):
+        pass  # not there yet, or removed as the oldest meanwhile
+    value = compute()
+    partial_path = folder / f".{name}.{os.getpid()}"
+    try:
+        with partial_path.open("wb") as file:
+            pickle.dump(value, file, pickle.HIGHEST_PROTOCOL)
+        os.replace(partial_path, path)  # readers see a whole file or none
+        _drop_oldest(folder)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial_path.unlink()
+    return value
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: loading tens of thousands of objects would
+    otherwise trigger collections that walk them all, several times over (3x slower)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _drop_oldest(folder: Path) -> None:
+    """Keep the newest SHARED_RESULTS files of a shared directory."""
+    found = []
+    for entry in os.scandir(folder):
+        if not entry.name.startswith("."):
+            with contextlib.suppress(OSError):
+                found.append((entry.stat().st_mtime_ns, entry.path))
+    for _, path in sorted(found)[:-SHARED_RESULTS]:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 # How often a worker checks that the process owning its pool still exists: a SIGKILLed
 # dashboard, CLI or queue worker leaves no worker processes behind for longer than this.
 OWNER_CHECK_SECONDS = 1.0
@@ -83,6 +162,7 @@ class ProcessPool:
         self._ready = threading.Event()
         self._closed = False
         self._limiter = anyio.CapacityLimiter(self.size)
+        self._shared = tempfile.mkdtemp(prefix="research-shared-") if self.size > 1 else None
         # Workers fork from one server process that imported the preload once (per Python
         # process), so a pool starts in milliseconds; the server itself is spawned, not forked
         # from this many-threaded process.
@@ -95,7 +175,7 @@ class ProcessPool:
             self.size,
             mp_context=self._context,
             initializer=_preload,
-            initargs=(self._preload, os.getpid()),
+            initargs=(self._preload, os.getpid(), self._shared),
         )
 
     def warm(self) -> None:
@@ -148,6 +228,8 @@ class ProcessPool:
         with self._lock:
             self._closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._shared is not None:
+            shutil.rmtree(self._shared, ignore_errors=True)
 
 
 # Where CPU work runs: the pool, or threads under a limiter where no pool is given (tools, tests).

@@ -6,11 +6,12 @@ import concurrent.futures
 import os
 import time
 
+import anyio
 import pytest
 
 from research.config import Settings
 from research.net.extract import extract_page
-from research.processes import worker_pid
+from research.processes import shared_result, worker_pid
 from research.runtime.loop_runner import LoopRunner
 
 MARKUP = (
@@ -65,3 +66,23 @@ def test_cancel_stops_waiting_for_a_worker_at_once_and_the_pool_goes_on(
         assert runner.submit(pool.run(worker_pid)).result(timeout=30) != os.getpid()
     finally:
         runner.shutdown()
+
+
+def test_workers_of_a_pool_share_a_result_computed_once(settings: Settings) -> None:
+    runner = LoopRunner(settings.model_copy(update={"worker_processes": 2}))
+    pool = runner.processes
+
+    async def shared_beside_a_busy_worker() -> int:
+        # One worker naps, so the shared call runs in the other (either, round by round).
+        async with anyio.create_task_group() as group:
+            group.start_soon(pool.run, time.sleep, 0.3)
+            await anyio.sleep(0.05)
+            return await pool.run(shared_result, "owner", worker_pid)
+
+    try:
+        runner.submit(pool.run(worker_pid)).result(timeout=60)
+        owners = [runner.submit(shared_beside_a_busy_worker()).result(60) for _ in range(6)]
+    finally:
+        runner.shutdown()
+    # Whichever worker ran it, the result is the one the first call computed.
+    assert len(set(owners)) == 1 and os.getpid() not in owners

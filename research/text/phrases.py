@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
 import threading
@@ -16,6 +17,7 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfTransformer
 
 from research.models import Page
+from research.processes import shared_result
 from research.text.brands import brand_names, domain_label, names_brand
 from research.text.language import detect_language
 from research.text.stopwords import edge_verbs, head_nouns, inner_words, stopwords_for
@@ -107,6 +109,38 @@ class PageText:
 
 
 @dataclass
+class PageKeys:
+    """A page's title, headings and body lines as padded phrase keys, for phrase lookups."""
+
+    url: str
+    domain: str
+    text: PageText
+    title: str
+    headings: list[str]
+    lines: list[str]
+    heads: str = ""  # title and headings joined by line breaks, which no phrase crosses
+    body: str = ""  # the lines joined the same way
+    content: bool = True  # not a front, company or legal page
+
+    def __post_init__(self) -> None:
+        self.heads = "\n".join([self.title, *self.headings])
+        self.body = "\n".join(self.lines)
+        self.content = page_importance(self.url) == 1.0
+
+    def headed(self, key: str) -> bool:
+        """Whether the title or a heading names the phrase."""
+        return f" {key} " in self.heads
+
+    def count(self, key: str) -> int:
+        """How often the body text names the phrase."""
+        return self.body.count(f" {key} ")
+
+    def has(self, key: str) -> bool:
+        """Whether the page names the phrase anywhere."""
+        return self.headed(key) or self.count(key) > 0
+
+
+@dataclass
 class SitePhrases:
     """All phrase statistics of one site."""
 
@@ -120,6 +154,7 @@ class SitePhrases:
     centrality: dict[str, float]  # ranked phrase -> its best TF-IDF weight on one page (0..1)
     page_keyphrases: dict[str, list[str]]  # page URL -> its most central phrases
     brand: list[str]  # keys of the site's name(s), from title parts most pages share
+    keyed: list[PageKeys]  # the pages' text as padded plan keys, for phrase lookups
 
     def pages_with(self, key: str) -> int:
         """How many pages carry the phrase, covered or only mentioned."""
@@ -173,6 +208,28 @@ def stem(word: str, language: str) -> str:
 def phrase_key(text: str, language: str) -> str:
     """Return the normalised key of a phrase (lower-case, stemmed words)."""
     return " ".join(stem(t, language) for t in tokens(text))
+
+
+def plan_key(text: str, language: str) -> str:
+    """The phrase key of a text with hyphens as spaces ("single-sign on" is "single sign-on")."""
+    return phrase_key(text.replace("-", " "), language)
+
+
+def padded_key(text: str, language: str) -> str:
+    """The plan key of a text between spaces, so a key is found only as whole words."""
+    return f" {plan_key(text, language)} "
+
+
+def page_keys_of(domain: str, page: PageText, language: str) -> PageKeys:
+    """Return a page's title, headings and lines as padded plan keys."""
+    return PageKeys(
+        url=page.url,
+        domain=domain,
+        text=page,
+        title=padded_key(page.title, language),
+        headings=[padded_key(h, language) for h in page.headings],
+        lines=[padded_key(line, language) for line in page.lines],
+    )
 
 
 def candidates(
@@ -348,27 +405,39 @@ def phrase_score(stat: PhraseStat) -> float:
 
 
 _CACHE_SIZE = 8  # a few runs at once, three or four sites each
-_cache: OrderedDict[tuple[object, ...], SitePhrases] = OrderedDict()
+_cache: OrderedDict[str, SitePhrases] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
 def site_phrases(domain: str, pages: Sequence[Page]) -> SitePhrases:
-    """Return the phrase statistics of a site's pages, reusing them for the same pages."""
-    key = (
-        domain,
-        tuple((p.url, p.title, p.site_name, tuple(p.headings), p.language, p.text) for p in pages),
-    )
+    """Return the phrase statistics of a site's pages, reusing them for the same pages.
+
+    Reused within a process, and across the workers of a pool: the engine's later steps of a
+    run find the statistics its site analysis computed, whichever worker they run in.
+    """
+    key = _pages_digest(domain, pages)
     with _cache_lock:
         found = _cache.get(key)
         if found is not None:
             _cache.move_to_end(key)
             return found
-    stats = collect(domain, pages)
+    stats = shared_result(f"phrases-{key}", functools.partial(collect, domain, pages))
     with _cache_lock:
         _cache[key] = stats
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return stats
+
+
+def _pages_digest(domain: str, pages: Sequence[Page]) -> str:
+    """A digest of what the statistics of a site's pages are computed from."""
+    digest = hashlib.blake2b(domain.encode(), digest_size=16)
+    for page in pages:
+        parts = (page.url, page.title, page.site_name, page.language, page.text, *page.headings)
+        digest.update(b"\x01%d" % len(parts))
+        for part in parts:
+            digest.update(b"\x00" + (part or "").encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def _subject_pages(
@@ -470,8 +539,20 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
     centrality, per_page = _centrality(ranked)
     covered = {key: stat for key, stat in stats.items() if stat.covered()}
     mentioned = {key: stat.pages for key, stat in stats.items() if key not in covered}
+    # Computed here, with the statistics, so that every later step finds them made.
+    keyed = [page_keys_of(domain, page, lang) for page in texts]
     return SitePhrases(
-        domain, lang, texts, covered, mentioned, ranked, vocabulary, centrality, per_page, names
+        domain,
+        lang,
+        texts,
+        covered,
+        mentioned,
+        ranked,
+        vocabulary,
+        centrality,
+        per_page,
+        names,
+        keyed,
     )
 
 

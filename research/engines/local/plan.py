@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import quantiles
@@ -31,11 +29,12 @@ from research.models import (
     TopicOverlap,
 )
 from research.text.phrases import (
-    PageText,
+    PageKeys,
     SitePhrases,
     candidates,
-    page_importance,
+    padded_key,
     phrase_key,
+    plan_key,
     sentences,
     site_phrases,
     stem,
@@ -61,81 +60,9 @@ HEADED_WEIGHT = 3.0
 LEAD_WEIGHT = 0.6
 
 
-@dataclass
-class PageKeys:
-    """A page's title, headings and body lines as padded phrase keys, for phrase lookups."""
-
-    url: str
-    domain: str
-    text: PageText
-    title: str
-    headings: list[str]
-    lines: list[str]
-    heads: str = ""  # title and headings joined by line breaks, which no phrase crosses
-    body: str = ""  # the lines joined the same way
-    content: bool = True  # not a front, company or legal page
-
-    def __post_init__(self) -> None:
-        self.heads = "\n".join([self.title, *self.headings])
-        self.body = "\n".join(self.lines)
-        self.content = page_importance(self.url) == 1.0
-
-    def headed(self, key: str) -> bool:
-        """Whether the title or a heading names the phrase."""
-        return f" {key} " in self.heads
-
-    def count(self, key: str) -> int:
-        """How often the body text names the phrase."""
-        return self.body.count(f" {key} ")
-
-    def has(self, key: str) -> bool:
-        """Whether the page names the phrase anywhere."""
-        return self.headed(key) or self.count(key) > 0
-
-
-def plan_key(text: str, language: str) -> str:
-    """The phrase key of a text with hyphens as spaces ("single-sign on" is "single sign-on")."""
-    return phrase_key(text.replace("-", " "), language)
-
-
-def _padded(text: str, language: str) -> str:
-    return f" {plan_key(text, language)} "
-
-
-_CACHE_SIZE = 8
-_cache: OrderedDict[int, tuple[SitePhrases, list[PageKeys]]] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
 def page_keys(site: SitePhrases) -> list[PageKeys]:
-    """Return the phrase keys of every page of a site (boilerplate removed), reusing them for
-    the same statistics (site_phrases returns one object for the same pages)."""
-    with _cache_lock:
-        found = _cache.get(id(site))
-        if found is not None and found[0] is site:
-            _cache.move_to_end(id(site))
-            return found[1]
-    keys = _page_keys(site)
-    with _cache_lock:
-        _cache[id(site)] = (site, keys)  # holding the site keeps its id from being reused
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return keys
-
-
-def _page_keys(site: SitePhrases) -> list[PageKeys]:
-    lang = site.language
-    return [
-        PageKeys(
-            url=page.url,
-            domain=site.domain,
-            text=page,
-            title=_padded(page.title, lang),
-            headings=[_padded(h, lang) for h in page.headings],
-            lines=[_padded(line, lang) for line in page.lines],
-        )
-        for page in site.pages
-    ]
+    """Return the phrase keys of every page of a site (boilerplate removed)."""
+    return site.keyed
 
 
 def topic_keys(topic: Topic, language: str) -> list[str]:
@@ -619,7 +546,7 @@ def links_out(
 
 
 def _covers(item: str, key: str, language: str) -> bool:
-    return f" {key} " in _padded(item, language)
+    return f" {key} " in padded_key(item, language)
 
 
 def outline_with(
