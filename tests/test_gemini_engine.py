@@ -691,3 +691,86 @@ def test_gemini_settings_from_the_environment_and_secrets_file(tmp_path: Path) -
     assert from_env.resolve_engine("auto") == "gemini"
     blank = Settings.from_env({"GEMINI_API_KEY": "   "}, secrets_file=None)
     assert not blank.has_gemini_key and blank.resolve_engine("auto") == "local"
+
+
+def _branded(url: str, name: str, pages: dict[str, tuple[str, str]]) -> SiteAnalysis:
+    """A site whose pages carry its name in the title suffix and og:site_name."""
+    return SiteAnalysis(
+        url=url,
+        domain=url.split("/")[2],
+        pages=[
+            Page(
+                url=url + path,
+                title=f"{title} | {name}",
+                site_name=name,
+                headings=[title],
+                text=text,
+            )
+            for path, (title, text) in pages.items()
+        ],
+    )
+
+
+BRANDED_SITE = _branded(
+    SITE_URL,
+    "Acme",
+    {
+        "": ("Web analytics", "Acme makes web analytics dashboards for small teams."),
+        "features": ("Features", "Real-time dashboards and funnel reports for every site."),
+    },
+)
+BRANDED_RIVAL = _branded(
+    RIVAL_URL,
+    "Rival",
+    {
+        "": ("Privacy-first analytics", "Cohort analysis and privacy-first analytics."),
+        "cohorts": ("Cohort analysis", "Cohort analysis shows retention over time."),
+        "billing": ("Billing", "Add your VAT number before the next invoice."),
+    },
+)
+
+
+@pytest.mark.anyio
+async def test_gemini_gaps_and_topics_name_no_brand_and_no_support_subject(
+    fake: FakeGemini,
+) -> None:
+    def respond(request: FakeRequest) -> str:
+        if "topics" in json.dumps(request.schema):
+            topics = [
+                ("Rival cohort analysis explained", ["Rival cohorts", "cohort analysis"]),
+                ("Acme vs Rival: which analytics tool to choose", ["acme vs rival"]),
+                ("How to add your VAT number", ["VAT number", "invoices"]),
+                ("Retention reports for small teams", ["retention reports"]),
+            ]
+            return json.dumps(
+                {
+                    "topics": [
+                        {"title": t, "keywords": k, "score": 0.8, "reason": "r"} for t, k in topics
+                    ]
+                }
+            )
+        gaps = ["cohort analysis in Rival", "Acme", "VAT number", "retention reports"]
+        return json.dumps(
+            {
+                "keywords": [{"keyword": "web analytics", "score": 0.9}],
+                "gaps": [{"keyword": g, "score": 0.8, "competitors": ["rival.test"]} for g in gaps],
+            }
+        )
+
+    fake.responder = respond
+    async with open_engine(settings_for(fake)) as engine:
+        ctx = context(StageName.KEYWORDS)
+        research = await engine.expand_keywords(ctx, BRANDED_SITE, [BRANDED_RIVAL])
+        topics = await engine.propose_topics(
+            context(StageName.TOPICS), BRANDED_SITE, [BRANDED_RIVAL], research
+        )
+
+    assert not warnings_of(ctx)
+    assert [g.keyword for g in research.gaps] == ["cohort analysis", "retention reports"]
+    assert research.gaps[0].evidence == [RIVAL_URL, RIVAL_URL + "cohorts"]
+    titles = {t.title: t.keywords for t in topics}
+    assert titles == {
+        "Cohort analysis explained": ["Cohorts", "cohort analysis"],
+        "Retention reports for small teams": ["retention reports"],
+    }, titles
+    assert next(t for t in topics if t.title.startswith("Cohort")).evidence

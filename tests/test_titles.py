@@ -7,6 +7,7 @@ from research.engines.local.plan import is_question
 from research.engines.local.titles import fix_articles, pluralize, topic_title
 from research.models import Page, Topic
 from research.text.brands import brand_names, domain_label
+from research.text.offtopic import strip_brands
 from research.text.phrases import site_phrases
 from research.text.support import is_support_page
 
@@ -159,3 +160,21 @@ def test_a_one_word_subject_takes_the_plural_its_page_is_titled_with() -> None:
         Page(url="https://h.example/x", title="Templates", text="A shortcode or a template."),
     ]  # fmt: skip
     assert site_phrases("h.example", pages).stats["shortcode"].label == "shortcodes"
+
+
+def test_brands_are_stripped_with_the_words_tying_them_in_or_the_title_dropped() -> None:
+    brands = ["plausible", "plausible analytic", "umami"]  # phrase keys
+    assert strip_brands("How to track outbound links in Plausible", brands, "en") == (
+        "How to track outbound links"
+    )
+    assert strip_brands("Plausible's custom events explained", brands, "en") == (
+        "Custom events explained"
+    )
+    assert strip_brands("custom events with Umami: a guide", brands, "en") == (
+        "custom events: a guide"
+    )
+    # a comparison of brands, a brand as the subject, or nothing but the brand: dropped
+    assert strip_brands("Umami vs Plausible: which to pick", brands, "en") == ""
+    assert strip_brands("How Plausible counts visitors", brands, "en") == ""
+    assert strip_brands("Plausible Analytics", brands, "en") == ""
+    assert strip_brands("Scroll depth", brands, "en") == "Scroll depth"

@@ -58,6 +58,9 @@ from research.net.fetch import Fetcher
 from research.net.urls import normalize_start_url, site_key
 from research.processes import run_cpu
 from research.progress import RunTracker, StageContext
+from research.text.offtopic import site_brands, strip_brands
+from research.text.phrases import site_phrases
+from research.text.support import names_support_subject
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
@@ -174,7 +177,8 @@ class GeminiEngine:
                 [g.keyword for g in research.gaps[:40]],
                 [c.domain for c in competitors],
             )
-            topics = _topics(await self._structured(ctx, prompt, TopicList), research)
+            ideas = await self._structured(ctx, prompt, TopicList)
+            topics = await run_cpu(self.local.cpu, _topics, ideas, research, site, competitors)
             if not topics:
                 raise GeminiBadResponse("Gemini proposed no topics.")
             topics = await run_cpu(self.local.cpu, plan_topics, topics, site, competitors)
@@ -507,8 +511,9 @@ def _keyword_research(
         )
     gaps: list[ContentGap] = []
     seen.clear()
+    clean = _Subjects(site, competitors)
     for gap in sorted(plan.gaps, key=lambda g: g.score, reverse=True):
-        phrase = gap.keyword.strip()
+        phrase = clean.phrase(gap.keyword)
         if not phrase or phrase.lower() in seen:
             continue
         seen.add(phrase.lower())
@@ -538,23 +543,48 @@ def _normalized_or_empty(value: str) -> str:
         return ""
 
 
-def _topics(ideas: TopicList, research: KeywordResearch) -> list[Topic]:
-    """Turn the model's topic ideas into topics with evidence from the gaps, best first."""
+class _Subjects:
+    """The model's phrases kept to subjects: the sites' brands stripped, support subjects out."""
+
+    def __init__(self, site: SiteAnalysis, competitors: list[SiteAnalysis]) -> None:
+        self.language = site_phrases(site.domain, site.pages).language
+        self.brands = sorted(
+            {b for s in (site, *competitors) for b in site_brands(s.domain, s.pages)}
+        )
+
+    def phrase(self, text: str) -> str:
+        """The phrase without brand names; "" when none of it is left or it names a support
+        subject."""
+        stripped = strip_brands(text.strip(), self.brands, self.language)
+        return "" if names_support_subject(stripped) else stripped
+
+
+def _topics(
+    ideas: TopicList,
+    research: KeywordResearch,
+    site: SiteAnalysis,
+    competitors: list[SiteAnalysis],
+) -> list[Topic]:
+    """Turn the model's topic ideas into topics with evidence from the gaps, best first; a
+    topic on an account, billing or legal subject, or on brands alone, is left out."""
     gaps = {gap.keyword.lower(): gap for gap in research.gaps}
+    clean = _Subjects(site, competitors)
     topics: list[Topic] = []
     seen: set[str] = set()
     for idea in ideas.topics:
-        title = idea.title.strip()
-        if not title or title.lower() in seen:
+        title = clean.phrase(idea.title)
+        named = [k.strip() for k in idea.keywords if k.strip()]
+        keywords = [k for k in map(clean.phrase, named) if k]
+        if not title or title.lower() in seen or (named and names_support_subject(named[0])):
             continue
         seen.add(title.lower())
-        matched = [gaps[k.lower()] for k in idea.keywords if k.lower() in gaps]
+        matched = [gaps[k.lower()] for k in keywords if k.lower() in gaps]
         evidence = list(dict.fromkeys(url for gap in matched for url in gap.evidence))[:5]
         covering = {domain for gap in matched for domain in gap.competitors}
         topics.append(
             Topic(
                 title=title,
-                keywords=[k.strip() for k in idea.keywords if k.strip()],
+                keywords=keywords,
                 score=_clamp(idea.score),
                 reason=idea.reason.strip(),
                 evidence=evidence,

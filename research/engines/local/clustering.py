@@ -13,9 +13,8 @@ from sklearn.preprocessing import normalize
 from research.engines.local.gaps import Gap
 from research.engines.local.titles import deeper_title, topic_title
 from research.models import Topic
-from research.text.brands import names_brand
-from research.text.phrases import SitePhrases, phrase_key
-from research.text.support import names_support_subject
+from research.text.offtopic import is_off_topic
+from research.text.phrases import SitePhrases
 
 MAX_ITEMS = 60
 MAX_TOPICS = 20
@@ -137,13 +136,13 @@ def propose(
     """Return topic ideas, best first; none names a site's brand or an account subject."""
     sites = (*competitors, site)
     brands = sorted({name for s in sites for name in s.brand})
-    gaps = [g for g in gaps if not _off_topic(g.label, brands, site.language)]
+    gaps = [g for g in gaps if not is_off_topic(g.label, brands, site.language)]
     clusters = cluster_gaps(gaps, [*competitors, site])
     if not clusters:
         return []
     top_demand = max(sum(g.score for g in c.gaps) for c in clusters)
     headings = {
-        p.url: [h for h in (p.title, *p.headings) if not _off_topic(h, brands, site.language)]
+        p.url: [h for h in (p.title, *p.headings) if not is_off_topic(h, brands, site.language)]
         for s in sites
         for p in s.pages
     }
@@ -179,11 +178,6 @@ def propose(
         )
     topics.sort(key=lambda t: (-t.score, t.title))
     return topics[:MAX_TOPICS]
-
-
-def _off_topic(text: str, brands: Sequence[str], language: str) -> bool:
-    """Whether a phrase or heading names a site's brand or an account, billing or legal subject."""
-    return names_brand(phrase_key(text, language), brands) or names_support_subject(text)
 
 
 def _companions(ranked: Sequence[Gap]) -> list[str]:
