@@ -510,15 +510,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
                 else:
                     add_use(forms, (key, form), 1.0)
                 words[key] = size
-        titled: set[str] = set()
-        headed: set[str] = set()
-        for found, texts_ in ((titled, [page.title]), (headed, page.headings)):
-            for text in texts_:
-                for key, form, size, first in candidates(text, lang, subjects):
-                    found.add(key)
-                    inside[key] += not first
-                    add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
-                    words[key] = size
+        titled, headed = _structure_phrases(page, lang, subjects, forms, words, inside)
         _add_page(stats, page.url, _PageCounts(body, inside, words, titled, headed))
         for (key, form), count in forms.items():
             add_use(spellings.setdefault(key, {}), form, count)
@@ -527,14 +519,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         page.head_words = frozenset(
             stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
         )
-    german = lang == "de"
-    for key, stat in stats.items():
-        spelled = spellings[key]
-        stat.label, stat.label_uses = min(spelled.items(), key=lambda item: (-item[1], item[0]))
-        if lang == "en" and stat.label.islower() and titles.get(key, "").endswith("s"):
-            stat.label = titles[key]  # the plural a page about it is titled with: "shortcodes"
-        if stat.words == 1:
-            stat.named = any(_single_word_topic(form, german) for form in spelled)
+    _label(stats, spellings, titles, lang)
     ranked = _rank(stats, names, domain_label(domain), subjects)
     centrality, per_page = _centrality(ranked)
     covered = {key: stat for key, stat in stats.items() if stat.covered()}
@@ -554,6 +539,44 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         names,
         keyed,
     )
+
+
+def _structure_phrases(
+    page: PageText,
+    lang: str,
+    subjects: frozenset[str],
+    forms: dict[tuple[str, str], float],
+    words: dict[str, int],
+    inside: Counter[str],
+) -> tuple[set[str], set[str]]:
+    """Count the phrases of a page's title and headings; return (in the title, in headings)."""
+    titled: set[str] = set()
+    headed: set[str] = set()
+    for found, texts in ((titled, [page.title]), (headed, page.headings)):
+        for text in texts:
+            for key, form, size, first in candidates(text, lang, subjects):
+                found.add(key)
+                inside[key] += not first
+                add_use(forms, (key, _plain_case(form, lang)), _STRUCTURE_FORM)
+                words[key] = size
+    return titled, headed
+
+
+def _label(
+    stats: dict[str, PhraseStat],
+    spellings: dict[str, dict[str, float]],
+    titles: dict[str, str],
+    lang: str,
+) -> None:
+    """Give each phrase its most used spelling as its label, and mark named single words."""
+    german = lang == "de"
+    for key, stat in stats.items():
+        spelled = spellings[key]
+        stat.label, stat.label_uses = min(spelled.items(), key=lambda item: (-item[1], item[0]))
+        if lang == "en" and stat.label.islower() and titles.get(key, "").endswith("s"):
+            stat.label = titles[key]  # the plural a page about it is titled with: "shortcodes"
+        if stat.words == 1:
+            stat.named = any(_single_word_topic(form, german) for form in spelled)
 
 
 def title_words(pages: Sequence[PageText], language: str) -> dict[str, str]:
