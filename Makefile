@@ -45,9 +45,11 @@ postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$$CI" = "true" ]; then \
 	  echo "error: PostgreSQL's initdb is missing; the PostgreSQL tests cannot run in CI"; exit 1; fi
 
-# Two pytest workers: most slow tests wait on subprocesses and servers, not on the CPU.
+# Two pytest workers (most slow tests wait on subprocesses and servers, not on the CPU); the
+# browser tests, which run whole dashboards and workers, then run alone.
 test: venv lint browser postgres
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not browser"
+	$(PY) -m pytest -m browser
 
 e2e: venv browser
 	$(PY) -m pytest tests/test_e2e_browser.py
