@@ -45,16 +45,21 @@ def captions(at: AppTest) -> str:
     return " ".join(c.value for c in at.caption)
 
 
-def test_discover_enqueues_and_a_second_replica_follows_the_run(
-    app: AppTest, workers: Workers, sites: tuple[SiteServer, SiteServer]
-) -> None:
-    site, _ = sites
-    app.text_input[0].input(site.url)
+def discover(app: AppTest, url: str) -> str:
+    """Start a 5-page discovery of `url` on the Discover page; return the run id it shows."""
+    app.text_input[0].input(url)
     app.number_input[0].set_value(5)
     next(b for b in app.button if b.label == "Discover Topics").click()
     app.run()
     assert not app.exception
-    run_id = app.query_params["run"]
+    return str(app.query_params["run"])
+
+
+def test_discover_enqueues_and_a_second_replica_follows_the_run(
+    app: AppTest, workers: Workers, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    site, _ = sites
+    run_id = discover(app, site.url)
     assert app.subheader[0].value == f"Following run {run_id}"
     assert app.info[0].value.startswith("Queued: no worker has picked this run up yet (waiting ")
     other = AppTest.from_file(APP, default_timeout=60)  # another browser, from a link
@@ -73,11 +78,7 @@ def test_history_resume_enqueues_the_run_for_the_workers(
     import psycopg
 
     site, _ = sites
-    app.text_input[0].input(site.url)
-    app.number_input[0].set_value(5)
-    next(b for b in app.button if b.label == "Discover Topics").click()
-    app.run()
-    run_id = app.query_params["run"]
+    run_id = discover(app, site.url)
     next(b for b in app.button if b.label == "Cancel").click()  # cancelled while queued
     app.run()
     app.switch_page("pages/history.py")

@@ -60,11 +60,6 @@ HEADED_WEIGHT = 3.0
 LEAD_WEIGHT = 0.6
 
 
-def page_keys(site: SitePhrases) -> list[PageKeys]:
-    """Return the phrase keys of every page of a site (boilerplate removed)."""
-    return site.keyed
-
-
 def topic_keys(topic: Topic, language: str) -> list[str]:
     """The keys of a topic's phrases, lead first (its title when it has none)."""
     keys = [plan_key(k, language) for k in topic.keywords] or [plan_key(topic.title, language)]
@@ -136,10 +131,10 @@ def plan_topics(
     own = _phrases_of(site)
     rivals = [_phrases_of(c) for c in competitors]
     lang = own.language
-    own_pages = page_keys(own)
+    own_pages = own.keyed
     # The front page mentions everything: it says nothing of what a topic's pages are for.
     every_page = [
-        p for p in (*own_pages, *(p for r in rivals for p in page_keys(r))) if _path(p.url) != "/"
+        p for p in (*own_pages, *(p for r in rivals for p in r.keyed)) if _path(p.url) != "/"
     ]
     brands = sorted({b for s in (own, *rivals) for b in s.brand if b})
     planned: list[Topic] = []
@@ -571,8 +566,8 @@ def plan_brief(
     rivals = [_phrases_of(c) for c in competitors]
     lang = own.language
     keys = topic_keys(topic, lang)
-    own_pages = page_keys(own)
-    rival_pages = [page for rival in rivals for page in page_keys(rival)]
+    own_pages = own.keyed
+    rival_pages = [page for rival in rivals for page in rival.keyed]
     covering = covering_pages(keys, set(topic.evidence), rival_pages)
     raw = {page.url: page for c in competitors for page in c.pages}
     coverage = subtopic_coverage(topic, covering, rival_pages, rivals, lang)
