@@ -473,6 +473,15 @@ async def test_what_is_and_is_not_a_gap() -> None:
         ),
         (
             [
+                "Search replicas scale horizontally. Replicas typically answer queries.",
+                "Search replicas scale horizontally, and they are typically cheap.",
+                "Add search replicas when traffic grows; they scale horizontally.",
+            ],
+            "search replicas",
+            {"scale horizontally", "horizontally", "typically cheap"},
+        ),
+        (
+            [
                 "Las macetas de barro en tu balcón necesitan riego diario.",
                 "Mira tu balcón antes de elegir las macetas de barro.",
                 "El huerto urbano crece en macetas de barro junto a tu balcón.",
@@ -490,6 +499,26 @@ def test_phrases_are_not_cut_off_fragments(
     words = {k.keyword for k in analyse_site("https://frag.test/0", pages, []).keyphrases}
     assert subject in words
     assert not words & fragments, words
+
+
+@pytest.mark.anyio
+async def test_kinds_of_documentation_page_are_not_gaps() -> None:
+    site = _site("mine.test", {"/": ("Home", "Notes on feature flags and rollouts.")})
+    rival = _site(
+        "rival.test",
+        {
+            "/glossary": ("Glossary", "Glossary of terms. The glossary explains sticky "
+                          "bucketing. Read the glossary."),
+            "/faq": ("FAQ", "This FAQ answers questions. The FAQ covers sticky bucketing."),
+            "/metrics": ("Metrics definitions", "Metrics definitions: what each metric "
+                         "means. Metrics definitions list sticky bucketing too."),
+            "/sticky": ("Sticky bucketing", "Sticky bucketing keeps users in one variation. "
+                        "Sticky bucketing needs a store."),
+        },
+    )  # fmt: skip
+    gaps = [g.keyword.lower() for g in (await _research(site, [rival])).gaps]
+    assert "sticky bucketing" in gaps
+    assert not {"glossary", "faq", "metrics definitions"} & set(gaps), gaps
 
 
 @pytest.mark.anyio

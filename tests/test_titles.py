@@ -13,9 +13,14 @@ from research.text.support import is_support_page
 
 
 def test_a_competitor_how_to_heading_is_not_copied_verbatim() -> None:
-    heading = 'How to disable "404 error pages" tracking for your site'
+    heading = 'How to track "404 error pages" for your site'
     title = topic_title("error pages", [], ["error pages"], [heading], "en")
-    assert title == "How to disable 404 error pages tracking: a step-by-step guide"
+    assert title == "How to track 404 error pages: a step-by-step guide"
+    # switching a product's setting on or off is its manual, not the user's article
+    for toggle in ("disable", "enable", "turn off", "Opt out of"):
+        heading = f'How to {toggle} "404 error pages" tracking for your site'
+        title = topic_title("error pages", [], ["error pages"], [heading], "en")
+        assert title == "Error pages explained", title
     title = topic_title("VAT", [], ["VAT"], ["How do I add my VAT number?"], "en")
     assert title == "How to add your VAT number: a step-by-step guide"
     assert topic_title("Kochstück", [], ["Kochstück"], ["Wie man ein Kochstück ansetzt"], "de") == (
@@ -115,7 +120,7 @@ def test_how_to_titles_follow_the_lead_phrase_and_lower_quoted_setting_names() -
         'How to connect "Google Search Console" to your site',
     ]
     assert topic_title("outbound link", ["Search Console"], [], headings, "en") == (
-        "How to disable outbound links tracking: a step-by-step guide"
+        "Outbound link explained: what to know about Search Console"
     )
     assert topic_title("Search Console", ["outbound link"], [], headings, "en") == (
         "How to connect Google Search Console: a step-by-step guide"

@@ -20,7 +20,13 @@ from research.models import Page
 from research.processes import shared_result
 from research.text.brands import brand_names, domain_label, names_brand
 from research.text.language import detect_language
-from research.text.stopwords import edge_verbs, head_nouns, inner_words, stopwords_for
+from research.text.stopwords import (
+    edge_verbs,
+    head_nouns,
+    inner_words,
+    page_kinds,
+    stopwords_for,
+)
 from research.text.support import is_support_page
 
 K = TypeVar("K")
@@ -520,7 +526,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
             stem(t, lang) for text in (page.title, *page.headings) for t in tokens(text)
         )
     _label(stats, spellings, titles, lang)
-    ranked = _rank(stats, names, domain_label(domain), subjects)
+    ranked = _rank(stats, names, domain_label(domain), subjects, lang)
     centrality, per_page = _centrality(ranked)
     covered = {key: stat for key, stat in stats.items() if stat.covered()}
     mentioned = {key: stat.pages for key, stat in stats.items() if key not in covered}
@@ -586,8 +592,42 @@ def title_words(pages: Sequence[PageText], language: str) -> dict[str, str]:
     for page in pages:
         words = tokens(page.title)
         if len(words) == 1 and len(words[0]) >= MIN_WORD_CHARS and words[0] not in stops:
-            found[stem(words[0], language)] = words[0]
+            key = stem(words[0], language)
+            if not names_page_kind_only(key, language):
+                found[key] = words[0]
     return found
+
+
+@functools.cache
+def _page_kind_keys(language: str, alone: bool) -> tuple[str, ...]:
+    """The phrase keys of the kinds of documentation page, longest first."""
+    keys = {phrase_key(kind, language) for kind in page_kinds(language, alone)}
+    return tuple(sorted(keys, key=lambda k: (-len(k), k)))
+
+
+def _without_page_kinds(key: str, language: str, alone: bool) -> str:
+    """The phrase key without the words naming kinds of documentation page."""
+    rest = f" {key} "
+    for kind in _page_kind_keys(language, alone):
+        rest = rest.replace(f" {kind} ", "  ")
+    return " ".join(rest.split())
+
+
+def names_page_kind_only(key: str, language: str) -> bool:
+    """Whether a phrase key only names kinds of documentation page ("overview", "FAQ")."""
+    return not _without_page_kinds(key, language, alone=True)
+
+
+def _labels_a_page(stat: PhraseStat, stats: dict[str, PhraseStat], language: str) -> bool:
+    """Whether a phrase only labels a documentation page: its kinds alone ("Glossary"), or a
+    kind and one plain word ("metrics definitions"), not a name ("API overview")."""
+    if names_page_kind_only(stat.key, language):
+        return True
+    rest = _without_page_kinds(stat.key, language, alone=False)
+    if rest == stat.key or " " in rest:
+        return False
+    word = stats.get(rest)
+    return word is None or not word.named
 
 
 PAGE_KEYPHRASES = 5
@@ -637,9 +677,14 @@ def _plain_case(form: str, language: str) -> str:
 
 
 def _rank(
-    stats: dict[str, PhraseStat], names: Sequence[str], label: str, subjects: frozenset[str]
+    stats: dict[str, PhraseStat],
+    names: Sequence[str],
+    label: str,
+    subjects: frozenset[str],
+    language: str,
 ) -> list[PhraseStat]:
-    """Phrases worth listing, best first, without brand names or phrases living in longer ones.
+    """Phrases worth listing, best first, without brand names, kinds of documentation page
+    ("Glossary") or phrases living in longer ones.
 
     A plain word mostly used inside longer phrases is a fragment of them, unless it is a
     page's whole title (`subjects`).
@@ -651,6 +696,7 @@ def _rank(
         and s.confirmed()
         and (s.listed() or s.subject_word())
         and not names_brand(s.key, names)
+        and not _labels_a_page(s, stats, language)
         and not (label and len(s.key) > 3 and s.key.replace(" ", "") in label)
     ]
     by_key = {s.key: s for s in kept}

@@ -25,6 +25,14 @@ _WEB_WORDS: dict[str, list[str]] = {
         "hotter colder warmer cooler finer coarser faster slower stronger weaker bigger "
         "quickly slowly evenly properly usually gently roughly finely fully exactly nearly "
         "smaller larger longer shorter thicker thinner darker lighter cheaper "
+        # adverbs qualify a verb, never name a subject ("scale horizontally", "typically public")
+        "typically automatically manually directly currently generally basically explicitly "
+        "implicitly optionally previously recently additionally alternatively specifically "
+        "completely entirely effectively efficiently dynamically programmatically globally "
+        "instantly immediately seamlessly securely safely reliably accurately correctly "
+        "incorrectly successfully frequently rarely eventually initially finally ultimately "
+        "essentially primarily mainly mostly partially natively independently separately "
+        "horizontally vertically semantically highly heavily slightly significantly "
     ).split(),
     "de": (
         "mehr lesen klicken hier anmelden newsletter datenschutz impressum cookie cookies "
@@ -53,6 +61,35 @@ _WEB_WORDS: dict[str, list[str]] = {
         "gramo gramos kilo kilos litro litros grado grados segundo segundos"
     ).split(),
 }
+
+
+# Words that name what kind of documentation page a page is, not what it is about: alone (or
+# together: "FAQ overview") they are never a subject, even as a page's whole title ("Glossary"),
+# and with one plain word they only label a page ("metrics definitions"). Several words to a
+# kind are joined by "_" ("release_notes").
+_PAGE_KINDS: dict[str, str] = {
+    "en": "overview glossary introduction intro changelog faq readme tutorial quickstart "
+    "documentation docs definitions release_notes getting_started quick_start cheat_sheet",
+    "de": "übersicht überblick glossar einführung changelog faq dokumentation erste_schritte",
+    "fr": "aperçu glossaire introduction changelog faq documentation",
+    "es": "resumen glosario introducción changelog faq documentación",
+}
+# Kinds that are also things a page may be about ("code references"): only alone.
+_ALONE_KINDS: dict[str, str] = {
+    "en": "reference",
+    "de": "referenz",
+    "fr": "référence",
+    "es": "referencia",
+}
+
+
+@functools.cache
+def page_kinds(language: str | None, alone: bool = False) -> tuple[str, ...]:
+    """Return the lower-case names of kinds of documentation page ("overview", "release notes");
+    with `alone`, also those that are a page kind only when nothing else is said."""
+    code = language if language in _PAGE_KINDS else "en"
+    kinds = _PAGE_KINDS[code].split() + (_ALONE_KINDS[code].split() if alone else [])
+    return tuple(kind.replace("_", " ") for kind in kinds)
 
 
 @functools.cache

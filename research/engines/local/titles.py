@@ -210,6 +210,15 @@ def _action(text: str, lang: str) -> str:
     return " ".join(_WHERE.sub("", _QUOTES.sub("", text)).split())
 
 
+# How-to headings that switch a product's setting on or off are its manual, not a subject:
+# copied, they would promise the competitor's own instructions.
+_TOGGLE = re.compile(
+    r"^(?:enable|disable|turn (?:on|off)|switch (?:on|off)|activate|deactivate|"
+    r"opt (?:in|out)|toggle)\b",
+    re.IGNORECASE,
+)
+
+
 def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str:
     """A how-to title from an evidence page heading that names one of the phrases.
 
@@ -227,6 +236,8 @@ def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str
         opener = next((o for o in openers if lower.startswith(o)), "")
         if opener:
             action = _action(text[len(opener) :] if lang == "en" else text, lang)
+            if lang == "en" and _TOGGLE.match(action):
+                continue  # a product's settings step, not an article: "How to disable X"
             if lang == "en" and opener != "how to ":
                 action = re.sub(r"\bmy\b", "your", re.sub(r"^(?:I|you|we) ", "", action))
             title = words["guide"].format(action=action)
