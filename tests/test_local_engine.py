@@ -482,6 +482,15 @@ async def test_what_is_and_is_not_a_gap() -> None:
         ),
         (
             [
+                "Pinned results sit on top. Save the rule, then the engine evaluates the rule.",
+                "Pinned results help merchandising. Users interact with pinned results.",
+                "Pinned results expire; configure rules to schedule pinned results.",
+            ],
+            "pinned results",
+            {"save the rule", "evaluates the rule", "users interact", "configure rules"},
+        ),
+        (
+            [
                 "Las macetas de barro en tu balcón necesitan riego diario.",
                 "Mira tu balcón antes de elegir las macetas de barro.",
                 "El huerto urbano crece en macetas de barro junto a tu balcón.",
@@ -519,6 +528,35 @@ async def test_kinds_of_documentation_page_are_not_gaps() -> None:
     gaps = [g.keyword.lower() for g in (await _research(site, [rival])).gaps]
     assert "sticky bucketing" in gaps
     assert not {"glossary", "faq", "metrics definitions"} & set(gaps), gaps
+
+
+@pytest.mark.anyio
+async def test_sales_pages_and_the_sites_own_words_recombined_are_no_gaps() -> None:
+    site = _site(
+        "mine.test",
+        {
+            f"/{i}": (f"Search guide {i}", f"Every search index has a default value. Search "
+                      f"indexes use default settings, and each value matters ({i}).")
+            for i in range(4)
+        },
+    )  # fmt: skip
+    rival = _site(
+        "rival.test",
+        {
+            "/rival-vs-mine": ("Rival vs Mine", "Developer experience matters. Rival has a "
+                               "developer experience. Our developer experience wins."),
+            "/geo": ("Geo search", "Geo search sorts by distance. Set default values and "
+                     "compound filters for geo search in Rival. Default values and compound "
+                     "filters."),
+            "/rules": ("Search rules", "Search rules pin results. Default values and compound "
+                       "filters of search rules apply in Rival."),
+        },
+    )  # fmt: skip
+    gaps = {g.keyword: g for g in (await _research(site, [rival])).gaps}
+    assert "developer experience" not in gaps  # only on a page setting Rival against Mine
+    # "default values" is the site's own everyday words recombined: half of what the same
+    # uses of words the site never writes count
+    assert gaps["default values"].score == round(0.5 * gaps["compound filters"].score, 3)
 
 
 @pytest.mark.anyio
@@ -606,6 +644,11 @@ def test_topic_score_follows_its_documented_formula() -> None:
     alone = Cluster([gap("a b", 8.0, 1.0, ["x.test", "y.test", "z.test", "w.test"])], 1.0)
     # coverage 1, demand 1, size log2(2)/log2(9), cohesion 1, weakness 1
     assert score_topic(alone, 4, 8.0) == 89.7
+    # no competitor heads any of its phrases: only their running text, 0.7 of it
+    unheaded = Gap(
+        "a b", "a b", 8.0, 1.0, ["x.test", "y.test", "z.test", "w.test"], 1, [], 2, 2, False
+    )
+    assert score_topic(Cluster([unheaded], 1.0), 4, 8.0) == round(0.7 * 89.73, 1)
 
 
 @pytest.mark.anyio

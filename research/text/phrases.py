@@ -449,16 +449,28 @@ def _pages_digest(domain: str, pages: Sequence[Page]) -> str:
 def _subject_pages(
     domain: str, pages: Sequence[Page], language: str
 ) -> tuple[list[PageText], list[str]]:
-    """The pages without boilerplate, support, account, billing and legal pages (no subject
-    the site writes about), and the keys of the site's brand names."""
+    """The pages without boilerplate, support, account, billing and legal pages or pages
+    setting the site against another product (no subject the site writes about), and the keys
+    of the site's brand names."""
     texts, title_names = strip_boilerplate(pages)
+    names = {phrase_key(n, language) for n in brand_names(domain, pages, title_names, language)}
+    brands = sorted(names - {""})
     kept = [
         text
         for text, page in zip(texts, pages, strict=True)
         if not is_support_page(page.url, page.title, page.headings)
+        and not _compares_brand(text.title, brands, language)
     ]
-    names = {phrase_key(n, language) for n in brand_names(domain, pages, title_names, language)}
-    return kept, sorted(names - {""})
+    return kept, brands
+
+
+def _compares_brand(title: str, brands: Sequence[str], language: str) -> bool:
+    """Whether a title sets the site's brand against another ("Acme vs Rival"): a sales page."""
+    match = re.match(r"^(.+?)\s+(?:vs\.?|versus)\s+(.+)$", title, re.IGNORECASE)
+    if match is None:
+        return False
+    sides = (phrase_key(match.group(1), language), phrase_key(match.group(2), language))
+    return any(names_brand(side, brands) for side in sides)
 
 
 @dataclass

@@ -119,7 +119,7 @@ def stopwords_for(language: str | None) -> frozenset[str]:
 # Function words that may sit inside a phrase ("return on investment", "Übernachtgare im
 # Kühlschrank"); any other stop word ends it.
 _INNER: dict[str, str] = {
-    "en": "of for on in a an the with from by at per your vs versus",
+    "en": "of for on in with from by at per your vs versus",
     "de": "im in mit für zum zur vom von der die das des dem den am ohne auf aus vs",
     "fr": "de du des la le les à au aux en par pour sans sur d' l' vs",
     "es": "de del la el los las en con para por sin sobre al a vs",
@@ -145,7 +145,7 @@ _VERBS = (
     "occur own perform permit prefer prepare pretend produce promise propose prove publish "
     "realise realize receive recommend refer reflect refuse relate remain remember "
     "replace reply represent resolve respond reveal seek select send suggest "
-    "suppose tend thank treat wish wonder worry"
+    "suppose tend thank treat wish wonder worry evaluate interact configure specify"
 ).split()
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.preprocessing import normalize
 
-from research.engines.local.gaps import Gap
+from research.engines.local.gaps import UNHEADED, Gap
 from research.engines.local.titles import deeper_title, topic_title
 from research.models import Topic
 from research.text.offtopic import is_off_topic
@@ -91,7 +91,10 @@ def _features(items: Sequence[Gap], sources: Sequence[SitePhrases]) -> np.ndarra
 def score_topic(cluster: Cluster, competitors: int, top_demand: float) -> float:
     """Return a topic's score from 0 to 100.
 
-    score = 100 x weakness x (0.35 coverage + 0.35 demand + 0.15 size + 0.15 cohesion), where
+    score = 100 x weakness x headed x (0.35 coverage + 0.35 demand + 0.15 size
+                                       + 0.15 cohesion), where
+    headed = 0.7 when competitors cover it but none gives any of its phrases a title or a
+    heading (only their running text: examples, not a subject of theirs), else 1;
     coverage = competitors covering any of its phrases / competitors analysed;
     demand = the cluster's summed gap scores / the best cluster's sum;
     size = log2(1 + phrases) / log2(1 + 8), capped at 1;
@@ -105,8 +108,9 @@ def score_topic(cluster: Cluster, competitors: int, top_demand: float) -> float:
     size = min(1.0, math.log2(1 + len(cluster.gaps)) / math.log2(1 + MAX_TOPIC_KEYWORDS))
     total = sum(g.score for g in cluster.gaps)
     weakness = sum(g.score * g.weakness for g in cluster.gaps) / total if total else 1.0
+    headed = UNHEADED if covering and not any(g.headed for g in cluster.gaps) else 1.0
     blend = W_COVERAGE * coverage + W_DEMAND * demand + W_SIZE * size
-    return round(100 * weakness * (blend + W_COHESION * cluster.cohesion), 1)
+    return round(100 * weakness * headed * (blend + W_COHESION * cluster.cohesion), 1)
 
 
 def topic_reason(cluster: Cluster, competitors: int) -> str:

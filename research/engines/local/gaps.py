@@ -27,6 +27,9 @@ PASSING_MENTION = 0.5
 UNHEADED = 0.7
 # How much more a gap counts on a competitor page whose title carries it: a page about it.
 TITLED = 2.0
+# How much a gap counts when every word of it is one the site uses on many pages and no
+# competitor titles a page with it: the site's own vocabulary recombined ("multiple indexes").
+FAMILIAR_ONLY = 0.5
 
 
 @dataclass
@@ -93,11 +96,14 @@ class Weakness:
 def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap]:
     """Return gaps best first.
 
-    score = weakness x headed x sum over covering competitors c of
+    score = weakness x headed x familiar x sum over covering competitors c of
             (0.5 + 0.5 x centrality_c) x (1 + ln pages_c) x titled_c
 
     headed is 1 when a competitor names the phrase in a title or heading, else 0.7 (a phrase
-    only met in running text is less often a subject of its own: "hojas secas"); weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
+    only met in running text is less often a subject of its own: "hojas secas"); familiar is
+    0.5 when no competitor's page title carries the phrase and each of its words is on at
+    least 30% of the site's pages (its everyday words recombined: "default values"), else 1;
+    weakness is 1 when the site never uses the phrase and 0.5 when it mentions it once in
     passing (see Weakness); centrality_c is the phrase's TF-IDF weight on the competitor page it
     is most central to (0..1, see phrases._centrality); pages_c is how many of c's pages carry
     it; titled_c is 2 when one of c's page titles carries it (a page about it), else 1. Not gaps: phrases the site covers, or covers inside a longer phrase, or extends with
@@ -129,11 +135,12 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         total, evidence = _coverage(key, entries)
         label = min(entries, key=lambda e: (-e[1].label_uses, e[1].label))[1].label
         headed = any(stat.headed for _, stat in entries)
+        familiar = 1.0 if any(s.titled for _, s in entries) else _familiar(site, key)
         gaps.append(
             Gap(
                 key=key,
                 label=label,
-                score=weakness * (1.0 if headed else UNHEADED) * total,
+                score=weakness * (1.0 if headed else UNHEADED) * familiar * total,
                 weakness=weakness,
                 competitors=sorted(comp.domain for comp, _ in entries),
                 pages=sum(stat.pages for _, stat in entries),
@@ -145,6 +152,16 @@ def find_gaps(site: SitePhrases, competitors: Sequence[SitePhrases]) -> list[Gap
         )
     gaps.sort(key=lambda g: (-g.score, g.key))
     return gaps
+
+
+def _familiar(site: SitePhrases, key: str) -> float:
+    """FAMILIAR_ONLY when every content word of the phrase is one the site uses on many pages."""
+    familiar_pages = max(2.0, FAMILIAR_SHARE * len(site.pages))
+    stops = stopwords_for(site.language)
+    words = [w for w in key.split() if w not in stops]
+    if words and all(site.vocabulary[w] >= familiar_pages for w in words):
+        return FAMILIAR_ONLY
+    return 1.0
 
 
 def _coverage(
