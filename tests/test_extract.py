@@ -78,6 +78,19 @@ def _assert_image_page(page_markup: str | bytes) -> None:
     assert page.language == "en"
 
 
+def test_code_blocks_are_not_prose_but_inline_code_stays() -> None:
+    markup = (
+        "<html><head><title>Search keys</title></head><body><article><h1>Search keys</h1>"
+        "<p>Every request sends the <code>search_key</code> header with its search key.</p>"
+        "<pre><code>curl -H 'Authorization: Bearer MEILISEARCH_KEY' localhost</code></pre>"
+        "<p>Rotate the search key every month, and keep the old key for a day.</p>"
+        "</article></body></html>"
+    )
+    page = extract_page(markup, "https://docs.example/keys")
+    assert "search_key" in page.text and "Rotate the search key" in page.text
+    assert "MEILISEARCH_KEY" not in page.text and "curl" not in page.text
+
+
 def test_xhtml_with_an_xml_declaration_is_read_as_text_or_bytes() -> None:
     _assert_image_page(XHTML)
     _assert_image_page(XHTML.encode("utf-8"))

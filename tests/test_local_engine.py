@@ -528,6 +528,18 @@ async def test_kinds_of_documentation_page_are_not_gaps() -> None:
     gaps = [g.keyword.lower() for g in (await _research(site, [rival])).gaps]
     assert "sticky bucketing" in gaps
     assert not {"glossary", "faq", "metrics definitions"} & set(gaps), gaps
+    # the plumbing of every technical page is no subject either, in a heading or not
+    api = _site(
+        "api.test",
+        {
+            "/keys": ("Key UID", "Each key has a UID. The UID is a string. Send the UID and "
+                      "the JSON body. JSON is parsed. JSON again."),
+            "/sticky": ("Sticky bucketing", "Sticky bucketing stores a UID per user. "
+                        "Sticky bucketing uses JSON."),
+        },
+    )  # fmt: skip
+    gaps = [g.keyword for g in (await _research(site, [api])).gaps]
+    assert "sticky bucketing" in gaps and not {"UID", "JSON"} & set(gaps), gaps
 
 
 @pytest.mark.anyio

@@ -138,6 +138,10 @@ def extract_page(markup: str | bytes, url: str, *, depth: int = 0, status: int =
     ]
     links = _links(tree, url)
     language = _language(tree)
+    # A code block is program text, not prose: its identifiers are no subjects, its lines no
+    # passages (inline code inside a sentence stays).
+    for block in list(tree.iter("pre")):
+        block.drop_tree()
     # Metadata (dates, authors) is not used and costs a third of the time; trafilatura copies
     # the tree it is given, so the parse is shared.
     try:

@@ -21,6 +21,7 @@ from research.processes import shared_result
 from research.text.brands import brand_names, domain_label, names_brand
 from research.text.language import detect_language
 from research.text.stopwords import (
+    PLUMBING_ACRONYMS,
     edge_verbs,
     head_nouns,
     inner_words,
@@ -631,9 +632,10 @@ def names_page_kind_only(key: str, language: str) -> bool:
 
 
 def _labels_a_page(stat: PhraseStat, stats: dict[str, PhraseStat], language: str) -> bool:
-    """Whether a phrase only labels a documentation page: its kinds alone ("Glossary"), or a
-    kind and one plain word ("metrics definitions"), not a name ("API overview")."""
-    if names_page_kind_only(stat.key, language):
+    """Whether a phrase only labels a documentation page: its kinds alone ("Glossary"), a
+    kind and one plain word ("metrics definitions"), not a name ("API overview"), or names
+    the plumbing every technical page uses ("UID")."""
+    if names_page_kind_only(stat.key, language) or stat.key in PLUMBING_ACRONYMS:
         return True
     rest = _without_page_kinds(stat.key, language, alone=False)
     if rest == stat.key or " " in rest:

@@ -83,6 +83,13 @@ _ALONE_KINDS: dict[str, str] = {
 }
 
 
+# Acronyms of a program's plumbing (identifiers, formats, protocols, interfaces): every
+# technical page uses them, and alone they are no subject to write about ("UID", "JSON").
+PLUMBING_ACRONYMS = frozenset(
+    "id ids uid uuid guid url urls uri json yaml xml csv http https api apis sdk sdks cli".split()
+)
+
+
 @functools.cache
 def page_kinds(language: str | None, alone: bool = False) -> tuple[str, ...]:
     """Return the lower-case names of kinds of documentation page ("overview", "release notes");
