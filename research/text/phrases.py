@@ -162,6 +162,9 @@ class SitePhrases:
     page_keyphrases: dict[str, list[str]]  # page URL -> its most central phrases
     brand: list[str]  # keys of the site's name(s), from title parts most pages share
     keyed: list[PageKeys]  # the pages' text as padded plan keys, for phrase lookups
+    # support, account, billing and legal pages as plan keys: no subjects, but a page a topic
+    # may still repeat (a help page on single sign-on)
+    aside: list[PageKeys] = field(default_factory=list)
 
     def pages_with(self, key: str) -> int:
         """How many pages carry the phrase, covered or only mentioned."""
@@ -449,20 +452,19 @@ def _pages_digest(domain: str, pages: Sequence[Page]) -> str:
 
 def _subject_pages(
     domain: str, pages: Sequence[Page], language: str
-) -> tuple[list[PageText], list[str]]:
-    """The pages without boilerplate, support, account, billing and legal pages or pages
-    setting the site against another product (no subject the site writes about), and the keys
-    of the site's brand names."""
+) -> tuple[list[PageText], list[PageText], list[str]]:
+    """The pages without boilerplate, then apart: support, account, billing and legal pages
+    and pages setting the site against another product (no subject the site writes about);
+    and the keys of the site's brand names."""
     texts, title_names = strip_boilerplate(pages)
     names = {phrase_key(n, language) for n in brand_names(domain, pages, title_names, language)}
     brands = sorted(names - {""})
-    kept = [
-        text
-        for text, page in zip(texts, pages, strict=True)
-        if not is_support_page(page.url, page.title, page.headings)
-        and not _compares_brand(text.title, brands, language)
-    ]
-    return kept, brands
+    kept: list[PageText] = []
+    aside: list[PageText] = []
+    for text, page in zip(texts, pages, strict=True):
+        support = is_support_page(page.url, page.title, page.headings)
+        (aside if support or _compares_brand(text.title, brands, language) else kept).append(text)
+    return kept, aside, brands
 
 
 def _compares_brand(title: str, brands: Sequence[str], language: str) -> bool:
@@ -504,7 +506,7 @@ def _add_page(stats: dict[str, PhraseStat], url: str, counts: _PageCounts) -> No
 def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> SitePhrases:
     """Return the phrase statistics of a site's pages."""
     lang = language or site_language(pages)
-    texts, names = _subject_pages(domain, pages, lang)
+    texts, aside, names = _subject_pages(domain, pages, lang)
     stats: dict[str, PhraseStat] = {}
     spellings: dict[str, dict[str, float]] = {}
     vocabulary: Counter[str] = Counter()
@@ -557,6 +559,7 @@ def collect(domain: str, pages: Sequence[Page], language: str | None = None) -> 
         per_page,
         names,
         keyed,
+        [page_keys_of(domain, page, lang) for page in aside],
     )
 
 

@@ -140,7 +140,7 @@ def plan_topics(
     planned: list[Topic] = []
     for topic in flag_competing(merge_competing(topics, lang), lang):
         keys = topic_keys(topic, lang)
-        overlaps = overlaps_of(keys, own_pages)
+        overlaps = overlaps_of(keys, [*own_pages, *own.aside])
         refresh = bool(overlaps) and overlaps[0].score >= REFRESH_SCORE
         reason = topic.reason
         if refresh and "instead of writing a new piece" not in reason:
