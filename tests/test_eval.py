@@ -11,9 +11,19 @@ item in any one set still passes, overall and per set.
 
 Real site pairs (tests/data/eval_real, December 2026). Before issue 10: analytics gaps 0.50,
 topics 0.50, 4 brand leaks, 2 support topics; static-site-generators 0.00 and 0.00 with 0 of 57
-XHTML pages read; held-out search-engines 0.60, 0.60, 1 support topic. After: analytics 0.80
-and 0.80, static-site-generators 0.80 and 0.80, no brand leak, no support topic, every page
-read; held out (never tuned on) search-engines 0.70 and 0.70, no leak, no support topic.
+XHTML pages read; search-engines 0.60, 0.60, 1 support topic. After the first round: analytics
+0.80 and 0.80, static-site-generators 0.80 and 0.80, no brand leak, no support topic, every
+page read; search-engines, held out until December 3 (never tuned on), 0.70 and 0.70.
+
+December 3: search-engines joined the tuned pairs, and a new pair built from public
+repositories, feature-flags (Flagsmith docs vs GrowthBook docs, labelled before any engine
+run), became the held-out one. After general rules tuned on the three other pairs (kinds of
+documentation page, adverbs, plumbing acronyms and code blocks are no subject; a competitor's
+brand-comparison page is a sales page; the site's own everyday words recombined count half;
+topics no competitor heads count 0.7; no copied "disable X" how-to): analytics 0.90 and 0.90,
+search-engines 0.80 and 0.80, static-site-generators 0.80 and 0.90 (tuned overall 0.83 and
+0.87); held out, measured once, feature-flags 0.90 and 1.00; no brand leak, no support topic,
+every page read, in-house sets unchanged.
 """
 
 from __future__ import annotations
@@ -25,8 +35,9 @@ from bench.eval import SetScore, evaluate_all, evaluate_real
 SET_FLOOR = 0.7
 GAP_OVERALL_FLOOR = 0.87
 TOPIC_OVERALL_FLOOR = 0.9
-REAL_FLOOR = 0.7  # measured 0.80 for both tuned pairs
-HELD_OUT_FLOOR = 0.6  # measured 0.70; never tuned on
+REAL_FLOOR = 0.7  # measured 0.80 to 0.90 for the tuned pairs
+REAL_OVERALL_FLOOR = 0.8  # measured 0.83 (gaps) and 0.87 (topics) over the tuned pairs
+HELD_OUT_FLOOR = 0.8  # measured 0.90 and 1.00; never tuned on
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +103,12 @@ def test_real_pairs_keep_their_precision(real: list[SetScore]) -> None:
         floor = HELD_OUT_FLOOR if score.held_out else REAL_FLOOR
         assert score.gap_precision >= floor, (score.name, score.gaps[:10])
         assert score.topic_precision >= floor, (score.name, score.topics[:10])
+
+
+def test_tuned_real_pairs_keep_their_precision_overall(real: list[SetScore]) -> None:
+    tuned = [s for s in real if not s.held_out]
+    assert sum(s.gap_precision for s in tuned) / len(tuned) >= REAL_OVERALL_FLOOR
+    assert sum(s.topic_precision for s in tuned) / len(tuned) >= REAL_OVERALL_FLOOR
 
 
 def test_real_pairs_have_no_brand_and_no_support_topic(real: list[SetScore]) -> None:
