@@ -351,5 +351,13 @@ def test_a_saved_brief_shows_its_spec_sheet_and_marks_unverified_quotes(
     assert "- **Target length:** 800–1,200 words (4 competitor pages)" in sheets[0]
     assert "- **Intent:** commercial" in sheets[0] and "- **Action:** refresh /p0" in sheets[0]
     assert "- **Action:** write a new piece" in sheets[1]
+    assert "**Differentiators**\n- tools — 1 competitor (rival.test), 1 pages" in markdown
+    assert "**Questions to answer**\n- What is garden irrigation?" in markdown
+    assert "**Links out**\n- https://example.com/p0" in markdown
+    links = [d.value for d in app.dataframe if list(d.value.columns) == ["From", "Anchor"]]
+    assert len(links) == 2  # one internal-links table per brief: from which page, which anchor
+    assert list(links[0].itertuples(index=False, name=None)) == [
+        ("https://example.com/", "garden irrigation")
+    ]
     quotes = [m for m in markdown if m.startswith("> ")]
     assert len(quotes) == 6 and sum("unverified" in m for m in quotes) == 2
