@@ -36,10 +36,12 @@ PROJECT_URL = "https://github.com/research-lab/research-lab"
 USER_AGENT = f"ResearchLab/{VERSION} (+{PROJECT_URL})"
 ENV_PREFIX = "RESEARCH_"
 SECRETS_FILE = Path(".streamlit/secrets.toml")
-# Seconds a page waits for a quick answer from the loop, and for an export to be built.
-# (Store calls wait research.store.WAIT_SECONDS: longer than the database's own lock wait.)
+# Seconds a page waits for a quick answer from the loop, for an export to be built and for a
+# draft to be read (a URL fetched). (Store calls wait research.store.WAIT_SECONDS: longer than
+# the database's own lock wait.)
 UI_WAIT_SECONDS = 10.0
 EXPORT_WAIT_SECONDS = 120.0
+GRADE_WAIT_SECONDS = 60.0
 
 
 def default_db_path() -> Path:
