@@ -23,6 +23,7 @@ from research.errors import (
     RunNotResumable,
 )
 from research.models import (
+    ACTIVE_STATUSES,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_PAGES,
     DiscoveryRequest,
@@ -652,7 +653,7 @@ def cancel(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), EXIT_FAILED)
     for run in runs:
         print(f"run {run.run_id} {run.site}: {run.status}", file=sys.stderr)
-    still = [run.run_id for run in runs if run.status in ("pending", "running")]
+    still = [run.run_id for run in runs if run.status in ACTIVE_STATUSES]
     if still:
         return fail(f"{len(still)} run(s) did not confirm the cancel yet: {', '.join(still)}.", 1)
     return EXIT_OK

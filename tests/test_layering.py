@@ -5,6 +5,9 @@ from __future__ import annotations
 import ast
 import importlib.util
 from pathlib import Path
+from typing import get_args
+
+from research.models import RunStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_CODE = [*ROOT.joinpath("research").rglob("*.py"), *ROOT.joinpath("pages").glob("*.py")]
@@ -183,6 +186,21 @@ def test_no_two_modules_share_a_name() -> None:
         if path.name != "__init__.py":
             names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
     assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
+
+
+def test_sets_of_run_statuses_are_named_once_in_models() -> None:
+    """`status in ("pending", "running")` elsewhere is a copy of ACTIVE_STATUSES waiting to drift."""
+    statuses = set(get_args(RunStatus))
+    copies = []
+    for path in APP_CODE:
+        if path == ROOT / "research" / "models.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Tuple | ast.List | ast.Set) and len(node.elts) > 1:
+                words = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+                if len(words) == len(node.elts) and set(words) <= statuses:
+                    copies.append(f"{path.relative_to(ROOT)}:{node.lineno} {words}")
+    assert copies == []
 
 
 PAGE_MODULES = ("research.ui", "research.models", "research.errors")
