@@ -6,6 +6,7 @@ memory) and the message and link shown for an interrupted run.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -13,11 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import anyio
+import openpyxl
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from research.cli import outcome
+from research.export import to_xlsx
 from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
 from research.store import SQLiteStore
 from research.ui.resources import SESSION_JOB, job_manager
@@ -361,3 +364,17 @@ def test_a_saved_brief_shows_its_spec_sheet_and_marks_unverified_quotes(
     ]
     quotes = [m for m in markdown if m.startswith("> ")]
     assert len(quotes) == 6 and sum("unverified" in m for m in quotes) == 2
+
+
+def test_result_tables_have_the_workbooks_column_names(
+    app: AppTest, runs: tuple[Report, Report, Report]
+) -> None:
+    _, new, _ = runs
+    app.run()
+    open_run(app, new.run_id)
+    assert not app.exception
+    shown = {tuple(d.value.columns) for d in app.dataframe}
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(new)), read_only=True)
+    for sheet in ("Topics", "Keywords", "Content Gaps", "Competitors", "Sources", "Run Log"):
+        header = next(book[sheet].iter_rows(max_row=1, values_only=True))
+        assert tuple(header) in shown, (sheet, header, shown)
