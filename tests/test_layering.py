@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from pathlib import Path
 from typing import get_args
 
@@ -178,6 +179,17 @@ def test_pipeline_does_not_import_runtime_or_ui() -> None:
 
 def test_runtime_does_not_import_ui() -> None:
     assert offenders("runtime", ("research.ui", "research.cli")) == []
+
+
+def test_every_module_the_readme_names_exists() -> None:
+    """README's "How it is built" names real files (brace groups expanded), so a move updates it."""
+    section = ROOT.joinpath("README.md").read_text().split("## How it is built", 1)[1]
+    named = set()
+    for folder, group in re.findall(r"`(research/[\w/]*)\{([\w,]+)\}\.py`", section):
+        named |= {f"{folder}{name}.py" for name in group.split(",")}
+    named |= set(re.findall(r"`(research/[\w/]+\.py)`", section))
+    assert len(named) > 40
+    assert sorted(name for name in named if not ROOT.joinpath(name).is_file()) == []
 
 
 def test_no_two_modules_share_a_name() -> None:
