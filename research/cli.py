@@ -133,6 +133,7 @@ def add_review_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     source.add_argument("--draft", type=Path, metavar="FILE", help="a Markdown, HTML or text file")
     source.add_argument("--url", metavar="URL", help="a published draft, fetched like any page")
     grade.add_argument("--json", type=Path, metavar="FILE", help="write the grade as JSON")
+    grade.add_argument("--allow-private-hosts", action="store_true", help="for --url")
 
 
 def print_event(event: ProgressEvent) -> None:
@@ -452,7 +453,7 @@ async def _grade(settings: Settings, args: argparse.Namespace) -> Grade:
         fetcher = Fetcher(settings)
         try:
             draft = await read_draft_url(
-                fetcher, args.url, allow_private=settings.allow_private_hosts
+                fetcher, args.url, allow_private=settings.allow_private(args.allow_private_hosts)
             )
         finally:
             await fetcher.aclose()
