@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from research.errors import ResearchError
-from research.models import RunSummary
+from research.models import DEFAULT_MAX_PAGES, MAX_PAGES_LIMIT, RunSummary
 from research.ui.batches import (
     SESSION_BATCH,
     any_active,
@@ -28,7 +28,9 @@ st.caption(
 pasted = st.text_area("Sites", placeholder="https://example.com https://rival.example")
 upload = st.file_uploader("Or upload a list", type=["csv", "txt"])
 left, right = st.columns(2)
-max_pages = left.number_input("Max pages per site", min_value=1, max_value=500, value=30, step=5)
+max_pages = left.number_input(
+    "Max pages per site", min_value=1, max_value=MAX_PAGES_LIMIT, value=DEFAULT_MAX_PAGES, step=5
+)
 engine = right.selectbox("Engine", ["auto", "local", "gemini"])
 
 if st.button("Start batch", type="primary"):

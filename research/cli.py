@@ -23,6 +23,7 @@ from research.errors import (
     RunNotResumable,
 )
 from research.models import (
+    ACTIVE_STATUSES,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_PAGES,
     DiscoveryRequest,
@@ -132,6 +133,7 @@ def add_review_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     source.add_argument("--draft", type=Path, metavar="FILE", help="a Markdown, HTML or text file")
     source.add_argument("--url", metavar="URL", help="a published draft, fetched like any page")
     grade.add_argument("--json", type=Path, metavar="FILE", help="write the grade as JSON")
+    grade.add_argument("--allow-private-hosts", action="store_true", help="for --url")
 
 
 def print_event(event: ProgressEvent) -> None:
@@ -266,6 +268,10 @@ async def _history(
         await store.aclose()
 
 
+# The history table's status column fits the longest status (`awaiting_review`) and a gap.
+STATUS_WIDTH = max(len(status) for status in get_args(RunStatus)) + 2
+
+
 def history(args: argparse.Namespace, settings: Settings) -> int:
     """Run `history`: print a table of saved runs to stdout."""
     try:
@@ -275,12 +281,13 @@ def history(args: argparse.Namespace, settings: Settings) -> int:
     if not runs:
         print("No saved runs.", file=sys.stderr)
         return EXIT_OK
-    header = f"{'RUN ID':<14}{'STARTED (UTC)':<18}{'STATUS':<13}{'ENGINE':<8}"
+    wide = STATUS_WIDTH
+    header = f"{'RUN ID':<14}{'STARTED (UTC)':<18}{'STATUS':<{wide}}{'ENGINE':<8}"
     print(f"{header}{'SECONDS':>8}{'TOPICS':>8}  SITE")
     for run in runs:
         seconds = "" if run.duration_seconds is None else f"{run.duration_seconds:.1f}"
         print(
-            f"{run.run_id:<14}{run.started_at:%Y-%m-%d %H:%M}  {run.status:<13}{run.engine:<8}"
+            f"{run.run_id:<14}{run.started_at:%Y-%m-%d %H:%M}  {run.status:<{wide}}{run.engine:<8}"
             f"{seconds:>8}{run.topic_count:>8}  {run.site}"
         )
     return EXIT_OK
@@ -394,13 +401,14 @@ def review(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), EXIT_INVALID)
     except ResearchError as exc:
         return fail(str(exc), EXIT_FAILED)
-    if report.status != "awaiting_review":
-        return fail(
-            f"Run {report.run_id} is not waiting for a review ({report.status}).", EXIT_INVALID
-        )
+    from research.review import check_paused, review_items
+
+    try:
+        check_paused(report)
+    except RunNotResumable as exc:
+        return fail(str(exc), EXIT_INVALID)
     print(f"Run {report.run_id} of {report.request.url} waits for a review of its "
           f"{report.review_point}:")  # fmt: skip
-    from research.review import review_items
 
     for number, line in enumerate(review_items(report), start=1):
         print(f"{number:>3}. {line}")
@@ -445,7 +453,7 @@ async def _grade(settings: Settings, args: argparse.Namespace) -> Grade:
         fetcher = Fetcher(settings)
         try:
             draft = await read_draft_url(
-                fetcher, args.url, allow_private=settings.allow_private_hosts
+                fetcher, args.url, allow_private=settings.allow_private(args.allow_private_hosts)
             )
         finally:
             await fetcher.aclose()
@@ -646,7 +654,7 @@ def cancel(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), EXIT_FAILED)
     for run in runs:
         print(f"run {run.run_id} {run.site}: {run.status}", file=sys.stderr)
-    still = [run.run_id for run in runs if run.status in ("pending", "running")]
+    still = [run.run_id for run in runs if run.status in ACTIVE_STATUSES]
     if still:
         return fail(f"{len(still)} run(s) did not confirm the cancel yet: {', '.join(still)}.", 1)
     return EXIT_OK

@@ -29,17 +29,19 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from research.errors import ConfigError
-from research.models import DiscoveryRequest, EngineName
+from research.models import EngineName
 
 VERSION = "0.1.0"
 PROJECT_URL = "https://github.com/research-lab/research-lab"
 USER_AGENT = f"ResearchLab/{VERSION} (+{PROJECT_URL})"
 ENV_PREFIX = "RESEARCH_"
 SECRETS_FILE = Path(".streamlit/secrets.toml")
-# Seconds a page waits for a quick answer from the loop, and for an export to be built.
-# (Store calls wait research.store.WAIT_SECONDS: longer than the database's own lock wait.)
+# Seconds a page waits for a quick answer from the loop, for an export to be built and for a
+# draft to be read (a URL fetched). (Store calls wait research.store.WAIT_SECONDS: longer than
+# the database's own lock wait.)
 UI_WAIT_SECONDS = 10.0
 EXPORT_WAIT_SECONDS = 120.0
+GRADE_WAIT_SECONDS = 60.0
 
 
 def default_db_path() -> Path:
@@ -225,9 +227,9 @@ class Settings(BaseSettings):
             return "local" if _blank(self.gemini_key(session_key)) else "gemini"
         return requested
 
-    def allow_private(self, request: DiscoveryRequest) -> bool:
-        """Whether a run may fetch private and loopback hosts: its own flag or this setting."""
-        return request.allow_private_hosts or self.allow_private_hosts
+    def allow_private(self, asked: bool) -> bool:
+        """Whether a run (or one fetch) may reach private and loopback hosts: asked or set."""
+        return asked or self.allow_private_hosts
 
     @classmethod
     def from_env(

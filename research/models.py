@@ -326,6 +326,8 @@ RunStatus = Literal[
     "interrupted",
 ]
 ACTIVE_STATUSES: tuple[RunStatus, ...] = ("pending", "running")
+# Runs some process owns or will run: active, or queued for a worker.
+LIVE_STATUSES: tuple[RunStatus, ...] = (*ACTIVE_STATUSES, "queued")
 RESUMABLE_STATUSES: tuple[RunStatus, ...] = ("interrupted", "failed", "cancelled")
 FINISHED_STATUSES: tuple[RunStatus, ...] = ("completed", *RESUMABLE_STATUSES)
 # Where a run with `review` on pauses (saved `awaiting_review`, no task holding it), in order.

@@ -38,7 +38,8 @@ def review_items(report: Report) -> list[str]:
     return []
 
 
-def _check_paused(report: Report) -> None:
+def check_paused(report: Report) -> None:
+    """Raise RunNotResumable unless the run is waiting for a review."""
     if report.status != "awaiting_review" or report.review_point is None:
         raise RunNotResumable(
             f"Run {report.run_id} is not waiting for a review (it is {report.status})."
@@ -101,7 +102,7 @@ def _edit_topics(report: Report, edits: ReviewEdits) -> tuple[list[Topic], str]:
 
 def apply_review(report: Report, edits: ReviewEdits | None = None) -> Report:
     """Return the paused report with `edits` applied and its review point passed."""
-    _check_paused(report)
+    check_paused(report)
     edits = edits or ReviewEdits()
     point = report.review_point
     assert point is not None
@@ -133,10 +134,10 @@ def apply_review(report: Report, edits: ReviewEdits | None = None) -> Report:
 
 async def _claim_paused(store: RunStore, run_id: str) -> Report:
     """Claim a paused run for this process; put it back and refuse if it is not paused."""
-    _check_paused(await store.load(run_id))
+    check_paused(await store.load(run_id))
     claimed = await store.claim(run_id)
     try:
-        _check_paused(claimed)
+        check_paused(claimed)
     except RunNotResumable:
         await store.save(claimed)  # another process acted first: leave its state as it was
         raise

@@ -7,7 +7,7 @@ import io
 import re
 
 from research.errors import InvalidRequest
-from research.models import DiscoveryRequest, EngineName, SiteList
+from research.models import DEFAULT_MAX_PAGES, DiscoveryRequest, EngineName, SiteList
 
 _SEPARATORS = re.compile(r"[\s;]+")
 
@@ -45,7 +45,7 @@ def parse_sites(
     text: str,
     *,
     name: str = "",
-    max_pages: int = 30,
+    max_pages: int = DEFAULT_MAX_PAGES,
     engine: EngineName = "auto",
     allow_private_hosts: bool = False,
 ) -> SiteList:

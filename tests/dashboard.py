@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from research.models import DiscoveryRequest
 from research.runtime.jobs import Job
 from research.ui.resources import SESSION_JOB, job_manager
 
@@ -30,3 +31,12 @@ def finished_job(app: AppTest) -> Job:
     job = session_job(app)
     assert job.wait(60)
     return job
+
+
+def max_pages_bounds() -> tuple[int, int, int]:
+    """Return (min, max, default) of a request's max_pages, as the model declares them."""
+    field = DiscoveryRequest.model_fields["max_pages"]
+    limits = {
+        name: getattr(m, name) for m in field.metadata for name in ("ge", "le") if hasattr(m, name)
+    }
+    return limits["ge"], limits["le"], field.default

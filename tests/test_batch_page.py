@@ -12,6 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.dashboard import max_pages_bounds
 from tests.fakes.site import SiteServer
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -58,6 +59,9 @@ def test_the_page_lays_out_its_form(app: AppTest) -> None:
     assert [s.label for s in app.selectbox] == ["Engine"]
     assert app.selectbox[0].options == ["auto", "local", "gemini"]
     assert app.get("file_uploader")
+    # The page's bounds and default are the request model's, as on Discover.
+    [pages] = app.number_input
+    assert (pages.min, pages.max, pages.value) == max_pages_bounds()
 
 
 def test_a_list_with_no_valid_line_starts_nothing(app: AppTest) -> None:

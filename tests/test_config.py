@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
 from streamlit.testing.v1 import AppTest
 
 from research.config import Settings, env_name, env_names
@@ -67,6 +69,34 @@ def test_every_field_is_read_from_the_environment() -> None:
     assert settings.database_url is not None and "pw" not in repr(settings)
     # Settings(...) takes what it is given and nothing from the environment.
     assert Settings().page_timeout == 30.0
+
+
+def changed_value(info: FieldInfo) -> tuple[str, object]:
+    """Return an environment value for a field that differs from its default, and its value."""
+    default = info.get_default(call_default_factory=True)
+    kind = info.annotation
+    if kind is bool:
+        return str(not default).lower(), not default
+    if kind in (int, float):
+        return str(default + 1), default + 1
+    if kind is Path:
+        return "/tmp/elsewhere.sqlite3", Path("/tmp/elsewhere.sqlite3")
+    if isinstance(default, list):
+        return "10.1.0.0/16 192.168.0.0/24", ["10.1.0.0/16", "192.168.0.0/24"]
+    if isinstance(default, dict):
+        return '{"gemini-z": [3, 4]}', {"gemini-z": (3.0, 4.0)}
+    return "changed-value", "changed-value"  # str, str | None and SecretStr | None
+
+
+@pytest.mark.parametrize("name", sorted(env_names()))
+def test_each_field_is_set_by_its_own_variable(name: str) -> None:
+    info = env_names()[name]
+    field = next(f for f, i in Settings.model_fields.items() if i is info)
+    text, expected = changed_value(info)
+    value = getattr(Settings.from_env({name: text}, secrets_file=None), field)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    assert value == expected != info.get_default(call_default_factory=True)
 
 
 def test_the_secrets_file_fills_in_what_the_environment_does_not(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from research.models import DiscoveryRequest, StageName
+from research.models import StageName
 from research.ui.resources import SESSION_JOB, job_manager
-from tests.dashboard import discover, finished_job
+from tests.dashboard import discover, finished_job, max_pages_bounds
 from tests.fakes.site import SiteServer
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -40,11 +40,7 @@ def test_page_has_the_named_inputs(app: AppTest) -> None:
     assert "Discover Topics" in [b.label for b in app.button]
     # The page's bounds and default are the request model's.
     [pages] = app.number_input
-    field = DiscoveryRequest.model_fields["max_pages"]
-    limits = {
-        name: getattr(m, name) for m in field.metadata for name in ("ge", "le") if hasattr(m, name)
-    }
-    assert (pages.min, pages.max, pages.value) == (limits["ge"], limits["le"], field.default)
+    assert (pages.min, pages.max, pages.value) == max_pages_bounds()
 
 
 @pytest.mark.parametrize(

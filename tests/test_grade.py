@@ -218,6 +218,11 @@ def test_cli_grades_a_url_through_the_guarded_fetcher(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "private or reserved address" in err
     assert site.requests == [], "a refused host is never contacted"
+    assert "--allow-private-hosts" in err  # ...which grade takes, as discover does
+    assert (
+        main(["grade", saved.run_id, "--brief", "1", "--url", page, "--allow-private-hosts"]) == 0
+    )
+    assert capsys.readouterr().out.startswith("Score: ") and site.requests
     metadata = "http://169.254.169.254/latest/meta-data/"
     monkeypatch.setenv("RESEARCH_ALLOW_PRIVATE_HOSTS", "1")
     assert main(["grade", saved.run_id, "--brief", "1", "--url", metadata]) == 1

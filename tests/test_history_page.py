@@ -6,6 +6,7 @@ memory) and the message and link shown for an interrupted run.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -13,11 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import anyio
+import openpyxl
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from research.cli import outcome
+from research.export import to_xlsx
 from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
 from research.store import SQLiteStore
 from research.ui.resources import SESSION_JOB, job_manager
@@ -145,6 +148,12 @@ def test_open_a_run_shows_result_tabs_and_resume_only_when_resumable(
     labels = [b.label for b in app.button]
     assert "Delete run" in labels and "Resume" not in labels
     assert downloads(app) == DOWNLOADS
+    # the result tables carry the workbook's column names, sheet by sheet
+    shown = {tuple(d.value.columns) for d in app.dataframe}
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(new)), read_only=True)
+    for sheet in ("Topics", "Keywords", "Content Gaps", "Competitors", "Sources", "Run Log"):
+        header = next(book[sheet].iter_rows(max_row=1, values_only=True))
+        assert tuple(header) in shown, (sheet, header, shown)
     open_run(app, old.run_id)
     assert app.query_params["run"] == old.run_id
     assert "Resume" in [b.label for b in app.button]
@@ -351,5 +360,13 @@ def test_a_saved_brief_shows_its_spec_sheet_and_marks_unverified_quotes(
     assert "- **Target length:** 800–1,200 words (4 competitor pages)" in sheets[0]
     assert "- **Intent:** commercial" in sheets[0] and "- **Action:** refresh /p0" in sheets[0]
     assert "- **Action:** write a new piece" in sheets[1]
+    assert "**Differentiators**\n- tools — 1 competitor (rival.test), 1 pages" in markdown
+    assert "**Questions to answer**\n- What is garden irrigation?" in markdown
+    assert "**Links out**\n- https://example.com/p0" in markdown
+    links = [d.value for d in app.dataframe if list(d.value.columns) == ["From", "Anchor"]]
+    assert len(links) == 2  # one internal-links table per brief: from which page, which anchor
+    assert list(links[0].itertuples(index=False, name=None)) == [
+        ("https://example.com/", "garden irrigation")
+    ]
     quotes = [m for m in markdown if m.startswith("> ")]
     assert len(quotes) == 6 and sum("unverified" in m for m in quotes) == 2

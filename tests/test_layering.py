@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from pathlib import Path
+from typing import get_args
+
+from research.models import RunStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_CODE = [*ROOT.joinpath("research").rglob("*.py"), *ROOT.joinpath("pages").glob("*.py")]
@@ -177,12 +181,38 @@ def test_runtime_does_not_import_ui() -> None:
     assert offenders("runtime", ("research.ui", "research.cli")) == []
 
 
+def test_every_module_the_readme_names_exists() -> None:
+    """README's "How it is built" names real files (brace groups expanded), so a move updates it."""
+    section = ROOT.joinpath("README.md").read_text().split("## How it is built", 1)[1]
+    named = set()
+    for folder, group in re.findall(r"`(research/[\w/]*)\{([\w,]+)\}\.py`", section):
+        named |= {f"{folder}{name}.py" for name in group.split(",")}
+    named |= set(re.findall(r"`(research/[\w/]+\.py)`", section))
+    assert len(named) > 40
+    assert sorted(name for name in named if not ROOT.joinpath(name).is_file()) == []
+
+
 def test_no_two_modules_share_a_name() -> None:
     names: dict[str, list[str]] = {}
     for path in ROOT.joinpath("research").rglob("*.py"):
         if path.name != "__init__.py":
             names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
     assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
+
+
+def test_sets_of_run_statuses_are_named_once_in_models() -> None:
+    """`status in ("pending", "running")` elsewhere is a copy of ACTIVE_STATUSES waiting to drift."""
+    statuses = set(get_args(RunStatus))
+    copies = []
+    for path in APP_CODE:
+        if path == ROOT / "research" / "models.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Tuple | ast.List | ast.Set) and len(node.elts) > 1:
+                words = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+                if len(words) == len(node.elts) and set(words) <= statuses:
+                    copies.append(f"{path.relative_to(ROOT)}:{node.lineno} {words}")
+    assert copies == []
 
 
 PAGE_MODULES = ("research.ui", "research.models", "research.errors")

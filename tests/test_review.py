@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from research.cli import main
@@ -194,6 +195,13 @@ def test_the_cli_pauses_reviews_and_continues(
     assert report.status == "awaiting_review" and report.review_point == "competitors"
     assert f"python -m research review {report.run_id}" in out and report.run_id in out
 
+    assert main(["history"]) == 0
+    [listed] = capsys.readouterr().out.splitlines()[1:]
+    assert listed.split()[0] == report.run_id and listed.split()[3:5] == [
+        "awaiting_review",
+        "local",
+    ]
+
     assert main(["review", report.run_id]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "waits for a review of its competitors" in lines[0]
@@ -202,10 +210,15 @@ def test_the_cli_pauses_reviews_and_continues(
     assert "--drop-competitor URL" in lines[-1]
 
     topics_json = tmp_path / "topics.json"
-    assert main(["continue", report.run_id, "--quiet", "--json", str(topics_json)]) == 0
+    code = main(
+        ["continue", report.run_id, "--drop-competitor", rival.url, "--quiet",
+         "--json", str(topics_json)]
+    )  # fmt: skip
+    assert code == 0
     assert f"python -m research review {report.run_id}" in capsys.readouterr().out
     at_topics = Report.model_validate(json.loads(topics_json.read_text()))
     assert at_topics.review_point == "topics"
+    assert rival.url not in [c.url for c in at_topics.competitors] and at_topics.gaps == []
     assert main(["review", report.run_id]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:-1]] == [
@@ -215,18 +228,22 @@ def test_the_cli_pauses_reviews_and_continues(
 
     assert main(["continue", report.run_id, "--rename-topic", "x", "New"]) == 2
     assert "takes a topic number" in capsys.readouterr().err
-    final_json = tmp_path / "final.json"
+    final_json, workbook = tmp_path / "final.json", tmp_path / "final.xlsx"
     code = main(
         ["continue", report.run_id, "--drop-topic", "1", "--rename-topic", "2", "Renamed",
-         "--quiet", "--json", str(final_json)]
+         "--quiet", "--json", str(final_json), "--out", str(workbook)]
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     final = Report.model_validate(json.loads(final_json.read_text()))
     assert final.status == "completed"
+    topics_sheet = openpyxl.load_workbook(workbook)["Topics"]
+    assert [row[1] for row in topics_sheet.iter_rows(min_row=2, values_only=True)] == [
+        t.title for t in final.topics
+    ]
     assert final.topics[0].title == "Renamed"
     assert [t.title for t in final.topics[1:]] == [t.title for t in at_topics.topics[2:]]
     assert main(["review", report.run_id]) == 2
-    assert "not waiting for a review (completed)" in capsys.readouterr().err
+    assert "not waiting for a review (it is completed)" in capsys.readouterr().err
     assert (
         main(["cancel", report.run_id]) == 0
     )  # a finished run: nothing to cancel, its status said

@@ -12,6 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from research.grade import grade_draft, parse_draft
 from research.models import Report, StageName
 from research.ui.resources import SESSION_JOB, job_manager
 from research.ui.review_view import REVIEW_CHECKBOX
@@ -105,6 +106,16 @@ def test_discover_pauses_twice_and_both_forms_edit_the_run(
     assert score.value.endswith("/100")
     parts = next(d.value for d in app.dataframe if "Part" in d.value.columns)
     assert list(parts["Part"]) == ["coverage", "keyphrases", "questions", "length", "headings"]
+    assert "covers everything" in " ".join(c.value for c in app.caption)
+    # an unrelated draft: the checklist of what it misses, in the brief's order
+    unrelated = "## Tomatoes\n\nTomatoes need full sun and steady watering."
+    app.text_area(key=f"discover-grade-{final.run_id}-1-text").input(unrelated)
+    next(b for b in app.button if b.key == f"discover-grade-{final.run_id}-1-go").click().run()
+    expected = grade_draft(final, 1, parse_draft(unrelated, "markdown")).missing
+    [checklist] = [m.value for m in app.markdown if m.value.startswith("**Still missing**")]
+    assert expected and [line.split(": ", 1)[1] for line in checklist.splitlines()[1:]] == [
+        item.text for item in expected
+    ]
 
 
 def paused_saved(db: Path) -> Report:
@@ -145,6 +156,31 @@ def test_history_links_to_the_review_and_skip_and_cancel_work(app: AppTest, db: 
     assert saved.status == "cancelled" and saved.review_point is None
     assert "Review the topics" not in [s.value for s in app.subheader]
     assert any("cancelled" in w.value for w in app.warning), [w.value for w in app.warning]
+
+
+def test_the_competitors_form_adds_urls_and_refuses_a_bad_one(
+    app: AppTest, db: Path, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    _, rival = sites
+    report = paused_saved(db)
+    app.query_params["run"] = report.run_id
+    app.run()
+    [added] = [t for t in app.text_area if t.label == "Add competitor URLs"]
+    added.input("ftp://not-a-site.example")
+    button(app, "Continue").click().run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "ftp://not-a-site.example is not a web address: only http and https URLs are fetched."
+    ]
+    assert load_saved(db, report.run_id).review_point == "competitors", "still paused"
+
+    [added] = [t for t in app.text_area if t.label == "Add competitor URLs"]
+    added.input(f"\n{rival.url}\n")
+    button(app, "Continue").click().run()
+    at_topics = paused_report(app)
+    assert at_topics.review_point == "topics"
+    [user] = [c for c in at_topics.competitors if c.source == "user" and c.url == rival.url]
+    assert user.analysis is not None and user.analysis.pages and rival.requests
 
 
 def test_grade_a_draft_refuses_a_hostile_url_and_empty_input_in_one_line(

@@ -30,7 +30,7 @@ class PipelineRun:
     @property
     def allow_private(self) -> bool:
         """Whether private and loopback hosts may be fetched in this run."""
-        return self.services.settings.allow_private(self.request)
+        return self.services.settings.allow_private(self.request.allow_private_hosts)
 
     def context(self, stage: StageName) -> StageContext:
         """Return the context an engine gets for `stage`."""

@@ -24,6 +24,9 @@ from research.models import (
     RunSummary,
     now,
 )
+from research.models import (
+    LIVE_STATUSES as LIVE_STATUSES,  # research.runtime.queue imports it from here
+)
 from research.net.urls import site_key
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
@@ -35,8 +38,6 @@ from research.store import RunStore
 CANCEL_POLL_SECONDS = 0.5
 # How long `cancel` waits for running runs to confirm that they stopped.
 CANCEL_WAIT_SECONDS = 5.0
-# A run is live while queued or running; a queue's runs wait `queued` for a worker.
-LIVE_STATUSES = (*ACTIVE_STATUSES, "queued")
 
 
 def new_batch_id() -> str:

@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
 from research.errors import RunNotFound, RunNotResumable, StoreError
-from research.models import ACTIVE_STATUSES, Report, RunStatus, RunSummary, now
+from research.models import ACTIVE_STATUSES, LIVE_STATUSES, Report, RunStatus, RunSummary, now
 from research.net.urls import site_key
 from research.store.protocol import BUSY_SECONDS
 from research.store.records import (
@@ -42,7 +42,7 @@ T = TypeVar("T")
 log = logging.getLogger("research.store")
 
 # Runs a live owner holds (its lease says so); queued runs of a queue have no owner.
-OWNED_STATUSES: list[RunStatus] = [*ACTIVE_STATUSES, "queued"]
+OWNED_STATUSES: list[RunStatus] = list(LIVE_STATUSES)  # a list: psycopg sends it as an array
 # Whether a row's owner has gone silent past its lease (a run it held counts as interrupted).
 _LAPSED = "(owner IS NOT NULL AND lease_until < now()) AS lapsed"
 # pg_advisory_xact_lock key for migrations: "research" in ASCII, as a number.

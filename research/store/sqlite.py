@@ -24,7 +24,7 @@ from typing import TypeVar
 import anyio
 
 from research.errors import RunNotFound, RunNotResumable, StoreError
-from research.models import ACTIVE_STATUSES, Report, RunStatus, RunSummary, now
+from research.models import ACTIVE_STATUSES, LIVE_STATUSES, Report, RunStatus, RunSummary, now
 from research.net.urls import site_key
 from research.store.protocol import BUSY_SECONDS
 from research.store.records import (
@@ -75,7 +75,7 @@ def _migrate_2(db: sqlite3.Connection) -> None:
 # Forward migrations: MIGRATIONS[i] brings a database from version i to i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_1, _migrate_2]
 # Runs a live process holds: a batch's queued runs wait in the process that will run them.
-OWNED_STATUSES: tuple[RunStatus, ...] = (*ACTIVE_STATUSES, "queued")
+OWNED_STATUSES = LIVE_STATUSES
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

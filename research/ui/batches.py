@@ -8,7 +8,14 @@ import logging
 from research.config import EXPORT_WAIT_SECONDS
 from research.errors import InvalidRequest
 from research.export import export_batch
-from research.models import DEFAULT_CONCURRENCY, EngineName, Report, RunSummary, SiteList, now
+from research.models import (
+    DEFAULT_CONCURRENCY,
+    EngineName,
+    Report,
+    RunSummary,
+    SiteList,
+    now,
+)
 from research.runtime.batch import (
     LIVE_STATUSES,
     new_batch_id,

@@ -7,12 +7,12 @@ import concurrent.futures
 import pandas as pd
 import streamlit as st
 
+from research.config import GRADE_WAIT_SECONDS
 from research.errors import FetchTimeout, InvalidRequest, ResearchError
 from research.grade import grade_draft, read_draft_text, read_draft_url
 from research.models import Draft, Grade, Report
 from research.ui.resources import loop_runner
 
-GRADE_TIMEOUT = 60.0
 KIND_LABELS = {"subtopic": "Cover", "keyphrase": "Use the phrase", "question": "Answer"}
 
 
@@ -29,10 +29,12 @@ def grade_input(report: Report, number: int, text: str, url: str) -> Grade:
         raise InvalidRequest("Paste a draft or enter its URL to grade it.")
     future = runner.submit(coro)
     try:
-        draft: Draft = future.result(timeout=GRADE_TIMEOUT)
+        draft: Draft = future.result(timeout=GRADE_WAIT_SECONDS)
     except concurrent.futures.TimeoutError as exc:
         future.cancel()
-        raise FetchTimeout(f"The draft could not be read within {GRADE_TIMEOUT:.0f} s.") from exc
+        raise FetchTimeout(
+            f"The draft could not be read within {GRADE_WAIT_SECONDS:.0f} s."
+        ) from exc
     return grade_draft(report, number, draft)  # in the page's thread, never on the loop
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import streamlit as st
 
 from research.errors import ResearchError
-from research.models import DiscoveryRequest, Report, now
-from research.runtime.batch import LIVE_STATUSES, cancel_runs
+from research.models import LIVE_STATUSES, DiscoveryRequest, Report, now
+from research.runtime.batch import cancel_runs
 from research.store import WAIT_SECONDS
 from research.ui.report_view import render_stages
 from research.ui.resources import load_report, loop_runner

@@ -74,15 +74,20 @@ def render_stages(report: Report) -> None:
         st.caption(f"{event.at:%H:%M:%S} {mark}{event.message}")
 
 
+# How each ended run's outcome line is shown (a run still going, or paused, has none).
+OUTCOME_STYLES = {
+    "completed": st.success,
+    "cancelled": st.warning,
+    "interrupted": st.error,
+    "failed": st.error,
+}
+
+
 def render_status(report: Report) -> None:
     """Show the run's outcome in one line."""
-    message = outcome_message(report)
-    if report.status == "completed":
-        st.success(message)
-    elif report.status == "cancelled":
-        st.warning(message)
-    elif report.status in ("interrupted", "failed"):
-        st.error(message)
+    show = OUTCOME_STYLES.get(report.status)
+    if show is not None:
+        show(outcome_message(report))
     warnings = [e.message for e in report.log if e.level == "warning"]
     if warnings:
         noun = "warning" if len(warnings) == 1 else "warnings"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from research.compare import compare_runs
-from research.models import Report, RunComparison, RunSummary, Topic
+from research.models import ACTIVE_STATUSES, Report, RunComparison, RunSummary, Topic
 from research.net.urls import site_key
 from research.ui.queueing import enqueue_claimed, queue_enabled
 from research.ui.resources import job_manager, loop_runner, on_loop, session_key
@@ -59,7 +59,7 @@ def run_activity(report: Report) -> tuple[bool, bool]:
     job = job_manager().get(report.run_id)
     here = job is not None and not job.done
     # A run still `running` after the store's check belongs to a live process (maybe the CLI).
-    return here, here or report.status in ("running", "pending")
+    return here, here or report.status in ACTIVE_STATUSES
 
 
 def resume_run(run_id: str) -> str:

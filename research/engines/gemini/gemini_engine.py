@@ -410,7 +410,7 @@ class GeminiEngine:
             return []
         links = list(found.items())
         resolved: list[Source] = [_unresolved(uri, title) for uri, title in links]
-        allow_private = self.settings.allow_private(ctx.tracker.request)
+        allow_private = self.settings.allow_private(ctx.tracker.request.allow_private_hosts)
 
         async def resolve(index: int, uri: str, title: str) -> None:
             async with self._resolve_limiter:
