@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from streamlit.testing.v1 import AppTest
 
 from research.models import DiscoveryRequest
 from research.runtime.jobs import Job
-from research.ui.resources import SESSION_JOB, job_manager
+from research.ui.resources import SESSION_JOB, job_manager, loop_runner
 
 
 def discover(app: AppTest, url: str, competitors: str = "") -> None:
@@ -40,3 +44,26 @@ def max_pages_bounds() -> tuple[int, int, int]:
         name: getattr(m, name) for m in field.metadata for name in ("ge", "le") if hasattr(m, name)
     }
     return limits["ge"], limits["le"], field.default
+
+
+@contextmanager
+def loop_held() -> Iterator[None]:
+    """Hold the dashboard's loop inside the block: nothing submitted meanwhile can finish.
+
+    Blocks the loop on purpose, for as little as the block lasts (keep it short: the
+    blocking check fails a step longer than SLOW_CALLBACK).
+    """
+    runner = loop_runner()
+    runner.services()  # opened first: opening them needs the loop
+    started, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        started.set()
+        release.wait(30)
+
+    runner.submit(hold())
+    assert started.wait(30)
+    try:
+        yield
+    finally:
+        release.set()

@@ -12,7 +12,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard import max_pages_bounds
+from research.errors import ExportError
+from research.ui.batches import batch_workbook
+from tests.dashboard import loop_held, max_pages_bounds
 from tests.fakes.site import SiteServer
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -88,8 +90,6 @@ def test_a_batch_runs_live_and_exports_one_workbook(
     assert app.subheader[0].value == f"Batch {batch_id}: 2 of 2 completed"
     assert all(n > 0 for n in app.dataframe[0].value["Topics"])
     assert [d.label for d in app.get("download_button")] == ["Download combined workbook"]
-    from research.ui.batches import batch_workbook
-
     workbook = openpyxl.load_workbook(io.BytesIO(batch_workbook(batch_id)))
     rows = list(workbook["Summary"].iter_rows(values_only=True))
     assert [row[:2] for row in rows[1:]] == [(site.url, "completed"), (rival.url, "completed")]
@@ -99,6 +99,15 @@ def test_a_batch_runs_live_and_exports_one_workbook(
     assert not app.exception
     assert app.title[0].value == "History"
     assert app.query_params["run"] == first
+
+
+def test_a_workbook_slow_to_build_is_one_sentence(app: AppTest) -> None:
+    with loop_held(), pytest.raises(ExportError) as slow:
+        batch_workbook("no-such-batch", seconds=0.01)
+    assert str(slow.value) == (
+        "The batch workbook took longer than 0.01 s to build; try again in a moment, "
+        "or export its runs one by one."
+    )
 
 
 def test_cancel_batch_stops_every_run(app: AppTest, sites: tuple[SiteServer, SiteServer]) -> None:

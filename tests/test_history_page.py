@@ -6,8 +6,10 @@ memory) and the message and link shown for an interrupted run.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
@@ -20,10 +22,12 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from research.cli import outcome
+from research.errors import ExportError, StoreError
 from research.export import to_xlsx
 from research.models import DiscoveryRequest, ProgressEvent, Report, StageName
 from research.store import SQLiteStore
-from research.ui.resources import SESSION_JOB, job_manager
+from research.ui.resources import SESSION_JOB, export_bytes, job_manager, wait_on_loop
+from tests.dashboard import loop_held
 from tests.fakes.site import SiteServer
 from tests.sample_report import START, load_saved, sample_report, seed
 
@@ -342,6 +346,31 @@ def test_a_history_that_cannot_be_read_is_one_sentence(app: AppTest, db: Path) -
     [error] = [e.value for e in app.error]
     assert error.startswith(f"The run history at {db} ") and "newer" in error
     assert not app.dataframe
+
+
+def test_an_export_slow_to_build_is_one_sentence(app: AppTest) -> None:
+    with loop_held(), pytest.raises(ExportError) as slow:
+        export_bytes(sample_report(), "xlsx", seconds=0.01)
+    assert str(slow.value) == (
+        "The xlsx export took longer than 0.01 s to build; try again in a moment."
+    )
+
+
+def test_a_loop_call_past_its_wait_is_cancelled_and_raises_the_given_sentence(
+    app: AppTest,
+) -> None:
+    cancelled = threading.Event()
+
+    async def never() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(StoreError, match=r"^Too slow\.$"):
+        wait_on_loop(never(), 0.01, StoreError("Too slow."))
+    assert cancelled.wait(30)
 
 
 def test_a_saved_brief_shows_its_spec_sheet_and_marks_unverified_quotes(

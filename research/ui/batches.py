@@ -6,7 +6,7 @@ import concurrent.futures
 import logging
 
 from research.config import EXPORT_WAIT_SECONDS
-from research.errors import InvalidRequest
+from research.errors import ExportError, InvalidRequest
 from research.export import export_batch
 from research.models import (
     DEFAULT_CONCURRENCY,
@@ -23,9 +23,8 @@ from research.runtime.batch import (
     run_batch,
 )
 from research.sitelist import parse_sites
-from research.store import WAIT_SECONDS
 from research.ui.queueing import enqueue, queue_enabled
-from research.ui.resources import loop_runner, session_key
+from research.ui.resources import loop_runner, on_loop, session_key, wait_on_loop
 
 SESSION_BATCH = "batch_id"
 log = logging.getLogger("research.ui")
@@ -48,7 +47,7 @@ def start_batch(sites: SiteList) -> str:
         enqueue(reports)
         return batch_id
     for report in reports:  # queued in the store before the page shows the table
-        runner.submit(services.store.save(report)).result(timeout=WAIT_SECONDS)
+        on_loop(services.store.save(report))
     # The batch runs on the loop, bounded, for as long as the server lives; progress is read
     # back from the store, so the page (and any other replica) follows it without the future.
     runner.submit(
@@ -64,9 +63,7 @@ def _log_crash(future: concurrent.futures.Future[list[Report]]) -> None:
 
 def batch_runs(batch_id: str) -> list[RunSummary]:
     """Return the runs of a batch as the store has them, in the order of the list."""
-    runner = loop_runner()
-    store = runner.services().store
-    runs = runner.submit(store.list_runs(batch_id=batch_id, limit=10_000)).result(WAIT_SECONDS)
+    runs = on_loop(loop_runner().services().store.list_runs(batch_id=batch_id, limit=10_000))
     return sorted(runs, key=lambda run: (run.started_at, run.run_id))
 
 
@@ -82,10 +79,9 @@ def seconds_so_far(run: RunSummary) -> float:
     return (now() - run.started_at).total_seconds()
 
 
-def batch_workbook(batch_id: str) -> bytes:
+def batch_workbook(batch_id: str, seconds: float = EXPORT_WAIT_SECONDS) -> bytes:
     """Build the combined workbook of a batch's runs, off the loop."""
-    runner = loop_runner()
-    services = runner.services()
+    services = loop_runner().services()
 
     async def build() -> bytes:
         runs = await services.store.list_runs(batch_id=batch_id, limit=10_000)
@@ -93,4 +89,8 @@ def batch_workbook(batch_id: str) -> bytes:
         reports = [await services.store.load(run.run_id) for run in ordered]
         return await export_batch(reports, services.processes)
 
-    return runner.submit(build()).result(timeout=EXPORT_WAIT_SECONDS)
+    slow = ExportError(
+        f"The batch workbook took longer than {seconds:g} s to build; try again in a moment, "
+        "or export its runs one by one."
+    )
+    return wait_on_loop(build(), seconds, slow)

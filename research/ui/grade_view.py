@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-
 import pandas as pd
 import streamlit as st
 
@@ -11,15 +9,14 @@ from research.config import GRADE_WAIT_SECONDS
 from research.errors import FetchTimeout, InvalidRequest, ResearchError
 from research.grade import grade_draft, read_draft_text, read_draft_url
 from research.models import Draft, Grade, Report
-from research.ui.resources import loop_runner
+from research.ui.resources import loop_runner, wait_on_loop
 
 KIND_LABELS = {"subtopic": "Cover", "keyphrase": "Use the phrase", "question": "Answer"}
 
 
 def grade_input(report: Report, number: int, text: str, url: str) -> Grade:
     """Grade pasted text or the page at `url` against brief `number`; raise ResearchError."""
-    runner = loop_runner()
-    services = runner.services()
+    services = loop_runner().services()
     if url.strip():
         allow = services.settings.allow_private_hosts
         coro = read_draft_url(services.fetcher, url, allow_private=allow, limiter=services.threads)
@@ -27,14 +24,8 @@ def grade_input(report: Report, number: int, text: str, url: str) -> Grade:
         coro = read_draft_text(text, limiter=services.threads)
     else:
         raise InvalidRequest("Paste a draft or enter its URL to grade it.")
-    future = runner.submit(coro)
-    try:
-        draft: Draft = future.result(timeout=GRADE_WAIT_SECONDS)
-    except concurrent.futures.TimeoutError as exc:
-        future.cancel()
-        raise FetchTimeout(
-            f"The draft could not be read within {GRADE_WAIT_SECONDS:.0f} s."
-        ) from exc
+    slow = FetchTimeout(f"The draft could not be read within {GRADE_WAIT_SECONDS:.0f} s.")
+    draft: Draft = wait_on_loop(coro, GRADE_WAIT_SECONDS, slow)
     return grade_draft(report, number, draft)  # in the page's thread, never on the loop
 
 

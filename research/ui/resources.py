@@ -10,7 +10,7 @@ import streamlit as st
 from pydantic import SecretStr
 
 from research.config import EXPORT_WAIT_SECONDS, Settings
-from research.errors import ConfigError, RunNotFound, StoreError
+from research.errors import ConfigError, ExportError, ResearchError, RunNotFound, StoreError
 from research.export import export_report
 from research.models import Report
 from research.runtime.jobs import Job as Job  # re-exported: pages name a job's type
@@ -47,16 +47,21 @@ def job_manager() -> JobManager:
     return JobManager(loop_runner())
 
 
-def on_loop(
-    coro: Coroutine[Any, Any, T], seconds: float = WAIT_SECONDS, who: str = "The run history"
-) -> T:
-    """Run a core call on the loop and wait for it; one that takes too long raises StoreError."""
+def wait_on_loop(coro: Coroutine[Any, Any, T], seconds: float, slow: ResearchError) -> T:
+    """Run `coro` on the loop and wait for it; past `seconds` it is cancelled and `slow` raised."""
     future = loop_runner().submit(coro)
     try:
         return future.result(timeout=seconds)
     except concurrent.futures.TimeoutError as exc:
         future.cancel()
-        raise StoreError(f"{who} did not answer within {seconds:.0f} s.") from exc
+        raise slow from exc
+
+
+def on_loop(
+    coro: Coroutine[Any, Any, T], seconds: float = WAIT_SECONDS, who: str = "The run history"
+) -> T:
+    """Run a core call on the loop and wait for it; one that takes too long raises StoreError."""
+    return wait_on_loop(coro, seconds, StoreError(f"{who} did not answer within {seconds:.0f} s."))
 
 
 def session_key() -> SecretStr | None:
@@ -80,8 +85,10 @@ def load_report(run_id: str) -> Report | None:
         return None
 
 
-def export_bytes(report: Report, fmt: str) -> bytes:
+def export_bytes(report: Report, fmt: str, seconds: float = EXPORT_WAIT_SECONDS) -> bytes:
     """Build an export of `report` ("xlsx", "json" or "md") off the loop and return its bytes."""
-    runner = loop_runner()
-    cpu = runner.services().processes
-    return runner.submit(export_report(report, fmt, cpu)).result(timeout=EXPORT_WAIT_SECONDS)
+    cpu = loop_runner().services().processes
+    slow = ExportError(
+        f"The {fmt} export took longer than {seconds:g} s to build; try again in a moment."
+    )
+    return wait_on_loop(export_report(report, fmt, cpu), seconds, slow)
