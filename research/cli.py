@@ -467,7 +467,7 @@ def grade(args: argparse.Namespace, settings: Settings) -> int:
     """Run `grade`: print a draft's score against a brief, its parts and what is missing."""
     try:
         result = anyio.run(_grade, settings, args)
-    except (RunNotFound, InvalidRequest) as exc:
+    except (RunNotFound, InvalidRequest, HostNotAllowed) as exc:  # refused as `discover` does
         return fail(str(exc), EXIT_INVALID)
     except ResearchError as exc:
         return fail(str(exc), EXIT_FAILED)

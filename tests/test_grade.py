@@ -214,7 +214,8 @@ def test_cli_grades_a_url_through_the_guarded_fetcher(
 ) -> None:
     site, _ = sites
     page = f"{site.url}blog/bounce-rate"
-    assert main(["grade", saved.run_id, "--brief", "1", "--url", page]) == 1
+    # A refused address is bad input, as for `discover`: exit 2 with one line.
+    assert main(["grade", saved.run_id, "--brief", "1", "--url", page]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "private or reserved address" in err
     assert site.requests == [], "a refused host is never contacted"
@@ -225,8 +226,9 @@ def test_cli_grades_a_url_through_the_guarded_fetcher(
     assert capsys.readouterr().out.startswith("Score: ") and site.requests
     metadata = "http://169.254.169.254/latest/meta-data/"
     monkeypatch.setenv("RESEARCH_ALLOW_PRIVATE_HOSTS", "1")
-    assert main(["grade", saved.run_id, "--brief", "1", "--url", metadata]) == 1
-    assert "cloud metadata" in capsys.readouterr().err
+    assert main(["grade", saved.run_id, "--brief", "1", "--url", metadata]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cloud metadata" in err
     assert main(["grade", saved.run_id, "--brief", "1", "--url", page]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("Score: ") and "coverage" in printed
