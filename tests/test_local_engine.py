@@ -25,6 +25,7 @@ from research.models import (
 )
 from research.progress import RunTracker, StageContext
 from research.runtime.loop_runner import LoopRunner
+from research.text.brands import names_own_host
 from research.text.keyphrases import analyse_site
 from research.text.stopwords import stopwords_for
 
@@ -171,6 +172,47 @@ async def test_ports_make_different_domains_and_candidates_keep_their_scheme() -
     assert "needs Gemini" in ctx.tracker.snapshot().log[-1].message
 
 
+@pytest.mark.anyio
+async def test_a_site_served_elsewhere_is_never_its_own_competitor() -> None:
+    """Crumb's pages on 127.0.0.1 link to crumb.test, its real domain: not a competitor."""
+    served = "http://127.0.0.1:8001/"
+    pages = [
+        page.model_copy(
+            update={
+                "url": page.url.replace("https://crumb.test/", served),
+                "links": [*page.links, "https://crumb.test/", "https://crumb.shop/"],
+            }
+        )
+        for page in SITE
+    ]
+    site = analyse_site(served, pages, [])
+    assert {"crumb.test", "crumb.shop"} <= set(site.outbound_domains)
+    found = await LocalEngine(anyio.CapacityLimiter(1)).find_competitors(
+        _ctx(StageName.COMPETITORS), site, [], 5
+    )
+    assert [c.domain for c in found] == ["flourmill.test", "rival.test"]
+
+
+@pytest.mark.parametrize(
+    ("host", "brands", "own"),
+    [
+        ("umami.is", ["umami"], True),
+        ("cloud.umami.is", ["umami"], True),
+        ("discourse.gohugo.io", ["hugo"], True),  # the label adds a few letters to the name
+        ("plausible.io", ["plausible analytic"], True),  # the leading word of the name
+        ("plausibleanalytics.com", ["plausible analytic"], True),
+        ("analytics.com", ["plausible analytic"], False),
+        ("contentful.com", ["content research lab"], False),  # a leading word counts exactly
+        ("rival.test", ["crumb"], False),
+        ("127.0.0.1:8002", ["crumb"], False),
+    ],
+)
+def test_a_host_is_the_sites_own_when_its_label_spells_the_brand(
+    host: str, brands: list[str], own: bool
+) -> None:
+    assert names_own_host(host, brands) is own
+
+
 @pytest.mark.parametrize(
     ("texts", "language", "phrase"),
     [
@@ -296,6 +338,7 @@ async def test_engine_finds_gaps_topics_and_cited_briefs() -> None:
 
 _RUN = """
 import anyio
+from research.text.brands import names_own_host
 from research.text.keyphrases import analyse_site
 from tests.test_local_engine import RIVAL, SITE, _dump, _run_engine
 

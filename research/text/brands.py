@@ -43,6 +43,21 @@ def in_label(word: str, label: str) -> bool:
     return label == word or (near and (label.startswith(word) or label.endswith(word)))
 
 
+def names_own_host(host: str, brands: Iterable[str]) -> bool:
+    """Whether a host's label spells one of the site's brand keys (gohugo.io for "hugo").
+
+    A multi-word name counts whole ("plausibleanalytics") or by its leading words, exactly
+    ("plausible.io" for "plausible analytic"): "contentful" is not "Content Research Lab".
+    """
+    label = domain_label(host)
+    for brand in brands:
+        words = brand.split()
+        leading = {"".join(words[:n]) for n in range(1, len(words))}
+        if in_label("".join(words), label) or (len(label) >= MIN_BRAND_CHARS and label in leading):
+            return True
+    return False
+
+
 def _proper_nouns(pages: Sequence[Page]) -> Counter[str]:
     """Words only ever capitalised, met mid-sentence, by how many pages use them."""
     counts: Counter[str] = Counter()
