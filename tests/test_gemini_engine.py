@@ -149,7 +149,7 @@ async def test_find_competitors_grounded_and_structured(
     ]
     ctx = context()
     async with open_engine(settings_for(fake)) as engine:
-        found = await engine.find_competitors(ctx, SITE, [RIVAL_URL], limit=5)
+        found = await engine.find_competitors(ctx, SITE, [SITE_URL, RIVAL_URL], limit=5)
 
     assert [c.url for c in found] == [other]
     assert found[0].source == "gemini" and found[0].name == "Metricly"

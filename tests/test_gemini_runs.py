@@ -460,6 +460,26 @@ def test_cli_runs_on_gemini_from_the_environment_and_leaks_no_key(
     assert not [a for a in artifacts if fake.api_key.encode() in a], "the key leaked"
 
 
+def test_gemini_naming_the_site_itself_finds_no_competitor_in_it(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
+) -> None:
+    """A host spelling Acme's name, or a page of the site, is Acme's own: never crawled."""
+    site, rival = sites
+    own = ["https://acme.test/", "https://docs.acmeanalytics.test/", site.url + "about"]
+    fake.values |= {"url": [*own, rival.url], "name": ["Acme", "Acme Docs", "Acme", "Metricly"]}
+    report = run(runner, site.url, fake.api_key)
+
+    assert report.status == "completed", report.errors
+    assert [c.url for c in report.competitors] == [rival.url]
+    assert report.competitors[0].analysis is not None
+    messages = [e.message for e in report.log]
+    assert (
+        "Left out the site's own hosts among those found: acme.test, docs.acmeanalytics.test."
+        in messages
+    )
+    assert not [m for m in messages if "could not be analysed" in m]
+
+
 def test_shutdown_closes_the_gemini_clients(
     runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
 ) -> None:

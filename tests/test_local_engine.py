@@ -27,6 +27,7 @@ from research.progress import RunTracker, StageContext
 from research.runtime.loop_runner import LoopRunner
 from research.text.brands import names_own_host
 from research.text.keyphrases import analyse_site
+from research.text.ownsite import own_domains
 from research.text.stopwords import stopwords_for
 
 NAV = "Bread baking courses\nFlour shop"
@@ -172,9 +173,8 @@ async def test_ports_make_different_domains_and_candidates_keep_their_scheme() -
     assert "needs Gemini" in ctx.tracker.snapshot().log[-1].message
 
 
-@pytest.mark.anyio
-async def test_a_site_served_elsewhere_is_never_its_own_competitor() -> None:
-    """Crumb's pages on 127.0.0.1 link to crumb.test, its real domain: not a competitor."""
+def test_a_site_served_elsewhere_still_owns_the_hosts_spelling_its_name() -> None:
+    """Crumb's pages on 127.0.0.1 link to crumb.test, its real domain: its own, no competitor."""
     served = "http://127.0.0.1:8001/"
     pages = [
         page.model_copy(
@@ -186,11 +186,11 @@ async def test_a_site_served_elsewhere_is_never_its_own_competitor() -> None:
         for page in SITE
     ]
     site = analyse_site(served, pages, [])
-    assert {"crumb.test", "crumb.shop"} <= set(site.outbound_domains)
-    found = await LocalEngine(anyio.CapacityLimiter(1)).find_competitors(
-        _ctx(StageName.COMPETITORS), site, [], 5
+    assert {"crumb.test", "crumb.shop", "flourmill.test", "rival.test"} <= set(
+        site.outbound_domains
     )
-    assert [c.domain for c in found] == ["flourmill.test", "rival.test"]
+    own = own_domains(site, [*site.outbound_domains, site.domain])
+    assert own == {"crumb.test", "crumb.shop", "shop.crumb.test", site.domain}
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from research.models import DiscoveryRequest, StageName
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
-from tests.fakes.site import SiteServer
+from tests.fakes.fixtures import ACME, build_pages
+from tests.fakes.site import Article, SiteServer
 
 RIVAL_ONLY = ("server-side tracking", "cookie consent", "gdpr compliance", "attribution model")
 
@@ -67,6 +68,40 @@ def test_outbound_links_are_listed_as_candidates_without_competitors(
     assert report.topics, "topics come from the site's own thinly covered subjects"
     assert all(t.competitor_coverage == 0 and "your site" in t.reason for t in report.topics)
     assert any("bounce rate" in " ".join(t.keywords).lower() for t in report.topics)
+
+
+def test_the_site_itself_is_never_its_competitor(
+    runner: LoopRunner, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    """Named as one (same site), or proposed as a host spelling its name (acme.test)."""
+    _, rival = sites
+    home = ACME["/"]
+    own = ["https://acme.test/", "https://docs.acmeanalytics.test/"]
+    linking = {**ACME, "/": Article(home.title, home.sections, [*home.links, *own])}
+    acme = SiteServer(build_pages(linking, "Acme Analytics", {"rival": rival.url})).start()
+    try:
+        jobs = JobManager(runner)
+        request = DiscoveryRequest(
+            url=acme.url, competitors=[acme.url + "pricing", rival.url], engine="local"
+        )
+        job = jobs.get(jobs.start(request))
+        assert job is not None and job.wait(60)
+        report = job.snapshot()
+    finally:
+        acme.stop()
+    assert report.status == "completed", report.errors
+    domains = [c.domain for c in report.competitors]
+    assert domains == [rival.url.removeprefix("http://").rstrip("/")]
+    assert acme.fetched("/pricing") == 1  # by the site's own crawl only
+    messages = {e.message: e.level for e in report.log}
+    assert (
+        messages[f"{acme.url}pricing is the site itself, so it is not analysed as a competitor."]
+        == "warning"
+    )
+    assert (
+        "Left out the site's own hosts among those found: acme.test, docs.acmeanalytics.test."
+        in messages
+    )
 
 
 def test_cancel_mid_crawl_ends_cancelled_within_a_second_and_keeps_partial_report(

@@ -19,7 +19,7 @@ class Engine(Protocol):
     async def find_competitors(
         self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
     ) -> list[Competitor]:
-        """Return competitor candidates beyond the `known` URLs (not crawled yet)."""
+        """Return competitor candidates beyond the `known` URLs (the stage drops the site's own)."""
         ...
 
     async def expand_keywords(

@@ -13,6 +13,8 @@ from research.net.urls import site_key
 from research.pipeline.context import PipelineRun
 from research.pipeline.site import crawl_and_analyse
 from research.pipeline.taskgroups import first_error
+from research.processes import run_cpu
+from research.text.ownsite import own_domains
 
 
 def _analyser(run: PipelineRun) -> Callable[[Competitor], Coroutine[Any, Any, None]]:
@@ -40,6 +42,35 @@ def _analyser(run: PipelineRun) -> Callable[[Competitor], Coroutine[Any, Any, No
     return analyse
 
 
+def _named(run: PipelineRun) -> list[Competitor]:
+    """The user's competitors; one that is the site itself is dropped with a warning."""
+    named: list[Competitor] = []
+    for url in run.request.competitors:
+        if site_key(url) == site_key(run.request.url):
+            run.tracker.event(
+                f"{url} is the site itself, so it is not analysed as a competitor.",
+                StageName.COMPETITORS,
+                level="warning",
+            )
+        else:
+            named.append(Competitor(url=url, domain=site_key(url), source="user"))
+    return named
+
+
+async def _others(
+    run: PipelineRun, site: SiteAnalysis, found: list[Competitor], named: list[Competitor]
+) -> list[Competitor]:
+    """The engine's finds that are neither named already nor the site's own (any engine's)."""
+    own = await run_cpu(run.services.processes, own_domains, site, [c.domain for c in found])
+    if own:
+        run.tracker.event(
+            f"Left out the site's own hosts among those found: {', '.join(sorted(own))}.",
+            StageName.COMPETITORS,
+        )
+    taken = own | {c.domain for c in named}
+    return [c for c in found if c.domain not in taken]
+
+
 def _detail(competitors: list[Competitor]) -> str:
     analysed = sum(1 for c in competitors if c.analysis is not None)
     listed = len(competitors) - analysed
@@ -59,9 +90,7 @@ async def run_competitor_stage(
         await home_ready.wait()
     run.tracker.stage_started(stage, "Analysing competitors")
     request, settings = run.request, run.services.settings
-    competitors = [
-        Competitor(url=u, domain=site_key(u), source="user") for u in request.competitors
-    ]
+    competitors = _named(run)
     analyse = _analyser(run)
     try:
         with first_error():
@@ -74,8 +103,7 @@ async def run_competitor_stage(
                     ctx = run.context(stage)
                     wanted = settings.competitors_found
                     found = await run.engine.find_competitors(ctx, run.site, known, wanted)
-                    taken = {run.site.domain, *(c.domain for c in competitors)}
-                    found = [c for c in found if c.domain not in taken]
+                    found = await _others(run, run.site, found, competitors)
                     competitors.extend(found)
                     by_search = [c for c in found if c.source == "gemini"]
                     for competitor in by_search[: settings.found_competitors_crawled]:

@@ -124,7 +124,7 @@ class GeminiEngine:
                 ctx, competitors_prompt(site, known, limit), CompetitorList, "a competitor list"
             )
             sources = await self._grounded_sources(ctx, response)
-            found = _competitors(ideas, site, known, limit, sources)
+            found = _competitors(ideas, known, limit, sources)
             ctx.info(
                 f"Gemini found {len(found)} competitor{'s' * (len(found) != 1)} with Google "
                 f"Search ({len(sources)} source{'s' * (len(sources) != 1)})."
@@ -441,14 +441,10 @@ def _unresolved(uri: str, title: str) -> Source:
 
 
 def _competitors(
-    ideas: CompetitorList,
-    site: SiteAnalysis,
-    known: list[str],
-    limit: int,
-    sources: list[Source],
+    ideas: CompetitorList, known: list[str], limit: int, sources: list[Source]
 ) -> list[Competitor]:
     """Turn the model's competitor ideas into new, valid, distinct competitors."""
-    taken = {site_key(site.url), site.domain.lower(), *(site_key(url) for url in known)}
+    taken = {site_key(url) for url in known}
     by_domain: dict[str, Source] = {}
     for source in sources:
         by_domain.setdefault(site_key(source.url), source)

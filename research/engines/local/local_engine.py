@@ -17,7 +17,6 @@ from research.models import (
 from research.net.urls import site_key
 from research.processes import CpuWorkers, run_cpu
 from research.progress import StageContext
-from research.text.brands import names_own_host
 from research.text.keyphrases import OutboundLink, outbound_links, why_few_gaps
 from research.text.phrases import SitePhrases, site_phrases
 
@@ -121,16 +120,12 @@ def brief_of(topic: Topic, site: SiteAnalysis, competitors: list[SiteAnalysis]) 
 
 
 def linked_competitors(site: SiteAnalysis, known: list[str], limit: int) -> list[Competitor]:
-    """Return the sites the site links to most as competitor candidates, except `known` ones.
-
-    A host that spells the site's own name (umami.is for Umami served elsewhere) is its own.
-    """
-    taken = {site_key(url) for url in known} | {site.domain}
-    brands = site_phrases_of(site).brand
+    """Return the sites the site links to most as competitor candidates, except `known` ones."""
+    taken = {site_key(url) for url in known}
     links = {link.domain: link for link in outbound_links(site.domain, site.pages)}
     found: list[Competitor] = []
     for domain in site.outbound_domains:
-        if domain in taken or names_own_host(domain, brands) or len(found) >= limit:
+        if domain in taken or len(found) >= limit:
             continue
         link = links.get(domain, OutboundLink(domain, 0, "https"))
         plural = "s" if link.pages != 1 else ""
