@@ -338,7 +338,6 @@ async def test_engine_finds_gaps_topics_and_cited_briefs() -> None:
 
 _RUN = """
 import anyio
-from research.text.brands import names_own_host
 from research.text.keyphrases import analyse_site
 from tests.test_local_engine import RIVAL, SITE, _dump, _run_engine
 
