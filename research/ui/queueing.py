@@ -11,11 +11,11 @@ import streamlit as st
 from research.errors import ResearchError
 from research.models import LIVE_STATUSES, DiscoveryRequest, Report, now
 from research.runtime.batch import cancel_runs
-from research.store import WAIT_SECONDS
 from research.ui.report_view import render_stages
-from research.ui.resources import load_report, loop_runner
+from research.ui.resources import load_report, loop_runner, on_loop
 
 REMOTE_REFRESH_SECONDS = 0.7
+QUEUE = "The job queue"
 WORKER_KEY_NOTE = (
     "Runs go to the queue's workers, which use their own GEMINI_API_KEY: a key entered here "
     "stays in this browser session and is never sent to them (secrets never travel through "
@@ -34,22 +34,20 @@ def run_queue() -> Any:
     """Return the process's RunQueue (opened on the loop once); only in queue mode."""
     # Imported here, in the script thread: procrastinate loads only when the queue is used.
     module = importlib.import_module("research.runtime.queue")
-    runner = loop_runner()
-    url = runner.settings.database_url
-    return runner.submit(module.RunQueue.open(url)).result(timeout=WAIT_SECONDS)
+    url = loop_runner().settings.database_url
+    return on_loop(module.RunQueue.open(url), who=QUEUE)
 
 
 def enqueue(reports: list[Report]) -> None:
     """Save runs `queued` and defer their jobs for the workers."""
-    runner = loop_runner()
-    store = runner.services().store
+    store = loop_runner().services().store
     queue = run_queue()
 
     async def put() -> None:
         for report in reports:
             await queue.enqueue(store, report)
 
-    runner.submit(put()).result(timeout=WAIT_SECONDS)
+    on_loop(put(), who=QUEUE)
 
 
 def enqueue_claimed(claim: Coroutine[Any, Any, Report]) -> str:
@@ -58,8 +56,7 @@ def enqueue_claimed(claim: Coroutine[Any, Any, Report]) -> str:
     The workers run it with their own GEMINI_API_KEY: a key entered on Settings stays in this
     browser session and never travels through the history.
     """
-    runner = loop_runner()
-    store = runner.services().store
+    store = loop_runner().services().store
     queue = run_queue()
 
     async def put() -> str:
@@ -67,7 +64,7 @@ def enqueue_claimed(claim: Coroutine[Any, Any, Report]) -> str:
         await queue.enqueue(store, report)
         return report.run_id
 
-    return runner.submit(put()).result(timeout=WAIT_SECONDS)
+    return on_loop(put(), who=QUEUE)
 
 
 def enqueue_run(request: DiscoveryRequest) -> str:
@@ -79,10 +76,9 @@ def enqueue_run(request: DiscoveryRequest) -> str:
 
 def cancel(target: str) -> None:
     """Ask a run, or every unfinished run of a batch, to stop wherever it runs."""
-    runner = loop_runner()
-    store = runner.services().store
+    store = loop_runner().services().store
     abort = run_queue().abort if queue_enabled() else None
-    runner.submit(cancel_runs(store, target, wait=0, abort=abort)).result(timeout=WAIT_SECONDS)
+    on_loop(cancel_runs(store, target, wait=0, abort=abort), who=QUEUE)
 
 
 def waiting_message(report: Report) -> str:
@@ -128,8 +124,7 @@ def backend_lines() -> list[tuple[str, str]]:
     rows = [("History", f"PostgreSQL at {getattr(store, 'host', 'the configured database')}")]
     if not queue_enabled():
         return [*rows, ("Queue", "off (runs here)")]
-    runner = loop_runner()
-    seen = runner.submit(run_queue().workers_seen(60)).result(timeout=WAIT_SECONDS)
+    seen = on_loop(run_queue().workers_seen(60), who=QUEUE)
     return [*rows, ("Queue", "on (procrastinate)"), ("Workers seen in the last minute", str(seen))]
 
 
