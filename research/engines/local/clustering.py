@@ -11,7 +11,7 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.preprocessing import normalize
 
 from research.engines.local.gaps import UNHEADED, Gap
-from research.engines.local.titles import deeper_title, topic_title
+from research.engines.local.titles import capitalised_words, deeper_title, topic_title
 from research.models import Topic
 from research.text.offtopic import is_off_topic
 from research.text.phrases import SitePhrases
@@ -150,6 +150,7 @@ def propose(
         for s in sites
         for p in s.pages
     }
+    capitals = capitalised_words([p for s in sites for p in s.pages])
     topics: list[Topic] = []
     titles: set[str] = set()
     for cluster in clusters:
@@ -166,6 +167,7 @@ def propose(
                 [g.label for g in ranked],
                 [h for u in evidence for h in headings.get(u, [])],
                 site.language,
+                capitals,
             )
         if title.lower() in titles:
             title = f"{title} ({ranked[0].label})"
