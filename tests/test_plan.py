@@ -23,6 +23,7 @@ from research.engines.local.plan import (
     merge_competing,
     plan_brief,
     plan_topics,
+    section_heading,
     target_words,
     topic_clusters,
 )
@@ -243,3 +244,22 @@ async def test_every_local_passage_is_verified_and_its_text_is_on_the_cited_page
         assert brief.passages
         for passage in brief.passages:
             assert passage.verified and passage.text in pages[passage.url].text
+
+
+def test_outline_sections_name_no_site_ask_nothing_and_switch_no_setting() -> None:
+    brands = ["plausible", "plausible analytic"]
+
+    def section(heading: str, subtopic: str) -> str:
+        return section_heading(heading, subtopic, brands, "en")
+
+    assert section("Create a goal in your Plausible account", "custom event goal") == (
+        "Custom event goal"
+    )
+    assert section("Allow Plausible Analytics to access your data", "Search Console") == (
+        "Search Console"
+    )
+    assert section("Have you created the goal in your settings?", "goal") == "Goal"
+    assert section('Enable "File downloads" for your site', "file downloads") == "File downloads"
+    assert section("How to disable outbound link tracking", "outbound link") == "Outbound link"
+    assert section("Reset your password", "password reset") == "Password reset"
+    assert section("Why 404 tracking   matters", "404 tracking") == "Why 404 tracking matters"

@@ -115,6 +115,15 @@ def test_brand_names_come_from_titles_site_name_domain_and_proper_nouns() -> Non
     text = "Un huerto en el balcón, página {i}. Huerto y tomates."
     pages = _pages("huertoencasa.example", ["Tomates", "Riego", "Fresas"], text)
     assert "huerto" not in brand_names("huertoencasa.example", pages, ["huerto en casa"], "es")
+    # served from an address, the name is the word the text mostly capitalises standing alone:
+    # not "analytics", which only follows other names; lower case in addresses and calls is code
+    text = (
+        "Open the Plausible dashboard on page {i}; Google Analytics imports work. Load "
+        "plausible.io/js/script.js and call plausible('Signup'). Plausible Analytics counts."
+    )
+    pages = _pages("127.0.0.1:9", ["A", "B", "C"], text, "Plausible Analytics")
+    names = brand_names("127.0.0.1:9", pages, [], "en")
+    assert "plausible" in names and "analytics" not in names, names
     # a domain label alone is no brand: gaps.test writes about content gaps
     pages = _pages("gaps.test", ["A", "B", "C"], "Finding content gaps on page {i}.")
     assert brand_names("gaps.test", pages, [], "en") == []
@@ -145,7 +154,12 @@ def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
         Page(
             url="https://rival.example/scroll-depth",
             title="Scroll depth tracking",
-            headings=["Scroll depth tracking", "Scroll depth goals", "Reading the depth chart"],
+            headings=[
+                "Scroll depth tracking",
+                "Scroll depth goals",
+                "Reading the depth chart",
+                "Disable scroll depth tracking for your site",  # the product's settings step
+            ],
             text="Scroll depth shows how far visitors read. Scroll depth goals count readers.",
         ),
         Page(
@@ -159,6 +173,7 @@ def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
     brief = write(topic, site_phrases("mine.example", site), [site_phrases("rival.example", rival)])
     assert "Reading the depth chart" in brief.outline
     assert "Depth of download folders" not in brief.outline
+    assert not [h for h in brief.outline if h.startswith("Disable")], brief.outline
     # questions are only the ones the crawled pages ask (the writer's plan); these ask none
     assert brief.questions == []
 
@@ -188,6 +203,7 @@ def test_brands_are_stripped_with_the_words_tying_them_in_or_the_title_dropped()
     assert strip_brands("Umami vs Plausible: which to pick", brands, "en") == ""
     assert strip_brands("How Plausible counts visitors", brands, "en") == ""
     assert strip_brands("Plausible Analytics", brands, "en") == ""
+    assert strip_brands("Plausible Analytics will list your site", brands, "en") == ""
     assert strip_brands("Scroll depth", brands, "en") == "Scroll depth"
 
 

@@ -18,6 +18,7 @@ from statistics import quantiles
 from urllib.parse import urlsplit
 
 from research.engines.local.intent import classify_intent
+from research.engines.local.titles import is_settings_step
 from research.models import (
     Brief,
     InternalLink,
@@ -28,6 +29,7 @@ from research.models import (
     Topic,
     TopicOverlap,
 )
+from research.text.offtopic import strip_brands
 from research.text.phrases import (
     PageKeys,
     SitePhrases,
@@ -42,6 +44,7 @@ from research.text.phrases import (
     tokens,
 )
 from research.text.stopwords import stopwords_for
+from research.text.support import names_support_subject
 
 # An own page covers a topic this well (0..1) before the advice is to refresh it.
 REFRESH_SCORE = 0.6
@@ -557,6 +560,17 @@ def outline_with(
     return items
 
 
+def section_heading(heading: str, subtopic: str, brands: Sequence[str], language: str) -> str:
+    """A competitor's heading as a section of the user's piece, or the subtopic itself when
+    the heading names a site ("Allow Acme to access ..."), is a question (the questions list
+    has those), a product's settings step ("Enable X for your site") or a support subject."""
+    text = " ".join(heading.split())
+    named = strip_brands(text, brands, language) != text
+    if named or text.endswith("?") or is_settings_step(text) or names_support_subject(text):
+        return subtopic[:1].upper() + subtopic[1:]
+    return text
+
+
 def plan_brief(
     brief: Brief, topic: Topic, site: SiteAnalysis, competitors: Sequence[SiteAnalysis]
 ) -> Brief:
@@ -572,7 +586,12 @@ def plan_brief(
     raw = {page.url: page for c in competitors for page in c.pages}
     coverage = subtopic_coverage(topic, covering, rival_pages, rivals, lang)
     exclude = {topic.overlaps[0].url} if topic.action == "refresh" and topic.overlaps else set()
-    needed = [(plan_key(item.subtopic, lang), heading) for item, heading in coverage if item.must]
+    brands = sorted({b for s in (own, *rivals) for b in s.brand})
+    needed = [
+        (plan_key(item.subtopic, lang), section_heading(heading, item.subtopic, brands, lang))
+        for item, heading in coverage
+        if item.must and not names_support_subject(item.subtopic)
+    ]
     urls = {p.url for p in covering}
     return brief.model_copy(
         update={

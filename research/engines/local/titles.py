@@ -229,6 +229,12 @@ _TOGGLE = re.compile(
 )
 
 
+def is_settings_step(heading: str) -> bool:
+    """Whether a heading switches a product's setting on or off ("Enable X for your site")."""
+    text = " ".join(heading.split())
+    return bool(_TOGGLE.match(re.sub(r"^how (?:to|do (?:i|you)) ", "", text, flags=re.IGNORECASE)))
+
+
 def _how_heading(
     main: str, headings: Sequence[str], lang: str, capitals: Collection[str] | None
 ) -> str:
