@@ -9,6 +9,7 @@ from research.engines.local.titles import (
     fix_articles,
     pluralize,
     topic_title,
+    written_phrases,
 )
 from research.models import Page, Topic
 from research.text.brands import brand_names, domain_label
@@ -50,6 +51,11 @@ def test_titles_agree_in_number_and_article() -> None:
     )
     assert pluralize("branch") == "branch" and pluralize("search index") == "search indexes"
     assert pluralize("taxonomy template") == "taxonomy templates"
+    # a head noun the crawled text writes the phrase's plural of is countable too
+    written = written_phrases(_text(["Cost and rate limits.", "Steamed milk, then milks it."]))
+    title = topic_title("composite embedders", ["rate limit"], [], [], "en", None, written)
+    assert title == "Composite embedders explained: what to know about rate limits"
+    assert pluralize("steamed milk", written) == "steamed milk"
     assert fix_articles("a hour, an unique visitor, a SEO audit, an user, A idea") == (
         "an hour, a unique visitor, an SEO audit, a user, An idea"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from difflib import SequenceMatcher
 
 from research.text.phrases import PageText, phrase_key, sentences
@@ -109,13 +109,15 @@ def topic_title(
     headings: Sequence[str],
     language: str,
     capitals: Collection[str] | None = None,
+    written: Callable[[str], bool] | None = None,
 ) -> str:
     """Return a title a writer would use for a topic led by `main`.
 
     `companions` are phrases worth naming next to it, `related` all the topic's phrases,
     `headings` the titles and headings of its evidence pages, best page first, and `capitals`
     the lower-cased words the crawled text writes with a capital inside a sentence (names; None:
-    no such evidence, words keep the heading's case).
+    no such evidence, words keep the heading's case); `written` says whether the crawled text
+    writes a phrase word for word.
     """
     lang = language if language in _TEMPLATES else "en"
     words = _TEMPLATES[lang]
@@ -139,7 +141,7 @@ def topic_title(
     if len(others) >= 2:
         return _cap(words["explained_more"].format(main=main, k2=others[0], k3=others[1]))
     if others:
-        about = pluralize(others[0]) if lang == "en" else others[0]
+        about = pluralize(others[0], written) if lang == "en" else others[0]
         return _cap(words["explained_pair"].format(main=main, k2=about))
     return _cap(words["explained"].format(main=main))
 
@@ -158,18 +160,21 @@ def _plural(word: str) -> bool:
     return word.endswith("s") and not word.endswith(("ss", "us", "is"))
 
 
-def pluralize(phrase: str) -> str:
-    """Return an English noun phrase with its countable head noun in the plural."""
+def pluralize(phrase: str, written: Callable[[str], bool] | None = None) -> str:
+    """Return an English noun phrase with its head noun in the plural when it is countable:
+    a known countable noun, or one the crawled text writes the phrase's plural of (`written`:
+    "rate limits")."""
     head, _, last = phrase.rpartition(" ")
-    if last != last.lower() or last not in _COUNTABLE:
-        return phrase  # a name, an acronym or a possibly uncountable noun
+    if last != last.lower() or _plural(last):
+        return phrase  # a name, an acronym, or a plural already
     if last.endswith(("s", "x", "ch", "sh")):
-        plural = last + "es"
+        plural = f"{head} {last}es".strip()
     elif last.endswith("y") and last[-2:-1] not in "aeiou":
-        plural = last[:-1] + "ies"
+        plural = f"{head} {last[:-1]}ies".strip()
     else:
-        plural = last + "s"
-    return f"{head} {plural}".strip()
+        plural = f"{head} {last}s".strip()
+    seen = written is not None and " " in phrase and written(plural)
+    return plural if last in _COUNTABLE or seen else phrase  # else possibly uncountable
 
 
 # Words spelled with a vowel that sound like a consonant ("a unique", "a one-off"), and
@@ -420,3 +425,17 @@ def capitalised_words(pages: Sequence[PageText]) -> frozenset[str]:
                     seen[word.lower()] += 1
                     upper[word.lower()] += word[:1].isupper()
     return frozenset(word for word, count in upper.items() if 2 * count > seen[word])
+
+
+def written_phrases(pages: Sequence[PageText]) -> Callable[[str], bool]:
+    """A test of whether the pages' titles, headings or text write a phrase word for word."""
+    lines = (line for page in pages for line in (page.title, *page.headings, *page.lines))
+    text = " " + " \n ".join(_NON_WORD.sub(" ", line.lower()) for line in lines) + " "
+
+    def written(phrase: str) -> bool:
+        return f" {' '.join(_NON_WORD.sub(' ', phrase.lower()).split())} " in text
+
+    return written
+
+
+_NON_WORD = re.compile(r"[^\w'-]+")
