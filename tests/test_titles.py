@@ -27,6 +27,9 @@ def test_a_competitor_how_to_heading_is_not_copied_verbatim() -> None:
         heading = f'How to {toggle} "404 error pages" tracking for your site'
         title = topic_title("error pages", [], ["error pages"], [heading], "en")
         assert title == "Error pages explained", title
+    # a phrase that switches a setting is titled by the setting
+    title = topic_title("disable sitemap generation", ["default values"], [], [], "en")
+    assert title == "Sitemap generation explained: what to know about default values"
     title = topic_title("VAT", [], ["VAT"], ["How do I add my VAT number?"], "en")
     assert title == "Adding your VAT number: a step-by-step guide"
     assert topic_title("Kochstück", [], ["Kochstück"], ["Wie man ein Kochstück ansetzt"], "de") == (

@@ -132,6 +132,8 @@ def topic_title(
     how = _how_heading(main, headings, lang, capitals)
     if how:
         return how
+    if lang == "en":
+        main = _SWITCH.sub("", main) or main  # "disable sitemap generation": the subject follows
     last = main.split()[-1]
     for kind, markers in _KINDS.items():
         if last in markers:
@@ -231,6 +233,12 @@ _TOGGLE = re.compile(
     r"^(?:enable|disable|turn (?:on|off)|switch (?:on|off)|activate|deactivate|"
     r"opt (?:in|out)|toggle)\b",
     re.IGNORECASE,
+)
+
+
+# Verbs that only ever switch a setting, opening a phrase that names one ("disable X").
+_SWITCH = re.compile(
+    r"^(?:enable|disable|activate|deactivate|turn (?:on|off)|switch (?:on|off))\s+", re.IGNORECASE
 )
 
 
