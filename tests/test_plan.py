@@ -263,3 +263,23 @@ def test_outline_sections_name_no_site_ask_nothing_and_switch_no_setting() -> No
     assert section("How to disable outbound link tracking", "outbound link") == "Outbound link"
     assert section("Reset your password", "password reset") == "Password reset"
     assert section("Why 404 tracking   matters", "404 tracking") == "Why 404 tracking matters"
+
+
+def test_outline_sections_come_from_pages_about_the_topic_not_ones_mentioning_it() -> None:
+    own = _site("crumb.test", [("oven", "Hot oven", ["Preheat"], "Preheat a hot oven.")])
+    rival = _site(
+        "a.test",
+        [
+            ("bulk", "Bulk fermentation", ["Dough temperature"], "Bulk fermentation is a rise. "
+             "Bulk fermentation takes hours.\nDough temperature sets the pace of it."),
+            ("news", "Bakery news", ["Virus scanning", "Dough temperature"], "Our news: bulk "
+             "fermentation, once.\nVirus scanning of uploads. Virus scanning runs nightly."),
+        ],
+    )  # fmt: skip
+    # the news page is evidence, so it covers the topic, but it is not about it
+    topic = TOPIC.model_copy(update={"evidence": ["https://a.test/bulk", "https://a.test/news"]})
+    brief = plan_brief(Brief(topic=topic.title, outline=["Intro", "Close"]), topic, own, [rival])
+    assert sorted(brief.covering_pages) == ["https://a.test/bulk", "https://a.test/news"]
+    coverage = {c.subtopic.lower(): c for c in brief.coverage}
+    assert coverage["virus scanning"].must and coverage["dough temperature"].must
+    assert brief.outline == ["Intro", "Dough temperature", "Close"]

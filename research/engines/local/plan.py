@@ -330,22 +330,28 @@ def subtopic_coverage(
     language: str,
 ) -> list[tuple[SubtopicCoverage, str]]:
     """The subtopics the covering pages head sections with, each with the competitors and
-        pages naming it and a heading for it; `must` when at least half the covering competitors
-        name it. Must-cover first, then by competitors, by the share of the competitors' pages naming
-    it that are about the topic (a subtopic of this topic, not of every page), and by pages.
-    Phrases with a site's one-word
-        name ("Plausible account") are no subtopic."""
+    pages naming it and a heading for it from a page about the topic ("" when only pages
+    merely mentioning it head it); `must` when at least half the covering competitors name it.
+
+    Must-cover first, then by competitors, by the share of the competitors' pages naming it
+    that are about the topic (a subtopic of this topic, not of every page), and by pages.
+    Phrases with a site's one-word name ("Plausible account") are no subtopic.
+    """
     keys = topic_keys(topic, language)
     names = _brand_words(rivals)
     ranked = {r.domain: {s.key for s in r.ranked if not names & set(s.key.split())} for r in rivals}
     labels = {r.domain: r.stats for r in rivals}
     found: dict[str, _Subtopic] = {}
+    # Headings for the outline come from pages about the topic, not ones merely mentioning it.
+    about = {page.url for page in pages if on_topic(keys, page, set())}
     for page in pages:
         for matched, key, form, heading in _heading_subtopics(
             page, ranked[page.domain], keys, language
         ):
             stat = labels[page.domain].get(key)
-            found.setdefault(matched, _Subtopic(stat.label if stat else form, heading))
+            sub = found.setdefault(matched, _Subtopic(stat.label if stat else form, ""))
+            if not sub.heading and page.url in about:
+                sub.heading = heading
     covering = {page.domain for page in pages}
     for key, sub in found.items():
         for page in pages:
@@ -590,7 +596,7 @@ def plan_brief(
     needed = [
         (plan_key(item.subtopic, lang), section_heading(heading, item.subtopic, brands, lang))
         for item, heading in coverage
-        if item.must and not names_support_subject(item.subtopic)
+        if item.must and heading and not names_support_subject(item.subtopic)
     ]
     urls = {p.url for p in covering}
     return brief.model_copy(
