@@ -581,7 +581,8 @@ def plan_brief(
     brief: Brief, topic: Topic, site: SiteAnalysis, competitors: Sequence[SiteAnalysis]
 ) -> Brief:
     """Return the brief with its writer's plan: target length, subtopic coverage (the outline
-    naming every must-cover one), real questions, internal links and links out."""
+    naming every must-cover one a page about the topic heads), real questions, internal links
+    and links out."""
     own = _phrases_of(site)
     rivals = [_phrases_of(c) for c in competitors]
     lang = own.language
