@@ -227,7 +227,9 @@ def _print_details(score: SetScore) -> None:
             print(f"  {label}: {found}")
 
 
-def _print_table(title: str, scores: list[SetScore]) -> None:
+def print_table(title: str, scores: list[SetScore]) -> None:
+    """Print gap and topic P@10, recall, brand leaks, support topics and pages read per set,
+    and overall when there are several."""
     print(
         f"\n{title:<24} {'gaps P@10':>9} {'topics P@10':>11} {'gap R':>6} {'topic R':>7} "
         f"{'brands':>6} {'support':>7} {'read/crawled':>12}"
@@ -256,9 +258,9 @@ def main() -> None:
     own, real = evaluate_all(), evaluate_real()
     for score in [*own, *real]:
         _print_details(score)
-    _print_table("in-house sets", own)
-    _print_table("real pairs", [s for s in real if not s.held_out])
-    _print_table("real pairs, held out", [s for s in real if s.held_out])
+    print_table("in-house sets", own)
+    print_table("real pairs", [s for s in real if not s.held_out])
+    print_table("real pairs, held out", [s for s in real if s.held_out])
 
 
 # -- the writer's plan (issue 13) ---------------------------------------------------------------

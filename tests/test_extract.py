@@ -103,6 +103,9 @@ def test_page_with_a_byte_order_mark_is_read() -> None:
     _assert_image_page("\ufeff" + markup)
     _assert_image_page(b"\xef\xbb\xbf" + markup.encode("utf-8"))
     _assert_image_page(decode_html(b"\xef\xbb\xbf" + markup.encode("utf-8"), "text/html"))
+    # a BOM before an XML declaration, as text and as bytes
+    _assert_image_page("\ufeff" + XHTML)
+    _assert_image_page(b"\xef\xbb\xbf" + XHTML.encode("utf-8"))
 
 
 def test_page_in_a_mis_declared_charset_is_read_in_the_sniffed_one() -> None:

@@ -379,7 +379,8 @@ def test_titles_read_like_a_writer_wrote_them() -> None:
         topic_title("burr grinder", [], ["burr grinder", "blade grinder"], headings, "en")
         == "Burr grinder vs blade grinder: when to use which"
     )
-    assert topic_title("DMARC", [], ["DMARC"], headings, "en") == "How to set up DMARC step by step"
+    # the heading's instruction is not copied: the subject leads the guide
+    assert topic_title("DMARC", [], ["DMARC"], headings, "en") == "DMARC: a step-by-step guide"
     assert (
         topic_title(
             "Pizzastein", [], ["Pizzastein", "Backstahl"], ["Pizzastein oder Backstahl?"], "de"

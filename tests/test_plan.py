@@ -23,6 +23,7 @@ from research.engines.local.plan import (
     merge_competing,
     plan_brief,
     plan_topics,
+    section_heading,
     target_words,
     topic_clusters,
 )
@@ -243,3 +244,42 @@ async def test_every_local_passage_is_verified_and_its_text_is_on_the_cited_page
         assert brief.passages
         for passage in brief.passages:
             assert passage.verified and passage.text in pages[passage.url].text
+
+
+def test_outline_sections_name_no_site_ask_nothing_and_switch_no_setting() -> None:
+    brands = ["plausible", "plausible analytic"]
+
+    def section(heading: str, subtopic: str) -> str:
+        return section_heading(heading, subtopic, brands, "en")
+
+    assert section("Create a goal in your Plausible account", "custom event goal") == (
+        "Custom event goal"
+    )
+    assert section("Allow Plausible Analytics to access your data", "Search Console") == (
+        "Search Console"
+    )
+    assert section("Have you created the goal in your settings?", "goal") == "Goal"
+    assert section('Enable "File downloads" for your site', "file downloads") == "File downloads"
+    assert section("How to disable outbound link tracking", "outbound link") == "Outbound link"
+    assert section("Reset your password", "password reset") == "Password reset"
+    assert section("Why 404 tracking   matters", "404 tracking") == "Why 404 tracking matters"
+
+
+def test_outline_sections_come_from_pages_about_the_topic_not_ones_mentioning_it() -> None:
+    own = _site("crumb.test", [("oven", "Hot oven", ["Preheat"], "Preheat a hot oven.")])
+    rival = _site(
+        "a.test",
+        [
+            ("bulk", "Bulk fermentation", ["Dough temperature"], "Bulk fermentation is a rise. "
+             "Bulk fermentation takes hours.\nDough temperature sets the pace of it."),
+            ("news", "Bakery news", ["Virus scanning", "Dough temperature"], "Our news: bulk "
+             "fermentation, once.\nVirus scanning of uploads. Virus scanning runs nightly."),
+        ],
+    )  # fmt: skip
+    # the news page is evidence, so it covers the topic, but it is not about it
+    topic = TOPIC.model_copy(update={"evidence": ["https://a.test/bulk", "https://a.test/news"]})
+    brief = plan_brief(Brief(topic=topic.title, outline=["Intro", "Close"]), topic, own, [rival])
+    assert sorted(brief.covering_pages) == ["https://a.test/bulk", "https://a.test/news"]
+    coverage = {c.subtopic.lower(): c for c in brief.coverage}
+    assert coverage["virus scanning"].must and coverage["dough temperature"].must
+    assert brief.outline == ["Intro", "Dough temperature", "Close"]

@@ -16,6 +16,8 @@ _LABEL_EXTRA = 3
 MIN_BRAND_CHARS = 4
 # A proper noun on this share of a site's pages is its name, when the domain or a title agrees.
 PROPER_NOUN_SHARE = 0.5
+# A proper noun is capitalised mid-sentence this many times more often than written in lower case.
+NAME_MAJORITY = 4
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _ENDS_SENTENCE = ".!?:"
 
@@ -58,21 +60,50 @@ def names_own_host(host: str, brands: Iterable[str]) -> bool:
     return False
 
 
-def _proper_nouns(pages: Sequence[Page]) -> Counter[str]:
-    """Words only ever capitalised, met mid-sentence, by how many pages use them."""
+def _proper_nouns(pages: Sequence[Page], stops: frozenset[str]) -> Counter[str]:
+    """Words mostly capitalised where they stand alone mid-sentence, by how many pages do so.
+
+    A capital right after another ("Google Analytics") is the second word of a name, not a
+    name of its own; lower-case parts of an address or a call ("plausible.io",
+    "plausible.init") are code, not prose.
+    """
     counts: Counter[str] = Counter()
-    lower: set[str] = set()
+    capitals: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
     for page in pages:
         found: set[str] = set()
         for line in page.text.splitlines():
+            previous = None
             for match in _WORD.finditer(line):
-                word = match.group(0)
+                word, after_name = match.group(0), _follows_name(line, previous, match, stops)
+                previous = match
                 if word.islower():
-                    lower.add(word)
-                elif word[:1].isupper() and not _starts_sentence(line, match.start()):
-                    found.add(word.lower())
+                    lower[word] += not _in_code(line, match.start(), match.end())
+                elif word[:1].isupper() and not after_name:
+                    if not _starts_sentence(line, match.start()):
+                        found.add(word.lower())
+                        capitals[word.lower()] += 1
         counts.update(found)
-    return Counter({word: n for word, n in counts.items() if word not in lower})
+    return Counter({w: n for w, n in counts.items() if capitals[w] > NAME_MAJORITY * lower[w]})
+
+
+def _follows_name(
+    line: str, previous: re.Match[str] | None, current: re.Match[str], stops: frozenset[str]
+) -> bool:
+    """Whether a word comes right after a capitalised one that is no stop word opening the
+    sentence ("Use Jekyll": a sentence's first word, not a name's)."""
+    if previous is None or not previous.group(0)[:1].isupper():
+        return False
+    if _starts_sentence(line, previous.start()) and previous.group(0).lower() in stops:
+        return False
+    return line[previous.end() : current.start()] == " "
+
+
+def _in_code(line: str, start: int, end: int) -> bool:
+    """Whether a word is part of an address, a file name or a call: "site.io", "/share", "f("."""
+    before = line[start - 1] if start else ""
+    after, then = line[end : end + 1], line[end + 1 : end + 2]
+    return before in {".", "/"} or after == "(" or (after in {".", "/"} and then.isalnum())
 
 
 def brand_names(
@@ -92,7 +123,7 @@ def brand_names(
     names = {n.strip().lower() for n in title_names if n.strip()}
     names |= {name for name, count in site_names.items() if count * 3 >= len(pages) or count >= 2}
     # German capitalises every noun, so capitals there say nothing about names.
-    nouns = _proper_nouns(pages) if language != "de" else Counter()
+    nouns = _proper_nouns(pages, stops) if language != "de" else Counter()
     words: set[str] = set()
     for name in names:
         parts = [p for p in _WORD.findall(name) if p not in stops]

@@ -18,6 +18,8 @@ _GLUE_BEFORE = frozenset("in on with for from using via at by into like of".spli
 # auxiliary it is the subject of a sentence ("How Acme counts visits"). Both are dropped whole.
 _WHOLE_AFTER = frozenset("vs versus how why what when where does do did can is are will".split())
 _VERSUS = frozenset({"vs", "versus"})
+# A brand opening a heading before one of these is its subject ("Acme will list your site").
+_AUXILIARIES = frozenset("does do did can is are will was were has have should may must".split())
 _EDGE = re.compile(r"^[\s:;,.–—|/-]+|[\s:;,–—|/-]+$")
 _GAP = re.compile(r"\s+([:;,.?!])|\s{2,}")
 
@@ -48,8 +50,8 @@ def strip_brands(text: str, brands: Sequence[str], language: str) -> str:
         first, last = index, index + len(found) - 1
         before = spans[first - 1][2] if first else ""
         after = spans[last + 1][2] if last + 1 < len(spans) else ""
-        if before in _WHOLE_AFTER or after in _VERSUS:
-            return ""
+        if before in _WHOLE_AFTER or after in _VERSUS or (not first and after in _AUXILIARIES):
+            return ""  # a comparison, or the brand is what the sentence is about
         if before in _GLUE_BEFORE:
             first -= 1
         cuts.append((spans[first][0], spans[last][1]))

@@ -11,7 +11,12 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.preprocessing import normalize
 
 from research.engines.local.gaps import UNHEADED, Gap
-from research.engines.local.titles import deeper_title, topic_title
+from research.engines.local.titles import (
+    capitalised_words,
+    deeper_title,
+    topic_title,
+    written_phrases,
+)
 from research.models import Topic
 from research.text.offtopic import is_off_topic
 from research.text.phrases import SitePhrases
@@ -150,6 +155,8 @@ def propose(
         for s in sites
         for p in s.pages
     }
+    texts = [p for s in sites for p in s.pages]
+    capitals, written = capitalised_words(texts), written_phrases(texts)
     topics: list[Topic] = []
     titles: set[str] = set()
     for cluster in clusters:
@@ -166,6 +173,8 @@ def propose(
                 [g.label for g in ranked],
                 [h for u in evidence for h in headings.get(u, [])],
                 site.language,
+                capitals,
+                written,
             )
         if title.lower() in titles:
             title = f"{title} ({ranked[0].label})"

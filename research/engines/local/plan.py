@@ -18,6 +18,7 @@ from statistics import quantiles
 from urllib.parse import urlsplit
 
 from research.engines.local.intent import classify_intent
+from research.engines.local.titles import is_settings_step
 from research.models import (
     Brief,
     InternalLink,
@@ -28,6 +29,7 @@ from research.models import (
     Topic,
     TopicOverlap,
 )
+from research.text.offtopic import strip_brands
 from research.text.phrases import (
     PageKeys,
     SitePhrases,
@@ -42,6 +44,7 @@ from research.text.phrases import (
     tokens,
 )
 from research.text.stopwords import stopwords_for
+from research.text.support import names_support_subject
 
 # An own page covers a topic this well (0..1) before the advice is to refresh it.
 REFRESH_SCORE = 0.6
@@ -327,22 +330,28 @@ def subtopic_coverage(
     language: str,
 ) -> list[tuple[SubtopicCoverage, str]]:
     """The subtopics the covering pages head sections with, each with the competitors and
-        pages naming it and a heading for it; `must` when at least half the covering competitors
-        name it. Must-cover first, then by competitors, by the share of the competitors' pages naming
-    it that are about the topic (a subtopic of this topic, not of every page), and by pages.
-    Phrases with a site's one-word
-        name ("Plausible account") are no subtopic."""
+    pages naming it and a heading for it from a page about the topic ("" when only pages
+    merely mentioning it head it); `must` when at least half the covering competitors name it.
+
+    Must-cover first, then by competitors, by the share of the competitors' pages naming it
+    that are about the topic (a subtopic of this topic, not of every page), and by pages.
+    Phrases with a site's one-word name ("Plausible account") are no subtopic.
+    """
     keys = topic_keys(topic, language)
     names = _brand_words(rivals)
     ranked = {r.domain: {s.key for s in r.ranked if not names & set(s.key.split())} for r in rivals}
     labels = {r.domain: r.stats for r in rivals}
     found: dict[str, _Subtopic] = {}
+    # Headings for the outline come from pages about the topic, not ones merely mentioning it.
+    about = {page.url for page in pages if on_topic(keys, page, set())}
     for page in pages:
         for matched, key, form, heading in _heading_subtopics(
             page, ranked[page.domain], keys, language
         ):
             stat = labels[page.domain].get(key)
-            found.setdefault(matched, _Subtopic(stat.label if stat else form, heading))
+            sub = found.setdefault(matched, _Subtopic(stat.label if stat else form, ""))
+            if not sub.heading and page.url in about:
+                sub.heading = heading
     covering = {page.domain for page in pages}
     for key, sub in found.items():
         for page in pages:
@@ -557,11 +566,23 @@ def outline_with(
     return items
 
 
+def section_heading(heading: str, subtopic: str, brands: Sequence[str], language: str) -> str:
+    """A competitor's heading as a section of the user's piece, or the subtopic itself when
+    the heading names a site ("Allow Acme to access ..."), is a question (the questions list
+    has those), a product's settings step ("Enable X for your site") or a support subject."""
+    text = " ".join(heading.split())
+    named = strip_brands(text, brands, language) != text
+    if named or text.endswith("?") or is_settings_step(text) or names_support_subject(text):
+        return subtopic[:1].upper() + subtopic[1:]
+    return text
+
+
 def plan_brief(
     brief: Brief, topic: Topic, site: SiteAnalysis, competitors: Sequence[SiteAnalysis]
 ) -> Brief:
     """Return the brief with its writer's plan: target length, subtopic coverage (the outline
-    naming every must-cover one), real questions, internal links and links out."""
+    naming every must-cover one a page about the topic heads), real questions, internal links
+    and links out."""
     own = _phrases_of(site)
     rivals = [_phrases_of(c) for c in competitors]
     lang = own.language
@@ -572,7 +593,12 @@ def plan_brief(
     raw = {page.url: page for c in competitors for page in c.pages}
     coverage = subtopic_coverage(topic, covering, rival_pages, rivals, lang)
     exclude = {topic.overlaps[0].url} if topic.action == "refresh" and topic.overlaps else set()
-    needed = [(plan_key(item.subtopic, lang), heading) for item, heading in coverage if item.must]
+    brands = sorted({b for s in (own, *rivals) for b in s.brand})
+    needed = [
+        (plan_key(item.subtopic, lang), section_heading(heading, item.subtopic, brands, lang))
+        for item, heading in coverage
+        if item.must and heading and not names_support_subject(item.subtopic)
+    ]
     urls = {p.url for p in covering}
     return brief.model_copy(
         update={

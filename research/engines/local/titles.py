@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from difflib import SequenceMatcher
 
-from research.text.phrases import phrase_key
+from research.text.phrases import PageText, phrase_key, sentences
+from research.text.stopwords import function_words
 
 _VERSUS = re.compile(r"^(.+?)\s+(?:vs|versus|v)\s+(.+)$")
 _CHOICE = {
@@ -33,6 +36,7 @@ _TEMPLATES = {
         "cost": "{main}: what it costs and why",
         "cost_plural": "{main}: what they cost and why",
         "guide": "How to {action}: a step-by-step guide",
+        "guide_subject": "{main}: a step-by-step guide",
     },
     "de": {
         "versus": "{a} oder {b}: was wann passt",
@@ -44,6 +48,7 @@ _TEMPLATES = {
         "tools": "{main} im Vergleich",
         "cost": "{main}: was es kostet und warum",
         "guide": "{action}: Schritt für Schritt",
+        "guide_subject": "{main}: Schritt für Schritt",
     },
     "fr": {
         "versus": "{a} ou {b} : lequel choisir et quand",
@@ -55,6 +60,7 @@ _TEMPLATES = {
         "tools": "{main} : le comparatif",
         "cost": "{main} : combien ça coûte et pourquoi",
         "guide": "{action} : étape par étape",
+        "guide_subject": "{main} : étape par étape",
     },
     "es": {
         "versus": "{a} o {b}: cuándo usar cada uno",
@@ -66,6 +72,7 @@ _TEMPLATES = {
         "tools": "{main}: comparativa",
         "cost": "{main}: cuánto cuesta y por qué",
         "guide": "{action}: paso a paso",
+        "guide_subject": "{main}: paso a paso",
     },
 }
 _KINDS = {
@@ -101,11 +108,16 @@ def topic_title(
     related: Sequence[str],
     headings: Sequence[str],
     language: str,
+    capitals: Collection[str] | None = None,
+    written: Callable[[str], bool] | None = None,
 ) -> str:
     """Return a title a writer would use for a topic led by `main`.
 
-    `companions` are phrases worth naming next to it, `related` all the topic's phrases, and
-    `headings` the titles and headings of its evidence pages, best page first.
+    `companions` are phrases worth naming next to it, `related` all the topic's phrases,
+    `headings` the titles and headings of its evidence pages, best page first, and `capitals`
+    the lower-cased words the crawled text writes with a capital inside a sentence (names; None:
+    no such evidence, words keep the heading's case); `written` says whether the crawled text
+    writes a phrase word for word.
     """
     lang = language if language in _TEMPLATES else "en"
     words = _TEMPLATES[lang]
@@ -117,9 +129,11 @@ def topic_title(
     pair = _versus_heading(keys, headings, lang)
     if pair:
         return _cap(words["versus"].format(a=pair[0], b=pair[1]))
-    how = _how_heading([f" {phrase_key(main, lang)} "], headings, lang)
+    how = _how_heading(main, headings, lang, capitals)
     if how:
         return how
+    if lang == "en":
+        main = _SWITCH.sub("", main) or main  # "disable sitemap generation": the subject follows
     last = main.split()[-1]
     for kind, markers in _KINDS.items():
         if last in markers:
@@ -129,7 +143,7 @@ def topic_title(
     if len(others) >= 2:
         return _cap(words["explained_more"].format(main=main, k2=others[0], k3=others[1]))
     if others:
-        about = pluralize(others[0]) if lang == "en" else others[0]
+        about = pluralize(others[0], written) if lang == "en" else others[0]
         return _cap(words["explained_pair"].format(main=main, k2=about))
     return _cap(words["explained"].format(main=main))
 
@@ -148,18 +162,21 @@ def _plural(word: str) -> bool:
     return word.endswith("s") and not word.endswith(("ss", "us", "is"))
 
 
-def pluralize(phrase: str) -> str:
-    """Return an English noun phrase with its countable head noun in the plural."""
+def pluralize(phrase: str, written: Callable[[str], bool] | None = None) -> str:
+    """Return an English noun phrase with its head noun in the plural when it is countable:
+    a known countable noun, or one the crawled text writes the phrase's plural of (`written`:
+    "rate limits")."""
     head, _, last = phrase.rpartition(" ")
-    if last != last.lower() or last not in _COUNTABLE:
-        return phrase  # a name, an acronym or a possibly uncountable noun
+    if last != last.lower() or _plural(last):
+        return phrase  # a name, an acronym, or a plural already
     if last.endswith(("s", "x", "ch", "sh")):
-        plural = last + "es"
+        plural = f"{head} {last}es".strip()
     elif last.endswith("y") and last[-2:-1] not in "aeiou":
-        plural = last[:-1] + "ies"
+        plural = f"{head} {last[:-1]}ies".strip()
     else:
-        plural = last + "s"
-    return f"{head} {plural}".strip()
+        plural = f"{head} {last}s".strip()
+    seen = written is not None and " " in phrase and written(plural)
+    return plural if last in _COUNTABLE or seen else phrase  # else possibly uncountable
 
 
 # Words spelled with a vowel that sound like a consonant ("a unique", "a one-off"), and
@@ -219,33 +236,142 @@ _TOGGLE = re.compile(
 )
 
 
-def _how_heading(keys: Sequence[str], headings: Sequence[str], lang: str) -> str:
-    """A how-to title from an evidence page heading that names one of the phrases.
+# Verbs that only ever switch a setting, opening a phrase that names one ("disable X").
+_SWITCH = re.compile(
+    r"^(?:enable|disable|activate|deactivate|turn (?:on|off)|switch (?:on|off))\s+", re.IGNORECASE
+)
 
-    The title is the site's own, never the heading copied: "How to track revenue" becomes
-    "How to track revenue: a step-by-step guide"; English headings that open with a known
-    gerund ("Setting up DMARC") become "How to set up DMARC".
+
+def is_settings_step(heading: str) -> bool:
+    """Whether a heading switches a product's setting on or off ("Enable X for your site")."""
+    text = " ".join(heading.split())
+    return bool(_TOGGLE.match(re.sub(r"^how (?:to|do (?:i|you)) ", "", text, flags=re.IGNORECASE)))
+
+
+def _how_heading(
+    main: str, headings: Sequence[str], lang: str, capitals: Collection[str] | None
+) -> str:
+    """A how-to title from an evidence page heading that names the lead phrase.
+
+    The title is the site's own, never a heading copied: the instruction ("How to track
+    revenue", "Setting up DMARC") loses the qualifiers after its subject ("with the Script Tag
+    SDK") and the heading's Title Case. One that still says what a heading says is worded
+    another way: "How to add a safe rollout" becomes "Adding a safe rollout: a step-by-step
+    guide", and when a heading already says that, the subject leads ("DMARC: ...").
     """
-    openers = _HOW.get(lang, ())
-    words = _TEMPLATES[lang]
+    keys = [f" {phrase_key(main, lang)} "]
     for heading in headings:
-        text = " ".join(heading.split()).split(":")[0].rstrip("?!.")
+        text = _heading_text(heading)
         if len(text) > 80 or not _names(keys, text, lang):
             continue
-        lower = text.lower()
-        opener = next((o for o in openers if lower.startswith(o)), "")
-        if opener:
-            action = _action(text[len(opener) :] if lang == "en" else text, lang)
-            if lang == "en" and _TOGGLE.match(action):
-                continue  # a product's settings step, not an article: "How to disable X"
-            if lang == "en" and opener != "how to ":
-                action = re.sub(r"\bmy\b", "your", re.sub(r"^(?:I|you|we) ", "", action))
-            title = words["guide"].format(action=action)
-            return fix_articles(_cap(title)) if lang == "en" else _cap(title)
-        first, _, rest = text.partition(" ")
-        if lang == "en" and rest and first.lower() in _GERUNDS:
-            return fix_articles(f"How to {_GERUNDS[first.lower()]} {_action(rest, lang)}")
+        action = _instruction(text, lang)
+        if not action or (lang == "en" and _TOGGLE.match(action)):
+            continue  # no how-to, or a product's settings step: "How to disable X"
+        if lang == "en":
+            action = _sentence_case(_without_qualifiers(action, main, lang), main, capitals)
+        if not any(_near(action, other, lang) for other in headings):
+            title = _cap(_TEMPLATES[lang]["guide"].format(action=action))
+            return fix_articles(title) if lang == "en" else title
+        verb, _, rest = action.partition(" ")
+        worded = f"{_gerund(verb.lower())} {rest}" if lang == "en" and rest else ""
+        if worded and not any(_alike(worded, other, lang) for other in headings):
+            return fix_articles(_cap(_TEMPLATES[lang]["guide_subject"].format(main=worded)))
+        return _cap(_TEMPLATES[lang]["guide_subject"].format(main=main))
     return ""
+
+
+def _heading_text(heading: str) -> str:
+    return " ".join(heading.split()).split(":")[0].rstrip("?!.")
+
+
+# Words a how-to heading or title adds that say nothing of the subject ("step by step").
+_STEPS = re.compile(
+    r"\b(?:(?:a )?step[- ]by[- ]step(?: guide)?|schritt für schritt|étape par étape|paso a paso)\b",
+    re.IGNORECASE,
+)
+
+
+def _instruction(text: str, lang: str) -> str:
+    """The instruction a how-to heading gives ("add your VAT number"), or "" for other headings.
+
+    English headings that open with a known gerund ("Setting up DMARC") give it too.
+    """
+    text = " ".join(_STEPS.sub(" ", text).split())
+    lower = text.lower()
+    opener = next((o for o in _HOW.get(lang, ()) if lower.startswith(o)), "")
+    if opener and lang != "en":
+        return _action(text, lang)
+    if opener:
+        action = _action(text[len(opener) :], lang)
+        if opener != "how to ":
+            action = re.sub(r"\bmy\b", "your", re.sub(r"^(?:I|you|we) ", "", action))
+        return action
+    first, _, rest = text.partition(" ")
+    if lang == "en" and rest and first.lower() in _GERUNDS:
+        return f"{_GERUNDS[first.lower()]} {_action(rest, lang)}"
+    return ""
+
+
+def _without_qualifiers(action: str, main: str, lang: str) -> str:
+    """The instruction up to the end of the noun phrase naming the subject: "set up sticky
+    bucketing" of "set up sticky bucketing with the Script Tag SDK"."""
+    words = action.split()
+    stems = [phrase_key(w, lang) for w in words]
+    key = phrase_key(main, lang).split()
+    stops = function_words(lang)
+    for start in range(len(words) - len(key) + 1):
+        if stems[start : start + len(key)] == key:
+            end = start + len(key)
+            while end < len(words) and words[end].lower() not in stops:
+                end += 1  # the rest of the compound: "make cold brew coffee"
+            return " ".join(words[:end])
+    return action
+
+
+def _sentence_case(action: str, main: str, capitals: Collection[str] | None) -> str:
+    """An English instruction in sentence case: the subject's words capitalised as its label
+    is, other capitalised words only when the crawled text capitalises them mid-sentence."""
+    if capitals is None:
+        return action
+    words = action.split()
+    label = main.split()
+    stems = [phrase_key(w, "en") for w in words]
+    key = [phrase_key(w, "en") for w in label]
+    span = next((i for i in range(len(words)) if stems[i : i + len(key)] == key), len(words))
+    out = []
+    for i, word in enumerate(words):
+        if span <= i < span + len(key):
+            named = label[i - span][:1].isupper()
+        else:
+            named = word.lower().strip("\"'()") in capitals
+        plain = word[:1].isupper() and not any(c.isupper() for c in word[1:]) and word != "I"
+        out.append(word if named or not plain else word.lower())
+    return " ".join(out)
+
+
+# Word sequences this alike (difflib's ratio) say the same thing: one word in five differs.
+NEAR = 0.8
+_FILLERS = frozenset({"a", "an", "the", "your", "my", "our"})
+
+
+def _near(action: str, heading: str, lang: str) -> bool:
+    """Whether an instruction says what a how-to heading says ("Setting up DMARC" says "set
+    up DMARC"), give or take a word."""
+    instruction = _instruction(_heading_text(heading), lang)
+    return bool(instruction) and _alike(action, instruction, lang)
+
+
+def _alike(text: str, heading: str, lang: str) -> bool:
+    """Whether two texts have the same words, or three or more alike but one word in five
+    (case, punctuation, articles and "step by step" aside)."""
+    mine, theirs = (
+        [w for w in phrase_key(_STEPS.sub(" ", t), lang).split() if w not in _FILLERS]
+        for t in (text, _heading_text(heading))
+    )
+    if not mine or mine == theirs:
+        return bool(mine)
+    ratio = SequenceMatcher(None, mine, theirs, autojunk=False).ratio()
+    return min(len(mine), len(theirs)) >= 3 and ratio >= NEAR
 
 
 # Verbs whose "-ing" form opens instruction headings, for turning them into "How to ..." titles.
@@ -254,13 +380,19 @@ _GERUND_VERBS = (
     "grind grow improve keep make manage measure plan pour prepare pull reduce remove run "
     "scale set shape start steam store test track use warm write"
 ).split()
-_DOUBLED = ("plan", "run", "set")  # short verbs that double their last letter: "setting"
+# One vowel then one consonant doubles it: "setting", "planning" (not w, x or y: "fixing").
+_DOUBLES = re.compile(r"^[^aeiou]*[aeiou][b-df-hj-np-tvz]$")
 
 
 def _gerund(verb: str) -> str:
+    """The "-ing" form of an English verb ("set" -> "setting", "use" -> "using")."""
+    if verb.endswith(("ee", "ye", "oe")) or len(verb) <= 2:
+        return verb + "ing"
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
     if verb.endswith("e"):
         return verb[:-1] + "ing"
-    return verb + (verb[-1] if verb in _DOUBLED else "") + "ing"
+    return verb + (verb[-1] if _DOUBLES.match(verb) else "") + "ing"
 
 
 _GERUNDS = {_gerund(verb): verb for verb in _GERUND_VERBS}
@@ -279,3 +411,39 @@ def _versus_heading(
             if _names(keys, a, lang) and _names(keys, b, lang):
                 return a, b
     return None
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def capitalised_words(pages: Sequence[PageText]) -> frozenset[str]:
+    """The words pages mostly write with a capital inside a sentence (names), lower-cased.
+
+    Sentence starts and lines repeating a title or heading (Title Case) do not count.
+    """
+    upper: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for page in pages:
+        structure = {" ".join(t.lower().split()) for t in (page.title, *page.headings)}
+        for line in page.lines:
+            if " ".join(line.lower().split()) in structure:
+                continue
+            for sentence in sentences(line):
+                for word in _WORD.findall(sentence)[1:]:
+                    seen[word.lower()] += 1
+                    upper[word.lower()] += word[:1].isupper()
+    return frozenset(word for word, count in upper.items() if 2 * count > seen[word])
+
+
+def written_phrases(pages: Sequence[PageText]) -> Callable[[str], bool]:
+    """A test of whether the pages' titles, headings or text write a phrase word for word."""
+    lines = (line for page in pages for line in (page.title, *page.headings, *page.lines))
+    text = " " + " \n ".join(_NON_WORD.sub(" ", line.lower()) for line in lines) + " "
+
+    def written(phrase: str) -> bool:
+        return f" {' '.join(_NON_WORD.sub(' ', phrase.lower()).split())} " in text
+
+    return written
+
+
+_NON_WORD = re.compile(r"[^\w'-]+")
