@@ -43,8 +43,11 @@ def worker_pid() -> int:
     return os.getpid()
 
 
-def _preload(modules: Sequence[str], owner: int, shared: str | None) -> None:
-    """Import the modules a worker will run, once, when it starts; end it with its owner."""
+def _preload(
+    modules: Sequence[str], setup: Sequence[Callable[[], object]], owner: int, shared: str | None
+) -> None:
+    """Import the modules a worker will run and set it up, once, when it starts; end it with
+    its owner."""
     global _shared_dir
     _shared_dir = Path(shared) if shared else None
     # CPU work yields the cores to the loop's process (and Streamlit's threads) when both want
@@ -52,6 +55,8 @@ def _preload(modules: Sequence[str], owner: int, shared: str | None) -> None:
     os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE))
     for name in modules:
         importlib.import_module(name)
+    for prepare in setup:
+        prepare()
     threading.Thread(
         target=_end_with, args=(owner, _shared_dir), name="owner-watch", daemon=True
     ).start()
@@ -155,9 +160,17 @@ OWNER_CHECK_SECONDS = 1.0
 class ProcessPool:
     """A bounded pool of worker processes, usable from the event loop."""
 
-    def __init__(self, size: int = 0, preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        size: int = 0,
+        preload: Sequence[str] = (),
+        setup: Sequence[Callable[[], object]] = (),
+    ) -> None:
         self.size = size if size > 0 else available_cores()
         self._preload = tuple(preload)
+        # Run in each worker as it starts: what a library builds on its first use (tables,
+        # caches) is then built before any run waits for it.
+        self._setup = tuple(setup)
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._closed = False
@@ -175,7 +188,7 @@ class ProcessPool:
             self.size,
             mp_context=self._context,
             initializer=_preload,
-            initargs=(self._preload, os.getpid(), self._shared),
+            initargs=(self._preload, self._setup, os.getpid(), self._shared),
         )
 
     def warm(self) -> None:
