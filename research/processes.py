@@ -57,6 +57,10 @@ def _preload(
         importlib.import_module(name)
     for prepare in setup:
         prepare()
+    # The libraries imported (a few hundred thousand objects) live as long as the worker:
+    # frozen, the full collections that building a site's statistics triggers do not walk them.
+    gc.collect()
+    gc.freeze()
     threading.Thread(
         target=_end_with, args=(owner, _shared_dir), name="owner-watch", daemon=True
     ).start()
