@@ -48,8 +48,9 @@ def _preload(
 ) -> None:
     """Import the modules a worker will run and set it up, once, when it starts; end it with
     its owner."""
-    global _shared_dir
+    global _shared_dir, _in_worker
     _shared_dir = Path(shared) if shared else None
+    _in_worker = True
     # CPU work yields the cores to the loop's process (and Streamlit's threads) when both want
     # them, so the loop wakes on time while workers compute.
     os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE))
@@ -98,6 +99,8 @@ SHARED_RESULTS = 16
 # The directory a worker shares results in with the other workers of its pool; None in a pool
 # of one worker (nobody to share with) and outside a pool.
 _shared_dir: Path | None = None
+# Whether this process is a pool's worker (set when it starts).
+_in_worker = False
 
 
 def shared_result(name: str, compute: Callable[[], T]) -> T:
@@ -110,12 +113,12 @@ def shared_result(name: str, compute: Callable[[], T]) -> T:
     """
     folder = _shared_dir
     if folder is None:
-        return compute()
+        return _kept(compute())
     path = folder / f"{name}.pickle"
     try:
         with path.open("rb") as file, _collector_paused():
             found: T = pickle.load(file)
-        return found
+        return _kept(found)
     except (OSError, EOFError, pickle.UnpicklingError):
         pass  # not there yet, or removed as the oldest meanwhile
     value = compute()
@@ -128,6 +131,18 @@ def shared_result(name: str, compute: Callable[[], T]) -> T:
     except OSError:
         with contextlib.suppress(OSError):
             partial_path.unlink()
+    return _kept(value)
+
+
+def _kept(value: T) -> T:
+    """Freeze, in a worker, what it keeps for later tasks (and what else is alive now).
+
+    A site's statistics are hundreds of thousands of objects that every full collection would
+    walk again, task after task; frozen, they are not. They hold no reference cycles, so
+    dropping them from a cache still frees them.
+    """
+    if _in_worker:
+        gc.freeze()
     return value
 
 
