@@ -31,6 +31,9 @@ IssueKind = Literal["skipped", "refused", "failed"]
 MAX_META_REFRESHES = 3
 _SHORT_PAGE_CHARS = 400
 MAX_NOTES = 20  # links left out for the same reason (robots, binary) reported per crawl
+# Visits at once (fetching, or fetched and waiting for extraction) per fetch slot: fetching goes
+# on while the workers catch up, and the pages waiting in memory stay bounded.
+VISITS_PER_FETCH = 4
 MAX_REMEMBERED_LINKS = 50_000  # links a crawl remembers having considered (see _Crawl.linked)
 
 
@@ -257,7 +260,7 @@ class _Crawl:
                 while (
                     self.queue
                     and self.fetching < self.concurrency
-                    and self.in_flight < 2 * self.concurrency
+                    and self.in_flight < VISITS_PER_FETCH * self.concurrency
                     and len(self.pages) + self.in_flight < self.max_pages
                     and self.attempts < self.max_attempts
                 ):
