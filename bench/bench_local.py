@@ -3,11 +3,12 @@
 Run with `.venv/bin/python -m bench.bench_local`. The pages are built from the sections of the
 English evaluation sites (tests/data/eval) and paragraphs of the installed packages'
 descriptions, shuffled into new pages with a fixed seed: a site of 250 pages (from two thirds
-of the sections) and two competitors of 125. The whole local analysis (site analysis of each site,
-keywords and gaps, topics, five briefs) runs on a LoopRunner's loop with every CPU step in its
-worker processes and as much at once as the pipeline does (the three site analyses together,
-three briefs at a time); the loop's heartbeat lag shows whether the loop stayed free. It runs
-once with one worker process and once with two, and prints the speed-up.
+of the sections) and two competitors of 125. The whole local analysis (site analysis of each
+site, keywords and gaps with the topics computed alongside, five briefs) runs on a LoopRunner's
+loop with every CPU step in its worker processes and as much at once as the pipeline does (the
+three site analyses together, three briefs at a time); the loop's heartbeat lag shows whether
+the loop stayed free. It runs on a runner with one worker process and one with two, taking
+turns round by round (so both see the same load from elsewhere), and prints the speed-up.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ SITE_PAGES = 250
 COMPETITOR_PAGES = 125
 SECTIONS_PER_PAGE = 10
 SEED = 7
-ROUNDS = 3
+ROUNDS = 5
 
 
 def section_pool() -> list[tuple[str, str]]:
@@ -119,12 +120,11 @@ async def analyse_all(sites: list[tuple[str, list[Page]]], cpu: CpuWorkers) -> d
     research = await engine.expand_keywords(
         StageContext(tracker, StageName.KEYWORDS), site, competitors
     )
-    timings["keywords & gaps"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    # One phase: the engine computes the topics alongside the keywords, in another worker.
     topics = await engine.propose_topics(
         StageContext(tracker, StageName.TOPICS), site, competitors, research
     )
-    timings["topics"] = time.perf_counter() - mark
+    timings["keywords & topics"] = time.perf_counter() - mark
     mark = time.perf_counter()
     briefs = anyio.CapacityLimiter(Settings().brief_concurrency)
 
@@ -155,25 +155,47 @@ def make_sites(
     ]
 
 
-def run_rounds(
-    processes: int, rounds: list[list[tuple[str, list[Page]]]], db: Path
-) -> tuple[LoopLag, list[dict[str, float]], LoopLag]:
-    """Analyse each round's sites on a fresh runner with `processes` workers.
+def idle_lag(runner: LoopRunner) -> LoopLag:
+    """Warm the runner's workers, as a dashboard's are before a run; return its idle lag."""
+    runner.submit(runner.processes.run(worker_pid)).result()
+    runner.reset_lag()
+    runner.submit(anyio.sleep(1.0)).result()
+    return runner.lag()
 
-    Returns the loop's lag while idle, each round's timings, and the lag during the rounds.
+
+def worst(lags: list[LoopLag]) -> LoopLag:
+    """The worst p50, p99 and max of several measurements, with all their samples."""
+    return LoopLag(
+        p50_ms=max(lag.p50_ms for lag in lags),
+        p99_ms=max(lag.p99_ms for lag in lags),
+        max_ms=max(lag.max_ms for lag in lags),
+        samples=sum(lag.samples for lag in lags),
+    )
+
+
+def run_rounds(
+    counts: tuple[int, ...], rounds: list[list[tuple[str, list[Page]]]], db: Path
+) -> dict[int, tuple[LoopLag, list[dict[str, float]], LoopLag]]:
+    """Analyse each round's sites on a runner per worker count, the counts taking turns.
+
+    Taking turns round by round, the counts share whatever else the machine does meanwhile.
+    Returns, per count, the loop's lag while idle, each round's timings, and the worst lag of
+    a round.
     """
-    runner = LoopRunner(Settings(db_path=db, worker_processes=processes), debug=False)
+    runners = {n: LoopRunner(Settings(db_path=db, worker_processes=n), debug=False) for n in counts}
     try:
-        pool = runner.processes
-        runner.submit(pool.run(worker_pid)).result()  # warm, as a dashboard is before a run
-        runner.reset_lag()
-        runner.submit(anyio.sleep(1.0)).result()
-        idle = runner.lag()
-        runner.reset_lag()
-        timings = [runner.submit(analyse_all(sites, pool)).result() for sites in rounds]
-        return idle, timings, runner.lag()
+        idle = {n: idle_lag(runner) for n, runner in runners.items()}
+        timings: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
+        busy: dict[int, list[LoopLag]] = {n: [] for n in counts}
+        for sites in rounds:
+            for n, runner in runners.items():
+                runner.reset_lag()
+                timings[n].append(runner.submit(analyse_all(sites, runner.processes)).result())
+                busy[n].append(runner.lag())
+        return {n: (idle[n], timings[n], worst(busy[n])) for n in counts}
     finally:
-        runner.shutdown()
+        for runner in runners.values():
+            runner.shutdown()
 
 
 def main() -> None:
@@ -182,10 +204,8 @@ def main() -> None:
     pool = section_pool() + package_prose()
     rounds = [make_sites(pool, rng, n) for n in range(ROUNDS)]
     pages = sum(len(p) for _, p in rounds[0])
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for processes in (1, 2):
-            results[processes] = run_rounds(processes, rounds, Path(tmp) / "bench.sqlite3")
+        results = run_rounds((1, 2), rounds, Path(tmp) / "bench.sqlite3")
     words = sum(len(p.text.split()) for _, site in rounds[0] for p in site) // pages
     print(f"local engine on {pages} pages (~{words} words each), {ROUNDS} rounds, median shown")
     print(f"{'phase':<18} {'1 process':>10} {'2 processes':>12}")
@@ -208,7 +228,7 @@ def main() -> None:
             print(
                 f"{label:<28} {lag.p50_ms:>7.1f} {lag.p99_ms:>7.1f} {lag.max_ms:>7.1f} {lag.samples:>8}"
             )
-    print("goal during analysis: p99 <= 5 ms, max <= 20 ms")
+    print("goal during analysis: p99 <= 5 ms, max <= 20 ms (the worst round shown)")
 
 
 if __name__ == "__main__":

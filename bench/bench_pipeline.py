@@ -10,8 +10,11 @@ the run cannot beat, and what it includes is printed with it:
   the run on the same pages): the crawl cannot outrun its own parsing;
 - plus stages 3-5 as long as they took in this run: they need every page, so they cannot start
   before the crawl ends.
-It leaves out the analysis of each site after its last page and the extraction of the last
-pages, so 1.0x is out of reach. Prints wall time, bound, their ratio and the loop's lag.
+It leaves out what the run cannot overlap but this bound does not measure: extracting the start
+page (its links are needed before the walk), extracting the last pages, each site's analysis
+after its last page and finding competitors from it, so 1.0x is out of reach. The sitemap and
+the extraction of other pages overlap the walk (a fetch slot is free again while its page is
+extracted). Prints wall time, bound, their ratio and the loop's lag.
 """
 
 from __future__ import annotations

@@ -4,12 +4,13 @@ Run with `.venv/bin/python -m bench.bench_soak`. The sites (pages with nav and f
 fixture sites render them) are served from a child process; each run crawls the site and its
 named competitor on the local engine. Prints the loop's lag p50/p99/max over every batch after
 the first, and the process's resident memory after each batch, with its growth per run after
-the first batch (the JobManager's retention bounds what is kept in memory).
+the first batch (the JobManager's retention bounds what is kept in memory). Memory is read as
+the process leaves it, without a forced collection: a full collection here would stop the loop
+for tens of milliseconds and count as the app's lag.
 """
 
 from __future__ import annotations
 
-import gc
 import tempfile
 import time
 from pathlib import Path
@@ -56,7 +57,6 @@ def main() -> None:
                 for job in started:
                     assert job is not None and job.wait(600), "a run did not finish"
                     assert job.snapshot().status == "completed", job.snapshot().errors
-                gc.collect()
                 memory.append(rss_mb())
                 if batch == 0:
                     runner.reset_lag()  # the first batch warms caches and imports

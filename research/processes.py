@@ -43,15 +43,25 @@ def worker_pid() -> int:
     return os.getpid()
 
 
-def _preload(modules: Sequence[str], owner: int, shared: str | None) -> None:
-    """Import the modules a worker will run, once, when it starts; end it with its owner."""
-    global _shared_dir
+def _preload(
+    modules: Sequence[str], setup: Sequence[Callable[[], object]], owner: int, shared: str | None
+) -> None:
+    """Import the modules a worker will run and set it up, once, when it starts; end it with
+    its owner."""
+    global _shared_dir, _in_worker
     _shared_dir = Path(shared) if shared else None
+    _in_worker = True
     # CPU work yields the cores to the loop's process (and Streamlit's threads) when both want
     # them, so the loop wakes on time while workers compute.
     os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE))
     for name in modules:
         importlib.import_module(name)
+    for prepare in setup:
+        prepare()
+    # The libraries imported (a few hundred thousand objects) live as long as the worker:
+    # frozen, the full collections that building a site's statistics triggers do not walk them.
+    gc.collect()
+    gc.freeze()
     threading.Thread(
         target=_end_with, args=(owner, _shared_dir), name="owner-watch", daemon=True
     ).start()
@@ -89,6 +99,8 @@ SHARED_RESULTS = 16
 # The directory a worker shares results in with the other workers of its pool; None in a pool
 # of one worker (nobody to share with) and outside a pool.
 _shared_dir: Path | None = None
+# Whether this process is a pool's worker (set when it starts).
+_in_worker = False
 
 
 def shared_result(name: str, compute: Callable[[], T]) -> T:
@@ -101,12 +113,12 @@ def shared_result(name: str, compute: Callable[[], T]) -> T:
     """
     folder = _shared_dir
     if folder is None:
-        return compute()
+        return _kept(compute())
     path = folder / f"{name}.pickle"
     try:
         with path.open("rb") as file, _collector_paused():
             found: T = pickle.load(file)
-        return found
+        return _kept(found)
     except (OSError, EOFError, pickle.UnpicklingError):
         pass  # not there yet, or removed as the oldest meanwhile
     value = compute()
@@ -119,6 +131,18 @@ def shared_result(name: str, compute: Callable[[], T]) -> T:
     except OSError:
         with contextlib.suppress(OSError):
             partial_path.unlink()
+    return _kept(value)
+
+
+def _kept(value: T) -> T:
+    """Freeze, in a worker, what it keeps for later tasks (and what else is alive now).
+
+    A site's statistics are hundreds of thousands of objects that every full collection would
+    walk again, task after task; frozen, they are not. They hold no reference cycles, so
+    dropping them from a cache still frees them.
+    """
+    if _in_worker:
+        gc.freeze()
     return value
 
 
@@ -155,9 +179,17 @@ OWNER_CHECK_SECONDS = 1.0
 class ProcessPool:
     """A bounded pool of worker processes, usable from the event loop."""
 
-    def __init__(self, size: int = 0, preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        size: int = 0,
+        preload: Sequence[str] = (),
+        setup: Sequence[Callable[[], object]] = (),
+    ) -> None:
         self.size = size if size > 0 else available_cores()
         self._preload = tuple(preload)
+        # Run in each worker as it starts: what a library builds on its first use (tables,
+        # caches) is then built before any run waits for it.
+        self._setup = tuple(setup)
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._closed = False
@@ -175,7 +207,7 @@ class ProcessPool:
             self.size,
             mp_context=self._context,
             initializer=_preload,
-            initargs=(self._preload, os.getpid(), self._shared),
+            initargs=(self._preload, self._setup, os.getpid(), self._shared),
         )
 
     def warm(self) -> None:

@@ -336,6 +336,25 @@ async def test_engine_finds_gaps_topics_and_cited_briefs() -> None:
     assert streamed == [brief.text]
 
 
+@pytest.mark.anyio
+async def test_topics_computed_with_the_keywords_are_those_of_the_same_analyses() -> None:
+    site = analyse_site("https://crumb.test/", SITE, [])
+    rival = analyse_site("https://rival.test/", RIVAL, [])
+    fresh = LocalEngine(anyio.CapacityLimiter(1))
+    empty = KeywordResearch(keywords=[], gaps=[])
+    alone = await fresh.propose_topics(_ctx(StageName.TOPICS), site, [], empty)
+    paired = await fresh.propose_topics(_ctx(StageName.TOPICS), site, [rival], empty)
+    assert alone != paired
+
+    engine = LocalEngine(anyio.CapacityLimiter(2))
+    research = await engine.expand_keywords(_ctx(StageName.KEYWORDS), site, [rival])
+    # other analyses than the keyword stage's get their own topics, not the early ones
+    assert await engine.propose_topics(_ctx(StageName.TOPICS), site, [], research) == alone
+    assert await engine.propose_topics(_ctx(StageName.TOPICS), site, [rival], research) == paired
+    # taken once: a second topic stage on the same analyses computes them again, the same
+    assert await engine.propose_topics(_ctx(StageName.TOPICS), site, [rival], research) == paired
+
+
 _RUN = """
 import anyio
 from research.text.keyphrases import analyse_site
@@ -445,7 +464,7 @@ def test_analysis_of_500_pages_runs_off_the_loop(runner: LoopRunner) -> None:
     sites = make_sites(pool, random.Random(3), 0)
     assert sum(len(pages) for _, pages in sites) == 500
     timings = runner.submit(analyse_all(sites, runner.processes)).result(timeout=120)
-    assert set(timings) == {"site analysis", "keywords & gaps", "topics", "5 briefs", "total"}
+    assert set(timings) == {"site analysis", "keywords & topics", "5 briefs", "total"}
 
 
 async def _research(site: SiteAnalysis, rivals: list[SiteAnalysis]) -> KeywordResearch:

@@ -8,6 +8,7 @@ import time
 
 import anyio
 import pytest
+from trafilatura import external
 
 from research.config import Settings
 from research.net.extract import extract_page
@@ -44,6 +45,21 @@ def test_work_runs_in_worker_processes_that_close_with_the_runner(settings: Sett
     finally:
         runner.shutdown()
     assert pids and not any(alive(pid) for pid in pids)
+
+
+def word_lists_built() -> bool:
+    """Whether this process built the word lists of trafilatura's last-resort extractor."""
+    return external.JT_STOPLIST is not None
+
+
+def test_workers_start_with_what_extraction_builds_on_first_use(settings: Settings) -> None:
+    runner = LoopRunner(settings.model_copy(update={"worker_processes": 2}))
+    try:
+        pool = runner.processes
+        # Fresh workers, forked from a server that only imports modules: built at their start.
+        assert all(runner.submit(pool.run(word_lists_built)).result(60) for _ in range(4))
+    finally:
+        runner.shutdown()
 
 
 def test_cancel_stops_waiting_for_a_worker_at_once_and_the_pool_goes_on(

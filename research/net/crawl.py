@@ -31,6 +31,10 @@ IssueKind = Literal["skipped", "refused", "failed"]
 MAX_META_REFRESHES = 3
 _SHORT_PAGE_CHARS = 400
 MAX_NOTES = 20  # links left out for the same reason (robots, binary) reported per crawl
+# Visits at once (fetching, or fetched and waiting for extraction) per fetch slot: fetching goes
+# on while the workers catch up, and the pages waiting in memory stay bounded.
+VISITS_PER_FETCH = 4
+MAX_REMEMBERED_LINKS = 50_000  # links a crawl remembers having considered (see _Crawl.linked)
 
 
 def issue_kind(error: FetchError) -> IssueKind:
@@ -73,10 +77,14 @@ class _Crawl:
         self.robots = Robots(None, fetcher.settings.user_agent)
         self.queue: deque[tuple[str, int]] = deque()
         self.seen: set[str] = set()
+        # Links, as pages write them, already considered: nav and footer links repeat on
+        # every page, and parsing them again each time kept the loop busy.
+        self.linked: set[str] = set()
         self.shapes: dict[str, int] = {}
         self.noted: Counter[str] = Counter()
         self.attempts = 0
-        self.in_flight = 0
+        self.in_flight = 0  # visits not finished (fetching or extracting)
+        self.fetching = 0  # visits waiting on the network: at most `concurrency`
         self.seeding = 0
         self.changed = anyio.Event()
 
@@ -155,6 +163,10 @@ class _Crawl:
         """Queue a same-site link unless seen, too deep, binary, a trap or disallowed."""
         if depth > self.max_depth or len(self.queue) >= self.max_pages * 4:
             return  # too deep, or more candidates than the page budget can ever use
+        if link in self.linked:
+            return
+        if len(self.linked) < MAX_REMEMBERED_LINKS:
+            self.linked.add(link)  # the sites are known by now: its answer below never changes
         url = normalize_url(link)
         if url is None or site_key(url) not in self.sites:
             return
@@ -193,6 +205,10 @@ class _Crawl:
             except FetchError as exc:
                 self.issue(url, issue_kind(exc), exc.message)
                 return
+            finally:
+                # The next fetch starts while this page is extracted in a worker.
+                self.fetching -= 1
+                self.changed.set()
             if site_key(fetched.final_url) not in self.sites:
                 self.issue(
                     url, "skipped", f"{url} redirects off the site (to {fetched.final_url})."
@@ -243,12 +259,14 @@ class _Crawl:
             while True:
                 while (
                     self.queue
-                    and self.in_flight < self.concurrency
+                    and self.fetching < self.concurrency
+                    and self.in_flight < VISITS_PER_FETCH * self.concurrency
                     and len(self.pages) + self.in_flight < self.max_pages
                     and self.attempts < self.max_attempts
                 ):
                     url, depth = self.queue.popleft()
                     self.in_flight += 1
+                    self.fetching += 1
                     self.attempts += 1
                     group.start_soon(self.visit, url, depth)
                 if self.in_flight == 0 and (self.seeding == 0 or not self.wants_more):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass
+
+import anyio
+
 from research.engines.base import TextCallback
 from research.engines.local.briefs import render_markdown, write
 from research.engines.local.clustering import propose
@@ -21,6 +26,27 @@ from research.text.keyphrases import OutboundLink, outbound_links, why_few_gaps
 from research.text.phrases import SitePhrases, site_phrases
 
 
+@dataclass
+class _EarlyTopics:
+    """Topic ideas computed alongside the keywords, for the topic stage that follows."""
+
+    site: SiteAnalysis
+    competitors: list[SiteAnalysis]
+    topics: list[Topic]
+
+    def of(self, site: SiteAnalysis, competitors: list[SiteAnalysis]) -> bool:
+        """Whether these topics were computed from exactly these analyses (the same objects)."""
+        return (
+            self.site is site
+            and len(self.competitors) == len(competitors)
+            and all(a is b for a, b in zip(self.competitors, competitors, strict=True))
+        )
+
+
+# Early topics kept for topic stages still to come: one per run in progress, a few runs at once.
+EARLY_TOPICS = 8
+
+
 class LocalEngine:
     """Finds gaps, topics and briefs from crawled pages alone: no key, no downloads."""
 
@@ -28,6 +54,7 @@ class LocalEngine:
 
     def __init__(self, cpu: CpuWorkers) -> None:
         self.cpu = cpu
+        self._early: deque[_EarlyTopics] = deque(maxlen=EARLY_TOPICS)
 
     async def find_competitors(
         self, ctx: StageContext, site: SiteAnalysis, known: list[str], limit: int
@@ -45,7 +72,16 @@ class LocalEngine:
         self, ctx: StageContext, site: SiteAnalysis, competitors: list[SiteAnalysis]
     ) -> KeywordResearch:
         """Return the site's ranked keywords and the gaps its competitors cover."""
-        research = await run_cpu(self.cpu, research_of, site, competitors)
+
+        async def early_topics() -> None:
+            topics = await run_cpu(self.cpu, topics_of, site, competitors)
+            self._early.append(_EarlyTopics(site, list(competitors), topics))
+
+        # The topics depend on the same analyses only (not on this research), so they are
+        # computed meanwhile in another worker; the topic stage that follows takes them.
+        async with anyio.create_task_group() as group:
+            group.start_soon(early_topics)
+            research = await run_cpu(self.cpu, research_of, site, competitors)
         for reason in [] if research.gaps else why_few_gaps(site, competitors, 0):
             if reason not in (site.thin, *(c.thin for c in competitors)):
                 ctx.warn(reason)  # a thin site's sentence is in the log already
@@ -64,7 +100,12 @@ class LocalEngine:
         research: KeywordResearch,
     ) -> list[Topic]:
         """Return topic ideas clustered from the gaps, best first."""
-        topics = await run_cpu(self.cpu, topics_of, site, competitors)
+        early = next((e for e in self._early if e.of(site, competitors)), None)
+        if early is not None:
+            self._early.remove(early)
+            topics = early.topics
+        else:
+            topics = await run_cpu(self.cpu, topics_of, site, competitors)
         if research.gaps:
             ctx.info(f"{len(topics)} topic ideas from {len(research.gaps)} gaps.")
         else:
