@@ -168,6 +168,8 @@ def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
                 "Scroll depth goals",
                 "Reading the depth chart",
                 "Disable scroll depth tracking for your site",  # the product's settings step
+                "Step 1: Paste the scroll depth snippet into your template",  # procedure steps
+                "2. Check the scroll depth goals in your dashboard",
             ],
             text="Scroll depth shows how far visitors read. Scroll depth goals count readers.",
         ),
@@ -183,6 +185,7 @@ def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
     assert "Reading the depth chart" in brief.outline
     assert "Depth of download folders" not in brief.outline
     assert not [h for h in brief.outline if h.startswith("Disable")], brief.outline
+    assert not [h for h in brief.outline if h.startswith(("Step", "2."))], brief.outline
     # questions are only the ones the crawled pages ask (the writer's plan); these ask none
     assert brief.questions == []
 

@@ -248,6 +248,16 @@ def is_settings_step(heading: str) -> bool:
     return bool(_TOGGLE.match(re.sub(r"^how (?:to|do (?:i|you)) ", "", text, flags=re.IGNORECASE)))
 
 
+# A numbered step of a procedure ("Step 1: Paste this code ...", "3. Check the entry pages") is
+# the competitor's instructions, one line of them: no section of a piece of one's own.
+_STEP = re.compile(r"^(?:(?:step|schritt|étape|etape|paso)\s*\d+\b|\d{1,2}[.)]\s)", re.IGNORECASE)
+
+
+def is_procedure_step(heading: str) -> bool:
+    """Whether a heading is a numbered step of a procedure ("Step 2: Create a goal")."""
+    return bool(_STEP.match(" ".join(heading.split())))
+
+
 def _how_heading(
     main: str, headings: Sequence[str], lang: str, capitals: Collection[str] | None
 ) -> str:
