@@ -143,8 +143,8 @@ def topic_title(
             return _cap(words["cost_plural" if plural else kind].format(main=main))
     others = list(companions)
     if lang == "en" and subjects is not None:
-        plural = _plural_form(main)
-        main = plural if " " in main and plural != main and subjects(plural) else main
+        many = _plural_form(main)
+        main = many if " " in main and many != main and subjects(many) else main
     if len(others) >= 2:
         return _cap(words["explained_more"].format(main=main, k2=others[0], k3=others[1]))
     if others:
