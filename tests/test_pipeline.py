@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from research.config import Settings
 from research.models import DiscoveryRequest, StageName
 from research.runtime.jobs import JobManager
 from research.runtime.loop_runner import LoopRunner
@@ -102,6 +103,32 @@ def test_the_site_itself_is_never_its_competitor(
         "Left out the site's own hosts among those found: acme.test, docs.acmeanalytics.test."
         in messages
     )
+
+
+def test_the_site_s_own_hosts_do_not_use_up_the_competitors_found(
+    settings: Settings, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    """Its own hosts are its most linked: the rival it links less still fills the one place."""
+    _, rival = sites
+    own = ["https://acme.test/", "https://docs.acmeanalytics.test/"]
+    linking = {
+        path: Article(page.title, page.sections, [*page.links, *own])
+        if path in ("/", "/pricing")
+        else page
+        for path, page in ACME.items()
+    }
+    acme = SiteServer(build_pages(linking, "Acme Analytics", {"rival": rival.url})).start()
+    runner = LoopRunner(settings.model_copy(update={"competitors_found": 1}))
+    try:
+        jobs = JobManager(runner)
+        job = jobs.get(jobs.start(DiscoveryRequest(url=acme.url, engine="local")))
+        assert job is not None and job.wait(60)
+        report = job.snapshot()
+    finally:
+        runner.shutdown()
+        acme.stop()
+    assert report.status == "completed", report.errors
+    assert [c.domain for c in report.competitors] == [rival.url.removeprefix("http://").rstrip("/")]
 
 
 def test_cancel_mid_crawl_ends_cancelled_within_a_second_and_keeps_partial_report(

@@ -21,6 +21,7 @@ from research.engines.local.plan import (
     clean_question,
     flag_competing,
     merge_competing,
+    merged_sections,
     plan_brief,
     plan_topics,
     section_heading,
@@ -136,6 +137,11 @@ def test_must_when_at_least_half_the_covering_competitors_cover_it_and_the_outli
     assert not coverage["banneton basket"].must  # 1 of the 3 competitors covering the topic
     assert coverage["banneton basket"].competitors == ["a.test"]
     assert brief.outline == ["Intro", "Dough temperature", "Close"]
+    # a section the intro names in full is merged into it
+    intro = "Bulk fermentation: the basics"
+    draft = Brief(topic=TOPIC.title, outline=[intro, "Bulk Fermentation", "Close"])
+    planned = plan_brief(draft, TOPIC, own, rivals)
+    assert planned.outline == [intro, "Dough temperature", "Close"]
     assert sorted(brief.covering_pages) == [
         f"https://{d}/bulk" for d in ("a.test", "b.test", "c.test")
     ]
@@ -263,6 +269,28 @@ def test_outline_sections_name_no_site_ask_nothing_and_switch_no_setting() -> No
     assert section("How to disable outbound link tracking", "outbound link") == "Outbound link"
     assert section("Reset your password", "password reset") == "Password reset"
     assert section("Why 404 tracking   matters", "404 tracking") == "Why 404 tracking matters"
+    # a numbered step of a procedure is the competitor's instructions, not a section
+    assert section("Step 1: Paste this piece of code to your 404 page", "404 page") == "404 page"
+    assert section("3. Check the entry pages", "entry pages") == "Entry pages"
+    assert section("404 pages in 3 steps", "404 page") == "404 pages in 3 steps"
+
+
+def test_an_outline_names_each_section_once() -> None:
+    outline = [
+        "Annotations: the basics and why they matter",
+        "File downloads tracking",
+        "Annotations",
+        "File Downloads",
+        "Personal and team annotations",
+        "Personal and team annotations",
+        "Key takeaways and next steps",
+    ]
+    assert merged_sections(outline, "en") == [
+        "Annotations: the basics and why they matter",
+        "File downloads tracking",
+        "Personal and team annotations",
+        "Key takeaways and next steps",
+    ]
 
 
 def test_outline_sections_come_from_pages_about_the_topic_not_ones_mentioning_it() -> None:

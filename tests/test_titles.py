@@ -8,6 +8,7 @@ from research.engines.local.titles import (
     capitalised_words,
     fix_articles,
     pluralize,
+    subject_phrases,
     topic_title,
     written_phrases,
 )
@@ -168,6 +169,8 @@ def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
                 "Scroll depth goals",
                 "Reading the depth chart",
                 "Disable scroll depth tracking for your site",  # the product's settings step
+                "Step 1: Paste the scroll depth snippet into your template",  # procedure steps
+                "2. Check the scroll depth goals in your dashboard",
             ],
             text="Scroll depth shows how far visitors read. Scroll depth goals count readers.",
         ),
@@ -183,6 +186,7 @@ def test_brief_outline_keeps_to_pages_about_the_topic() -> None:
     assert "Reading the depth chart" in brief.outline
     assert "Depth of download folders" not in brief.outline
     assert not [h for h in brief.outline if h.startswith("Disable")], brief.outline
+    assert not [h for h in brief.outline if h.startswith(("Step", "2."))], brief.outline
     # questions are only the ones the crawled pages ask (the writer's plan); these ask none
     assert brief.questions == []
 
@@ -219,6 +223,24 @@ def test_brands_are_stripped_with_the_words_tying_them_in_or_the_title_dropped()
 def _text(lines: list[str]) -> list[PageText]:
     return [PageText(url=f"https://rival.example/{i}", title="", headings=[], lines=[line])
             for i, line in enumerate(lines)]  # fmt: skip
+
+
+def test_an_explained_subject_takes_the_plural_the_crawled_text_opens_with() -> None:
+    pages = _text([
+        "Setup. Outbound links is an optional measurement. Enable outbound links here.",
+        "The inverted method avoids drips. Brew with inverted methods or not.",
+        "Email marketing for online stores.",
+    ])  # fmt: skip
+    written, subjects = written_phrases(pages), subject_phrases(pages)
+
+    def title(main: str) -> str:
+        return topic_title(main, [], [], [], "en", None, written, subjects)
+
+    assert title("outbound link") == "Outbound links explained"
+    # written only inside a sentence, never as its subject: a name, or a mass noun, stays
+    assert title("inverted method") == "Inverted method explained"
+    assert title("online store") == "Online store explained"
+    assert title("outbound links") == "Outbound links explained"
 
 
 def test_names_are_the_words_the_crawled_text_capitalises_mid_sentence() -> None:

@@ -16,6 +16,10 @@ from research.pipeline.taskgroups import first_error
 from research.processes import run_cpu
 from research.text.ownsite import own_domains
 
+# The engine is asked for this many more than wanted: the site's own hosts (docs., blog., its
+# other domains) are often among its most-linked and are dropped after the engine returns.
+OWN_HOSTS_SPARE = 4
+
 
 def _analyser(run: PipelineRun) -> Callable[[Competitor], Coroutine[Any, Any, None]]:
     """Return a bounded crawl that fills in a competitor's analysis (a failure is a warning)."""
@@ -60,7 +64,7 @@ def _named(run: PipelineRun) -> list[Competitor]:
 async def _others(
     run: PipelineRun, site: SiteAnalysis, found: list[Competitor], named: list[Competitor]
 ) -> list[Competitor]:
-    """The engine's finds that are neither named already nor the site's own (any engine's)."""
+    """The engine's finds that are neither named nor the site's own, up to competitors_found."""
     own = await run_cpu(run.services.processes, own_domains, site, [c.domain for c in found])
     if own:
         run.tracker.event(
@@ -68,7 +72,8 @@ async def _others(
             StageName.COMPETITORS,
         )
     taken = own | {c.domain for c in named}
-    return [c for c in found if c.domain not in taken]
+    others = [c for c in found if c.domain not in taken]
+    return others[: run.services.settings.competitors_found]
 
 
 def _detail(competitors: list[Competitor]) -> str:
@@ -101,7 +106,7 @@ async def run_competitor_stage(
                 if run.site is not None:
                     known = [run.site.url, *request.competitors]
                     ctx = run.context(stage)
-                    wanted = settings.competitors_found
+                    wanted = settings.competitors_found + OWN_HOSTS_SPARE
                     found = await run.engine.find_competitors(ctx, run.site, known, wanted)
                     found = await _others(run, run.site, found, competitors)
                     competitors.extend(found)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research.engines.local.titles import deeper_title, is_settings_step
+from research.engines.local.titles import deeper_title, is_procedure_step, is_settings_step
 from research.models import Brief, Passage, Source, Topic
 from research.text.phrases import (
     PageText,
@@ -152,7 +152,9 @@ def _outline(terms: _Terms, pages: Sequence[PageText]) -> list[str]:
             key = phrase_key(text, terms.language)
             if not key or key in seen or text.endswith("?") or len(text) > 90:
                 continue
-            if any(name in f" {key} " for name in terms.brands) or is_settings_step(text):
+            if any(name in f" {key} " for name in terms.brands):
+                continue
+            if is_settings_step(text) or is_procedure_step(text):
                 continue
             if terms.phrase_hits(key) or (loose and terms.word_hits(key)):
                 seen.add(key)

@@ -14,6 +14,7 @@ from research.engines.local.gaps import UNHEADED, Gap
 from research.engines.local.titles import (
     capitalised_words,
     deeper_title,
+    subject_phrases,
     topic_title,
     written_phrases,
 )
@@ -156,7 +157,11 @@ def propose(
         for p in s.pages
     }
     texts = [p for s in sites for p in s.pages]
-    capitals, written = capitalised_words(texts), written_phrases(texts)
+    capitals, written, subjects = (
+        capitalised_words(texts),
+        written_phrases(texts),
+        subject_phrases(texts),
+    )
     topics: list[Topic] = []
     titles: set[str] = set()
     for cluster in clusters:
@@ -175,6 +180,7 @@ def propose(
                 site.language,
                 capitals,
                 written,
+                subjects,
             )
         if title.lower() in titles:
             title = f"{title} ({ranked[0].label})"

@@ -18,7 +18,7 @@ from statistics import quantiles
 from urllib.parse import urlsplit
 
 from research.engines.local.intent import classify_intent
-from research.engines.local.titles import is_settings_step
+from research.engines.local.titles import is_procedure_step, is_settings_step
 from research.models import (
     Brief,
     InternalLink,
@@ -566,13 +566,31 @@ def outline_with(
     return items
 
 
+def merged_sections(outline: Sequence[str], language: str) -> list[str]:
+    """The outline without a section another one names in full ("File Downloads" beside
+    "File downloads tracking", "Annotations" beside "Annotations: the basics ..."); of two
+    naming the same, the first stays."""
+    keys = [padded_key(item, language) for item in outline]
+    return [
+        item
+        for i, item in enumerate(outline)
+        if not any(
+            keys[i] in other and (keys[i] != other or j < i)
+            for j, other in enumerate(keys)
+            if j != i and keys[i].strip()
+        )
+    ]
+
+
 def section_heading(heading: str, subtopic: str, brands: Sequence[str], language: str) -> str:
     """A competitor's heading as a section of the user's piece, or the subtopic itself when
     the heading names a site ("Allow Acme to access ..."), is a question (the questions list
-    has those), a product's settings step ("Enable X for your site") or a support subject."""
+    has those), a product's settings step ("Enable X for your site"), a numbered step of a
+    procedure ("Step 1: Paste this code ...") or a support subject."""
     text = " ".join(heading.split())
     named = strip_brands(text, brands, language) != text
-    if named or text.endswith("?") or is_settings_step(text) or names_support_subject(text):
+    step = is_settings_step(text) or is_procedure_step(text)
+    if named or text.endswith("?") or step or names_support_subject(text):
         return subtopic[:1].upper() + subtopic[1:]
     return text
 
@@ -581,8 +599,8 @@ def plan_brief(
     brief: Brief, topic: Topic, site: SiteAnalysis, competitors: Sequence[SiteAnalysis]
 ) -> Brief:
     """Return the brief with its writer's plan: target length, subtopic coverage (the outline
-    naming every must-cover one a page about the topic heads), real questions, internal links
-    and links out."""
+    naming every must-cover one a page about the topic heads, each section once), real
+    questions, internal links and links out."""
     own = _phrases_of(site)
     rivals = [_phrases_of(c) for c in competitors]
     lang = own.language
@@ -602,7 +620,7 @@ def plan_brief(
     urls = {p.url for p in covering}
     return brief.model_copy(
         update={
-            "outline": outline_with(brief.outline, needed, lang),
+            "outline": merged_sections(outline_with(brief.outline, needed, lang), lang),
             "questions": real_questions(topic, [*own_pages, *rival_pages], urls, lang),
             "target_words": target_words([raw[u] for u in urls if u in raw]),
             "coverage": [item for item, _ in coverage],

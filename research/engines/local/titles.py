@@ -110,6 +110,7 @@ def topic_title(
     language: str,
     capitals: Collection[str] | None = None,
     written: Callable[[str], bool] | None = None,
+    subjects: Callable[[str], bool] | None = None,
 ) -> str:
     """Return a title a writer would use for a topic led by `main`.
 
@@ -117,7 +118,8 @@ def topic_title(
     `headings` the titles and headings of its evidence pages, best page first, and `capitals`
     the lower-cased words the crawled text writes with a capital inside a sentence (names; None:
     no such evidence, words keep the heading's case); `written` says whether the crawled text
-    writes a phrase word for word.
+    writes a phrase word for word, `subjects` whether it opens a title, heading or sentence
+    with it (an "X explained" title takes the plural of `main` written so: "Outbound links").
     """
     lang = language if language in _TEMPLATES else "en"
     words = _TEMPLATES[lang]
@@ -140,6 +142,9 @@ def topic_title(
             plural = lang == "en" and kind == "cost" and _plural(last)
             return _cap(words["cost_plural" if plural else kind].format(main=main))
     others = list(companions)
+    if lang == "en" and subjects is not None:
+        many = _plural_form(main)
+        main = many if " " in main and many != main and subjects(many) else main
     if len(others) >= 2:
         return _cap(words["explained_more"].format(main=main, k2=others[0], k3=others[1]))
     if others:
@@ -166,17 +171,22 @@ def pluralize(phrase: str, written: Callable[[str], bool] | None = None) -> str:
     """Return an English noun phrase with its head noun in the plural when it is countable:
     a known countable noun, or one the crawled text writes the phrase's plural of (`written`:
     "rate limits")."""
+    plural = _plural_form(phrase)
+    seen = written is not None and " " in phrase and written(plural)
+    last = phrase.rpartition(" ")[2]
+    return plural if last in _COUNTABLE or seen else phrase  # else possibly uncountable
+
+
+def _plural_form(phrase: str) -> str:
+    """The phrase with its last word in the English plural; a name, acronym or plural as is."""
     head, _, last = phrase.rpartition(" ")
     if last != last.lower() or _plural(last):
-        return phrase  # a name, an acronym, or a plural already
+        return phrase
     if last.endswith(("s", "x", "ch", "sh")):
-        plural = f"{head} {last}es".strip()
-    elif last.endswith("y") and last[-2:-1] not in "aeiou":
-        plural = f"{head} {last[:-1]}ies".strip()
-    else:
-        plural = f"{head} {last}s".strip()
-    seen = written is not None and " " in phrase and written(plural)
-    return plural if last in _COUNTABLE or seen else phrase  # else possibly uncountable
+        return f"{head} {last}es".strip()
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        return f"{head} {last[:-1]}ies".strip()
+    return f"{head} {last}s".strip()
 
 
 # Words spelled with a vowel that sound like a consonant ("a unique", "a one-off"), and
@@ -246,6 +256,16 @@ def is_settings_step(heading: str) -> bool:
     """Whether a heading switches a product's setting on or off ("Enable X for your site")."""
     text = " ".join(heading.split())
     return bool(_TOGGLE.match(re.sub(r"^how (?:to|do (?:i|you)) ", "", text, flags=re.IGNORECASE)))
+
+
+# A numbered step of a procedure ("Step 1: Paste this code ...", "3. Check the entry pages") is
+# the competitor's instructions, one line of them: no section of a piece of one's own.
+_STEP = re.compile(r"^(?:(?:step|schritt|étape|etape|paso)\s*\d+\b|\d{1,2}[.)]\s)", re.IGNORECASE)
+
+
+def is_procedure_step(heading: str) -> bool:
+    """Whether a heading is a numbered step of a procedure ("Step 2: Create a goal")."""
+    return bool(_STEP.match(" ".join(heading.split())))
 
 
 def _how_heading(
@@ -441,9 +461,29 @@ def written_phrases(pages: Sequence[PageText]) -> Callable[[str], bool]:
     text = " " + " \n ".join(_NON_WORD.sub(" ", line.lower()) for line in lines) + " "
 
     def written(phrase: str) -> bool:
-        return f" {' '.join(_NON_WORD.sub(' ', phrase.lower()).split())} " in text
+        return f" {_words(phrase)} " in text
 
     return written
 
 
+def subject_phrases(pages: Sequence[PageText]) -> Callable[[str], bool]:
+    """A test of whether the pages open a title, heading or sentence with a phrase, as the
+    subject of its own ("Outbound links is an optional measurement")."""
+    starts = (
+        *(line for page in pages for line in (page.title, *page.headings)),
+        *(sentence for page in pages for line in page.lines for sentence in sentences(line)),
+    )
+    text = "".join(f"\n {_words(line)} " for line in starts)
+
+    def opens(phrase: str) -> bool:
+        return f"\n {_words(phrase)} " in text
+
+    return opens
+
+
 _NON_WORD = re.compile(r"[^\w'-]+")
+
+
+def _words(text: str) -> str:
+    """The text's words in lower case, one space apart."""
+    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
