@@ -271,10 +271,10 @@ def test_breaker_opens_and_the_run_completes_on_local(
 def test_twenty_concurrent_runs_stay_within_the_limits(
     runner: LoopRunner, sites: tuple[SiteServer, SiteServer], fake: FakeGemini
 ) -> None:
-    # The rate (16 per s) is below what 6 calls at once of 300 ms could start (about 22 in
-    # 0.8 s), so both limits bind and a broken one shows.
+    # The rate (8 per s) is below what 6 calls at once of 300 ms could start (12 in any 0.6 s),
+    # so both limits bind and a broken one shows.
     runner.settings.gemini_concurrency = 6
-    runner.settings.gemini_rpm = 16
+    runner.settings.gemini_rpm = 8
     runner.settings.gemini_rpm_period = 1.0
     fake.latency = 0.3
     jobs = JobManager(runner)
@@ -293,10 +293,11 @@ def test_twenty_concurrent_runs_stay_within_the_limits(
     log = fake.log()
     assert len(log) == 20 * 4  # competitors, keywords, topics, a brief
     assert fake.max_in_flight <= 6
-    # Arrival times at the server; a window 0.2 s short of the period absorbs arrival jitter.
+    # Arrival times at the server; a window 0.4 s short of the period absorbs arrival jitter
+    # (a loaded machine delayed one arrival by more than 0.2 s).
     starts = sorted(r.started for r in log)
     for index, start in enumerate(starts):
-        assert len([s for s in starts[index:] if s - start < 0.8]) <= 16
+        assert len([s for s in starts[index:] if s - start < 0.6]) <= 8
 
 
 def test_cancel_during_a_hanging_call_ends_the_run_within_one_second(
