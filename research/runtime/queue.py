@@ -42,20 +42,14 @@ QUEUE_NAME = "runs"
 SCHEMA_KEY = 0x70726F6372617374
 PUBLISH_SECONDS = 0.5
 WORKER_HEARTBEAT_SECONDS = 5.0
-# A worker whose heartbeat is this old is gone: its jobs are reaped and their unstarted runs queued.
 FINAL_SAVE_ATTEMPTS = 10
+# A worker whose heartbeat is this old is gone: its jobs are reaped and their unstarted runs queued.
 STALLED_SECONDS = 4 * WORKER_HEARTBEAT_SECONDS
 # A run `queued` for the queue (owned by nobody) this long with no job waiting or running for it
 # (its job failed before the run was claimed, or a hand-back's defer failed) gets a new job.
 ORPHAN_SECONDS = 30.0
 # A job whose store calls failed before its run was claimed is tried again (the run is still queued).
 RETRY = RetryStrategy(max_attempts=5, wait=2, retry_exceptions={StoreError})
-ORPHANS = (
-    "SELECT r.run_id FROM runs r WHERE r.status = 'queued' AND r.owner IS NULL"
-    " AND r.updated_at < now() - make_interval(secs => %(seconds)s)"
-    " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.lock = r.run_id"
-    " AND j.task_name = %(task)s AND j.status IN ('todo', 'doing'))"
-)
 
 
 async def _run_job(context: JobContext, run_id: str) -> None:
@@ -272,12 +266,9 @@ class QueueWorker:
                 reaped.append(job.id)
                 if status == "queued" and job.lock:
                     await self.queue.defer(job.lock)
-        rows = await self.queue.app.connector.execute_query_all_async(
-            ORPHANS, seconds=ORPHAN_SECONDS, task=TASK
-        )
-        for row in rows:
-            log.warning("run %s was queued with no job; queued again", row["run_id"])
-            await self.queue.defer(row["run_id"])
+        for run_id in await self.store.queued_without_job(TASK, ORPHAN_SECONDS):
+            log.warning("run %s was queued with no job; queued again", run_id)
+            await self.queue.defer(run_id)
         return reaped
 
     async def _reap_forever(self) -> None:
