@@ -247,3 +247,37 @@ def test_a_run_whose_job_was_lost_is_queued_again_and_completes(
         report = until_status(pg_url, run_id, {"completed", "failed", "interrupted"})
         assert report.status == "completed", workers.log()
     assert "queued with no job; queued again" in workers.log()
+
+
+def test_the_reaper_leaves_a_live_workers_ended_run_alone_and_reaps_a_lost_one(
+    team_env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    import psycopg
+
+    from research.runtime.queue import QUEUE_NAME, RunQueue
+
+    site, _ = sites
+    ended, lost = enqueue(team_env, site.url), enqueue(team_env, site.url)
+
+    async def take_both() -> None:
+        """A worker that stays alive takes both jobs; one run ends, the other's lease lapses."""
+        queue = await RunQueue.open(SecretStr(pg_url))
+        store = await PostgresStore.open(SecretStr(pg_url))
+        try:
+            alive = await queue.app.job_manager.register_worker()
+            for run_id, status in ((ended, "completed"), (lost, "interrupted")):
+                assert await queue.app.job_manager.fetch_job([QUEUE_NAME], alive) is not None
+                await store.save((await store.load(run_id)).model_copy(update={"status": status}))
+        finally:
+            await store.aclose()
+            await queue.aclose()
+
+    anyio.run(take_both)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE procrastinate_workers SET last_heartbeat = now() + interval '1 hour'")
+    workers.start()
+    while "reaped stalled jobs" not in workers.log():  # one reaping pass has ended
+        site.held.wait(0.1)
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT lock, status FROM procrastinate_jobs").fetchall()
+    assert dict(rows) == {ended: "doing", lost: "failed"}  # its own worker finishes the first
