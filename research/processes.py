@@ -43,8 +43,10 @@ def worker_pid() -> int:
     return os.getpid()
 
 
-def _preload(modules: Sequence[str], owner: int, shared: str | None) -> None:
-    """Import the modules a worker will run, once, when it starts; end it with its owner."""
+def _preload(
+    modules: Sequence[str], setup: Sequence[Callable[[], None]], owner: int, shared: str | None
+) -> None:
+    """Import a worker's modules and run `setup` once, as it starts; end it with its owner."""
     global _shared_dir
     _shared_dir = Path(shared) if shared else None
     # CPU work yields the cores to the loop's process (and Streamlit's threads) when both want
@@ -52,6 +54,8 @@ def _preload(modules: Sequence[str], owner: int, shared: str | None) -> None:
     os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE))
     for name in modules:
         importlib.import_module(name)
+    for prepare in setup:
+        prepare()
     threading.Thread(
         target=_end_with, args=(owner, _shared_dir), name="owner-watch", daemon=True
     ).start()
@@ -155,9 +159,15 @@ OWNER_CHECK_SECONDS = 1.0
 class ProcessPool:
     """A bounded pool of worker processes, usable from the event loop."""
 
-    def __init__(self, size: int = 0, preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        size: int = 0,
+        preload: Sequence[str] = (),
+        setup: Sequence[Callable[[], None]] = (),
+    ) -> None:
         self.size = size if size > 0 else available_cores()
         self._preload = tuple(preload)
+        self._setup = tuple(setup)
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._closed = False
@@ -175,7 +185,7 @@ class ProcessPool:
             self.size,
             mp_context=self._context,
             initializer=_preload,
-            initargs=(self._preload, os.getpid(), self._shared),
+            initargs=(self._preload, self._setup, os.getpid(), self._shared),
         )
 
     def warm(self) -> None:
@@ -204,9 +214,13 @@ class ProcessPool:
                 self._replace()
                 return await self._submit(func, args)
 
-    async def _submit(self, func: Callable[..., T], args: tuple[object, ...]) -> T:
+    async def started(self) -> None:
+        """Return once the workers that warm() is starting are up."""
         if not self._ready.is_set():
             await anyio.to_thread.run_sync(self._ready.wait, abandon_on_cancel=True)
+
+    async def _submit(self, func: Callable[..., T], args: tuple[object, ...]) -> T:
+        await self.started()
         with self._lock:
             if self._closed:
                 raise RuntimeError("The process pool has been closed.")

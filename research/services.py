@@ -12,6 +12,7 @@ from research.engines.base import Engine
 from research.engines.gemini import GeminiEngine
 from research.engines.gemini.client import key_fingerprint
 from research.engines.local import LocalEngine
+from research.net.extract import prepare_extraction
 from research.net.fetch import Fetcher
 from research.net.robots import RobotsCache
 from research.processes import ProcessPool
@@ -28,7 +29,7 @@ WORKER_MODULES = (
 
 def start_processes(settings: Settings) -> ProcessPool:
     """Return a process pool for CPU work, its workers already starting (off the loop)."""
-    pool = ProcessPool(settings.worker_processes, WORKER_MODULES)
+    pool = ProcessPool(settings.worker_processes, WORKER_MODULES, (prepare_extraction,))
     pool.warm()
     return pool
 

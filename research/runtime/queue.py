@@ -170,6 +170,8 @@ class QueueWorker:
         if url is None:
             raise StoreError("A worker needs the PostgreSQL history (RESEARCH_DATABASE_URL).")
         queue = await RunQueue.open(url, pool_size=concurrency + 3)
+        # Jobs taken before the CPU workers are up would wait for them; a warm worker may take them.
+        await services.processes.started()
         return cls(queue, services, concurrency)
 
     def request_stop(self) -> None:
