@@ -281,3 +281,45 @@ def test_the_reaper_leaves_a_live_workers_ended_run_alone_and_reaps_a_lost_one(
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT lock, status FROM procrastinate_jobs").fetchall()
     assert dict(rows) == {ended: "doing", lost: "failed"}  # its own worker finishes the first
+
+
+def test_the_queue_without_a_database_is_one_line_exit_two(team_env: dict[str, str]) -> None:
+    alone = {k: v for k, v in team_env.items() if k != "RESEARCH_DATABASE_URL"}
+    process = research(alone, "discover", "http://127.0.0.1:9/", "--queue")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stderr.strip() == "error: The queue needs RESEARCH_DATABASE_URL (PostgreSQL)."
+
+
+def test_a_worker_runs_four_runs_at_once_by_default(team_env: dict[str, str]) -> None:
+    process = research(team_env, "worker")
+    try:
+        assert process.stderr is not None
+        while "taking runs" not in (line := process.stderr.readline()):
+            assert line, "the worker ended before taking runs"
+        assert line.rstrip().endswith("taking runs, 4 at a time")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert process.returncode == 0
+
+
+def test_replicas_starting_at_once_apply_the_queue_schema_once(pg_url: str) -> None:
+    from research.runtime.queue import RunQueue
+
+    async def open_four() -> None:
+        queues: list[RunQueue] = []
+
+        async def open_one() -> None:
+            queues.append(await RunQueue.open(SecretStr(pg_url)))
+
+        try:
+            async with anyio.create_task_group() as group:
+                for _ in range(4):
+                    group.start_soon(open_one)
+        finally:
+            for queue in queues:
+                await queue.aclose()
+        assert len(queues) == 4
+
+    anyio.run(open_four)
