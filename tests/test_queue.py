@@ -51,6 +51,11 @@ def test_a_queued_run_runs_on_a_worker_and_is_followed_with_wait(
     assert "[Site analysis]" in stderr and "[Briefs]" in stderr  # the same lines as a local run
     data = json.loads(out.read_text())
     assert data["run_id"] == run_id and data["status"] == "completed" and data["topics"]
+    exported = tmp_path / "exported.json"
+    process = research(team_env, "export", run_id, "--out", str(exported))  # from PostgreSQL
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert json.loads(exported.read_text())["topics"] == data["topics"]
 
 
 def enqueue(team_env: dict[str, str], *args: str) -> str:
