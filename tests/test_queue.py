@@ -328,3 +328,28 @@ def test_replicas_starting_at_once_apply_the_queue_schema_once(pg_url: str) -> N
         assert len(queues) == 4
 
     anyio.run(open_four)
+
+
+def test_a_worker_takes_runs_after_a_postgresql_restart(
+    team_env: dict[str, str],
+    pg_url: str,
+    pg_cluster: Cluster,
+    workers: Workers,
+    sites: tuple[SiteServer, SiteServer],
+) -> None:
+    site, _ = sites
+    import psycopg
+
+    worker = workers.start()
+    pg_cluster.stop()
+    pg_cluster.start()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        restarted = conn.execute("SELECT now()").fetchone()
+        beat = "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > %s"
+        while conn.execute(beat, restarted).fetchone() != (1,):  # beats on a new connection
+            assert worker.poll() is None and "Error" not in workers.log(), workers.log()
+            site.held.wait(0.1)
+    run_id = enqueue(team_env, site.url)
+    report = until_status(pg_url, run_id, {"completed", "failed", "interrupted", "cancelled"}, 90)
+    assert report.status == "completed", workers.log()
+    assert worker.poll() is None, workers.log()
