@@ -236,9 +236,13 @@ class ProcessPool:
                 self._replace()
                 return await self._submit(func, args)
 
-    async def _submit(self, func: Callable[..., T], args: tuple[object, ...]) -> T:
+    async def started(self) -> None:
+        """Return once the workers that warm() is starting are up."""
         if not self._ready.is_set():
             await anyio.to_thread.run_sync(self._ready.wait, abandon_on_cancel=True)
+
+    async def _submit(self, func: Callable[..., T], args: tuple[object, ...]) -> T:
+        await self.started()
         with self._lock:
             if self._closed:
                 raise RuntimeError("The process pool has been closed.")

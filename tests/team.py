@@ -17,7 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def team_env(pg_url: str) -> dict[str, str]:
-    """The environment of a team setup: PostgreSQL history, the queue on, short leases."""
+    """The environment of a team setup: PostgreSQL history, the queue on, short leases.
+
+    A response a test holds (`SiteServer.hold_paths`) waits for its gate, not for a fetch
+    deadline: with the default 15 s read timeout a held page failed under load, and the run
+    went on without it and finished before the test had looked at it live.
+    """
     base = {k: v for k, v in os.environ.items() if not k.startswith(("RESEARCH_", "GEMINI_"))}
     base.pop("PYTHONASYNCIODEBUG", None)  # worker logs would mix debug warnings into stderr
     return {
@@ -26,6 +31,8 @@ def team_env(pg_url: str) -> dict[str, str]:
         "RESEARCH_QUEUE": "1",
         "RESEARCH_ALLOW_PRIVATE_HOSTS": "1",
         "RESEARCH_LEASE_SECONDS": "2",
+        "RESEARCH_READ_TIMEOUT": "600",
+        "RESEARCH_PAGE_TIMEOUT": "600",
     }
 
 

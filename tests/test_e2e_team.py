@@ -73,7 +73,7 @@ def test_two_replicas_and_two_workers_share_runs_batches_and_cancels(
     first_replica, second_replica = replicas
     workers.start()
     workers.start()
-    rival.hold_paths(lambda path: path != "/robots.txt")  # keeps the run live while B looks
+    rival.hold_paths(lambda path: path != "/robots.txt")  # the run stays live until the gate opens
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -92,6 +92,7 @@ def test_two_replicas_and_two_workers_share_runs_batches_and_cancels(
             b.goto(f"{second_replica}/?run={run_id}", wait_until="domcontentloaded")
             expect(b.get_by_text(f"Following run {run_id}")).to_be_visible(timeout=30_000)
             expect(b.get_by_text("Site analysis done").first).to_be_visible(timeout=60_000)
+            assert rival.held.is_set() and run_status(pg_url, run_id) == "running"  # B saw it live
             rival.gate.set()
             expect(b.get_by_role("tab", name="Topics")).to_be_visible(timeout=90_000)
 

@@ -51,6 +51,11 @@ def test_a_queued_run_runs_on_a_worker_and_is_followed_with_wait(
     assert "[Site analysis]" in stderr and "[Briefs]" in stderr  # the same lines as a local run
     data = json.loads(out.read_text())
     assert data["run_id"] == run_id and data["status"] == "completed" and data["topics"]
+    exported = tmp_path / "exported.json"
+    process = research(team_env, "export", run_id, "--out", str(exported))  # from PostgreSQL
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert json.loads(exported.read_text())["topics"] == data["topics"]
 
 
 def enqueue(team_env: dict[str, str], *args: str) -> str:
@@ -247,3 +252,104 @@ def test_a_run_whose_job_was_lost_is_queued_again_and_completes(
         report = until_status(pg_url, run_id, {"completed", "failed", "interrupted"})
         assert report.status == "completed", workers.log()
     assert "queued with no job; queued again" in workers.log()
+
+
+def test_the_reaper_leaves_a_live_workers_ended_run_alone_and_reaps_a_lost_one(
+    team_env: dict[str, str], pg_url: str, workers: Workers, sites: tuple[SiteServer, SiteServer]
+) -> None:
+    import psycopg
+
+    from research.runtime.queue import QUEUE_NAME, RunQueue
+
+    site, _ = sites
+    ended, lost = enqueue(team_env, site.url), enqueue(team_env, site.url)
+
+    async def take_both() -> None:
+        """A worker that stays alive takes both jobs; one run ends, the other's lease lapses."""
+        queue = await RunQueue.open(SecretStr(pg_url))
+        store = await PostgresStore.open(SecretStr(pg_url))
+        try:
+            alive = await queue.app.job_manager.register_worker()
+            for run_id, status in ((ended, "completed"), (lost, "interrupted")):
+                assert await queue.app.job_manager.fetch_job([QUEUE_NAME], alive) is not None
+                await store.save((await store.load(run_id)).model_copy(update={"status": status}))
+        finally:
+            await store.aclose()
+            await queue.aclose()
+
+    anyio.run(take_both)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE procrastinate_workers SET last_heartbeat = now() + interval '1 hour'")
+    workers.start()
+    while "reaped stalled jobs" not in workers.log():  # one reaping pass has ended
+        site.held.wait(0.1)
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT lock, status FROM procrastinate_jobs").fetchall()
+    assert dict(rows) == {ended: "doing", lost: "failed"}  # its own worker finishes the first
+
+
+def test_the_queue_without_a_database_is_one_line_exit_two(team_env: dict[str, str]) -> None:
+    alone = {k: v for k, v in team_env.items() if k != "RESEARCH_DATABASE_URL"}
+    process = research(alone, "discover", "http://127.0.0.1:9/", "--queue")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stderr.strip() == "error: The queue needs RESEARCH_DATABASE_URL (PostgreSQL)."
+
+
+def test_a_worker_runs_four_runs_at_once_by_default(team_env: dict[str, str]) -> None:
+    process = research(team_env, "worker")
+    try:
+        assert process.stderr is not None
+        while "taking runs" not in (line := process.stderr.readline()):
+            assert line, "the worker ended before taking runs"
+        assert line.rstrip().endswith("taking runs, 4 at a time")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert process.returncode == 0
+
+
+def test_replicas_starting_at_once_apply_the_queue_schema_once(pg_url: str) -> None:
+    from research.runtime.queue import RunQueue
+
+    async def open_four() -> None:
+        queues: list[RunQueue] = []
+
+        async def open_one() -> None:
+            queues.append(await RunQueue.open(SecretStr(pg_url)))
+
+        try:
+            async with anyio.create_task_group() as group:
+                for _ in range(4):
+                    group.start_soon(open_one)
+        finally:
+            for queue in queues:
+                await queue.aclose()
+        assert len(queues) == 4
+
+    anyio.run(open_four)
+
+
+def test_a_worker_takes_runs_after_a_postgresql_restart(
+    team_env: dict[str, str],
+    pg_url: str,
+    pg_cluster: Cluster,
+    workers: Workers,
+    sites: tuple[SiteServer, SiteServer],
+) -> None:
+    site, _ = sites
+    import psycopg
+
+    worker = workers.start()
+    pg_cluster.stop()
+    pg_cluster.start()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        restarted = conn.execute("SELECT now()").fetchone()
+        beat = "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > %s"
+        while conn.execute(beat, restarted).fetchone() != (1,):  # beats on a new connection
+            assert worker.poll() is None and "Error" not in workers.log(), workers.log()
+            site.held.wait(0.1)
+    run_id = enqueue(team_env, site.url)
+    report = until_status(pg_url, run_id, {"completed", "failed", "interrupted", "cancelled"}, 90)
+    assert report.status == "completed", workers.log()
+    assert worker.poll() is None, workers.log()

@@ -22,15 +22,16 @@ from typing import Any
 import anyio
 import psycopg
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
+from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Status
 from procrastinate.worker import Worker
 from pydantic import SecretStr
 
 from research.errors import RunNotResumable, StoreError
-from research.models import ProgressEvent, Report
+from research.models import ACTIVE_STATUSES, ProgressEvent, Report
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker
-from research.runtime.batch import LIVE_STATUSES, watch_cancels
+from research.runtime.batch import watch_cancels
 from research.services import Services
 from research.store.postgres import PostgresStore, database_host
 
@@ -42,20 +43,14 @@ QUEUE_NAME = "runs"
 SCHEMA_KEY = 0x70726F6372617374
 PUBLISH_SECONDS = 0.5
 WORKER_HEARTBEAT_SECONDS = 5.0
-# A worker whose heartbeat is this old is gone: its jobs are reaped and their unstarted runs queued.
 FINAL_SAVE_ATTEMPTS = 10
+# A worker whose heartbeat is this old is gone: its jobs are reaped and their unstarted runs queued.
 STALLED_SECONDS = 4 * WORKER_HEARTBEAT_SECONDS
 # A run `queued` for the queue (owned by nobody) this long with no job waiting or running for it
 # (its job failed before the run was claimed, or a hand-back's defer failed) gets a new job.
 ORPHAN_SECONDS = 30.0
 # A job whose store calls failed before its run was claimed is tried again (the run is still queued).
 RETRY = RetryStrategy(max_attempts=5, wait=2, retry_exceptions={StoreError})
-ORPHANS = (
-    "SELECT r.run_id FROM runs r WHERE r.status = 'queued' AND r.owner IS NULL"
-    " AND r.updated_at < now() - make_interval(secs => %(seconds)s)"
-    " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.lock = r.run_id"
-    " AND j.task_name = %(task)s AND j.status IN ('todo', 'doing'))"
-)
 
 
 async def _run_job(context: JobContext, run_id: str) -> None:
@@ -175,6 +170,8 @@ class QueueWorker:
         if url is None:
             raise StoreError("A worker needs the PostgreSQL history (RESEARCH_DATABASE_URL).")
         queue = await RunQueue.open(url, pool_size=concurrency + 3)
+        # Jobs taken before the CPU workers are up would wait for them; a warm worker may take them.
+        await services.processes.started()
         return cls(queue, services, concurrency)
 
     def request_stop(self) -> None:
@@ -249,10 +246,12 @@ class QueueWorker:
     async def reap(self) -> list[int]:
         """Finish the jobs no live worker runs any more (upstream #1518) and queue lost runs again.
 
-        A `doing` job is reaped when its run is no longer live (its owner's lease lapsed), or
-        when its run is still `queued` and its worker's heartbeat stopped (killed between taking
-        the job and claiming the run); such a run, and a queued run with no job at all, gets a
-        new job. Returns the reaped job ids.
+        A `doing` job is reaped when its run's owner is gone: the run's lease lapsed (it is
+        `interrupted`), or the job's worker stopped its heartbeat while the run is not running
+        (killed between taking the job and claiming the run, or after saving how it ended).
+        A run that ends normally keeps its job until its own worker finishes it. A reaped job
+        whose run is still `queued`, and a queued run with no job at all, gets a new job.
+        Returns the reaped job ids.
         """
         await self.store.mark_interrupted()
         manager = self.queue.app.job_manager
@@ -265,28 +264,39 @@ class QueueWorker:
         reaped = []
         for job in doing:
             status = statuses.get(job.lock or "")
-            if job.id is None:
+            lost = status == "interrupted" or (
+                job.id in stalled_ids and status not in ACTIVE_STATUSES
+            )
+            if job.id is None or not lost or not await self._finish_job(job.id):
                 continue
-            if status not in LIVE_STATUSES or (status == "queued" and job.id in stalled_ids):
-                await manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
-                reaped.append(job.id)
-                if status == "queued" and job.lock:
-                    await self.queue.defer(job.lock)
-        rows = await self.queue.app.connector.execute_query_all_async(
-            ORPHANS, seconds=ORPHAN_SECONDS, task=TASK
-        )
-        for row in rows:
-            log.warning("run %s was queued with no job; queued again", row["run_id"])
-            await self.queue.defer(row["run_id"])
+            reaped.append(job.id)
+            if status == "queued" and job.lock:
+                await self.queue.defer(job.lock)
+        for run_id in await self.store.queued_without_job(TASK, ORPHAN_SECONDS):
+            log.warning("run %s was queued with no job; queued again", run_id)
+            await self.queue.defer(run_id)
         return reaped
+
+    async def _finish_job(self, job_id: int) -> bool:
+        """Mark a lost job failed; False when it had ended meanwhile (another worker reaped it)."""
+        try:
+            await self.queue.app.job_manager.finish_job_by_id_async(
+                job_id, Status.FAILED, delete_job=False
+            )
+        except ConnectorException as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.RaiseException):
+                raise
+            log.info("job %s was not reaped: it is not running any more", job_id)
+            return False
+        return True
 
     async def _reap_forever(self) -> None:
         while True:
             try:
                 if reaped := await self.reap():
                     log.warning("reaped stalled jobs %s", reaped)
-            except (StoreError, psycopg.Error) as exc:
-                log.warning("reaping stalled jobs failed: %s", exc)
+            except (StoreError, psycopg.Error, ConnectorException) as exc:
+                log.warning("reaping stalled jobs failed: %s", exc.__cause__ or exc)
             await anyio.sleep(self.store.lease_seconds / 2)
 
     async def serve(self) -> None:

@@ -376,6 +376,25 @@ class PostgresStore:
 
         return await self._run(work) if ids else {}
 
+    async def queued_without_job(self, task: str, older_than: float) -> list[str]:
+        """Return runs queued for workers over `older_than` s with no waiting or running `task` job.
+
+        Reads the job queue's table (procrastinate's `procrastinate_jobs`, whose jobs are
+        locked on their run id); call it only where the queue's schema is applied.
+        """
+
+        async def work(conn: AsyncConnection[Any]) -> list[str]:
+            cursor = await conn.execute(
+                "SELECT r.run_id FROM runs r WHERE r.status = 'queued' AND r.owner IS NULL"
+                " AND r.updated_at < now() - make_interval(secs => %s)"
+                " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.lock = r.run_id"
+                " AND j.task_name = %s AND j.status IN ('todo', 'doing'))",
+                (older_than, task),
+            )
+            return [row[0] for row in await cursor.fetchall()]
+
+        return await self._run(work)
+
     async def mark_interrupted(self) -> list[str]:
         """Mark runs whose owner's lease lapsed as interrupted; return their ids."""
 
