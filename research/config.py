@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -210,6 +210,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"{value!r} is not a network like 10.0.0.0/8") from None
         return networks
 
+    @model_validator(mode="after")
+    def _check_queue(self) -> Settings:
+        if self.queue and self.database_url is None:
+            raise ValueError(f"{env_name('queue')} needs {env_name('database_url')} (PostgreSQL)")
+        return self
+
     @property
     def has_gemini_key(self) -> bool:
         """Whether a Gemini key is configured."""
@@ -285,6 +291,8 @@ def _first_problem(exc: ValidationError) -> str:
         ),
         None,
     )
-    name = env_name(field) if field else loc or "A setting"
     message = str(first["msg"]).removeprefix("Value error, ").rstrip(".")
+    if not loc:  # a rule between settings names its variables itself
+        return f"{message}."
+    name = env_name(field) if field else loc
     return f"{name} is not valid: {message}."

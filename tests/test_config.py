@@ -93,7 +93,10 @@ def test_each_field_is_set_by_its_own_variable(name: str) -> None:
     info = env_names()[name]
     field = next(f for f, i in Settings.model_fields.items() if i is info)
     text, expected = changed_value(info)
-    value = getattr(Settings.from_env({name: text}, secrets_file=None), field)
+    env = {name: text}
+    if field == "queue":  # the queue needs its database
+        env["RESEARCH_DATABASE_URL"] = "postgresql://u@127.0.0.1/runs"
+    value = getattr(Settings.from_env(env, secrets_file=None), field)
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     assert value == expected != info.get_default(call_default_factory=True)
@@ -121,6 +124,12 @@ def test_a_bad_value_is_one_sentence_naming_the_variable(name: str, value: str, 
     message = str(raised.value)
     assert message.startswith(f"{name} is not valid: ") and says in message
     assert "\n" not in message and message.endswith(".")
+
+
+def test_the_queue_without_its_database_is_one_sentence() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"RESEARCH_QUEUE": "1"}, secrets_file=None)
+    assert str(raised.value) == "RESEARCH_QUEUE needs RESEARCH_DATABASE_URL (PostgreSQL)."
 
 
 def test_the_cli_prints_one_line_and_exits_two_on_a_bad_setting(tmp_path: Path) -> None:

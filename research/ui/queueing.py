@@ -25,8 +25,7 @@ WORKER_KEY_NOTE = (
 
 def queue_enabled() -> bool:
     """Whether runs started here are enqueued for workers (RESEARCH_QUEUE with PostgreSQL)."""
-    settings = loop_runner().settings
-    return settings.queue and settings.database_url is not None
+    return loop_runner().settings.queue  # Settings refuse a queue without its database
 
 
 @st.cache_resource(show_spinner=False)
