@@ -289,7 +289,9 @@ def test_the_reaper_leaves_a_live_workers_ended_run_alone_and_reaps_a_lost_one(
 
 
 def test_the_queue_without_a_database_is_one_line_exit_two(team_env: dict[str, str]) -> None:
-    alone = {k: v for k, v in team_env.items() if k != "RESEARCH_DATABASE_URL"}
+    # --queue asks for the queue here; RESEARCH_QUEUE=1 alone is a bad setting (test_config).
+    unset = ("RESEARCH_DATABASE_URL", "RESEARCH_QUEUE")
+    alone = {k: v for k, v in team_env.items() if k not in unset}
     process = research(alone, "discover", "http://127.0.0.1:9/", "--queue")
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
