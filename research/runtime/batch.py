@@ -24,9 +24,6 @@ from research.models import (
     RunSummary,
     now,
 )
-from research.models import (
-    LIVE_STATUSES as LIVE_STATUSES,  # research.runtime.queue imports it from here
-)
 from research.net.urls import site_key
 from research.pipeline.run import run_pipeline
 from research.progress import RunTracker

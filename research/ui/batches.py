@@ -10,18 +10,14 @@ from research.errors import ExportError, InvalidRequest
 from research.export import export_batch
 from research.models import (
     DEFAULT_CONCURRENCY,
+    LIVE_STATUSES,
     EngineName,
     Report,
     RunSummary,
     SiteList,
     now,
 )
-from research.runtime.batch import (
-    LIVE_STATUSES,
-    new_batch_id,
-    queued_reports,
-    run_batch,
-)
+from research.runtime.batch import new_batch_id, queued_reports, run_batch
 from research.sitelist import parse_sites
 from research.ui.queueing import enqueue, queue_enabled
 from research.ui.resources import loop_runner, on_loop, session_key, wait_on_loop
